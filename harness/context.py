@@ -1,0 +1,32 @@
+"""What a command runs with: settings, a lazily opened store, console output and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cached_property
+from typing import Any
+
+from rich.console import Console
+
+from harness.settings import Settings
+from harness.store import Store
+
+
+class Context:
+    """Handed to every command; opens the store only when a command asks for it."""
+
+    def __init__(self, settings: Settings | None = None, json_output: bool = False):
+        self.settings = settings or Settings()
+        self.json_output = json_output
+        self.console = Console(stderr=json_output, highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.store_path)
+
+    def emit_json(self, data: Any) -> None:
+        """Write one JSON document to stdout."""
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()

@@ -1,0 +1,120 @@
+"""Typed records that flow through the pipeline; each is JSON round-trippable with
+``to_dict``/``from_dict`` (and ``to_json``/``from_json``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+
+class Record:
+    """Mixin: dict and JSON conversion for a flat dataclass of JSON-friendly fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class Example(Record):
+    """One question of a task, formatted as prompted (choices rendered into the question)."""
+
+    task: str
+    sample_index: int
+    question: str
+    answer: str
+    choices: list[str] | None = None
+    rationale: str | None = None  # a reference rationale, where the dataset has one
+    meta: dict[str, Any] = field(default_factory=dict)  # generator state, e.g. for oracle rationales
+
+
+@dataclass
+class Completion(Record):
+    """One teacher completion (the two Zero-shot-CoT steps) for one example, or a recorded failure."""
+
+    task: str
+    sample_index: int
+    teacher: str
+    index: int
+    reasoning_prompt: str = ""
+    rationale: str = ""
+    answer_prompt: str = ""
+    answer_text: str = ""
+    prediction: str | None = None
+    correct: bool | None = None
+    finish_reason: str | None = None
+    temperature: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None  # set when every try failed; a later run retries it
+    scoring: str = "paper"
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class ReasoningSample(Record):
+    """A completion kept by the filters, formatted as a student's (input, target) pair."""
+
+    task: str
+    sample_index: int
+    completion_index: int
+    teacher: str
+    question: str
+    rationale: str
+    answer: str
+    input: str
+    target: str
+
+
+@dataclass
+class Prediction(Record):
+    """A student's output on one test example, scored."""
+
+    task: str
+    sample_index: int
+    student: str
+    method: str
+    text: str
+    prediction: str | None
+    correct: bool
+    scoring: str = "paper"
+
+
+@dataclass
+class CellResult(Record):
+    """One matrix cell: a (task, teacher, student, method, degree, seed) and its outcome."""
+
+    task: str
+    teacher: str
+    student: str
+    method: str
+    degree: int = 1
+    seed: int = 0
+    accuracy: float | None = None
+    n: int = 0
+    train_samples: int = 0
+    scoring: str = "paper"
+    status: str = "done"  # done | failed
+    error: str | None = None
+    model_path: str | None = None
+    epoch: int | None = None
+    report_epoch: str = "last"
+    duration_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)

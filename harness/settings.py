@@ -1,0 +1,36 @@
+"""Where things live: the store file, the data directory and the scoring rule set.
+
+Each comes from a command-line option, else an environment variable, else a default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_STORE = Path("ftcot-runs") / "ftcot.db"
+SCORING_RULES = ("paper", "strict")
+
+
+def default_data_dir() -> Path:
+    """``$FTCOT_DATA_DIR``, else a per-user cache directory."""
+    env = os.environ.get("FTCOT_DATA_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("ftcot")) / "data"
+
+
+def default_store_path() -> Path:
+    """``$FTCOT_STORE``, else ``./ftcot-runs/ftcot.db``."""
+    env = os.environ.get("FTCOT_STORE")
+    return Path(env) if env else DEFAULT_STORE
+
+
+@dataclass
+class Settings:
+    """What every command is given."""
+
+    store_path: Path = field(default_factory=default_store_path)
+    data_dir: Path = field(default_factory=default_data_dir)
+    scoring: str = "paper"

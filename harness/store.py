@@ -1,0 +1,234 @@
+"""The store: one SQLite file in WAL mode that holds every result, keyed by content hashes.
+
+Several processes may write at once (each write is a short ``BEGIN IMMEDIATE`` transaction
+and waits for the lock); a process killed mid-write leaves the last committed state, since
+SQLite's journal rolls back the unfinished transaction on the next open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.records import CellResult, Completion, Prediction
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS completions (
+    key TEXT PRIMARY KEY, task TEXT NOT NULL, sample_index INTEGER NOT NULL,
+    teacher TEXT NOT NULL, idx INTEGER NOT NULL, failed INTEGER NOT NULL,
+    data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS completions_by_task ON completions (task, teacher);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_key TEXT NOT NULL, sample_index INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (run_key, sample_index));
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY, task TEXT NOT NULL, teacher TEXT NOT NULL, student TEXT NOT NULL,
+    method TEXT NOT NULL, degree INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL,
+    data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts (
+    kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (kind, key));
+"""
+
+# version -> SQL that brings a store at that version to the next one
+_MIGRATIONS: dict[int, str] = {}
+
+
+def content_key(*parts: Any) -> str:
+    """A stable sha256 hex digest of JSON-serialisable parts (dict keys sorted)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Store:
+    """A handle on one store file; safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"cannot open store {self.path}: {exc}; pass another --store PATH") from None
+        self._lock = threading.RLock()
+        self._prepare_schema()
+
+    # -- schema ---------------------------------------------------------------------------
+    def _prepare_schema(self) -> None:
+        with self.transaction() as db:
+            has_meta = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone()
+            version = None
+            if has_meta:
+                row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else None
+            if version is None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+                return
+            if version > SCHEMA_VERSION:
+                raise UserError(
+                    f"store {self.path} has schema version {version}, newer than this ftcot's "
+                    f"{SCHEMA_VERSION}: upgrade ftcot (pip install -U ftcot) or pass another --store"
+                )
+            while version < SCHEMA_VERSION:
+                if version not in _MIGRATIONS:
+                    raise UserError(
+                        f"store {self.path} has schema version {version}, which this ftcot cannot "
+                        f"migrate: pass a new --store path"
+                    )
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                version += 1
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+
+    @property
+    def schema_version(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0])
+
+    @property
+    def directory(self) -> Path:
+        """The folder beside the store file where large artifacts (trained models) live."""
+        return self.path.parent
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- completions ----------------------------------------------------------------------
+    def put_completions(self, items: Iterable[tuple[str, Completion]]) -> int:
+        """Write (key, completion) pairs in one transaction; a stored success is never
+        replaced by a failure. Returns how many rows were written."""
+        now = time.time()
+        rows = [
+            (key, c.task, c.sample_index, c.teacher, c.index, int(c.failed), c.to_json(), now)
+            for key, c in items
+        ]
+        if not rows:
+            return 0
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO completions VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                "data=excluded.data, failed=excluded.failed, updated=excluded.updated "
+                "WHERE completions.failed=1 OR excluded.failed=0",
+                rows,
+            )
+        return len(rows)
+
+    def get_completions(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """Stored completions (successes and failures) for the given keys."""
+        keys = list(keys)
+        found: dict[str, Completion] = {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for key, data in self._read(f"SELECT key, data FROM completions WHERE key IN ({marks})", chunk):
+                found[key] = Completion.from_json(data)
+        return found
+
+    def completions(self, task: str | None = None, teacher: str | None = None) -> list[Completion]:
+        """Every stored completion, optionally of one task and/or teacher, in a stable order."""
+        where, params = _where(task=task, teacher=teacher)
+        rows = self._read(f"SELECT data FROM completions{where} ORDER BY task, teacher, sample_index, idx", params)
+        return [Completion.from_json(r[0]) for r in rows]
+
+    # -- predictions ----------------------------------------------------------------------
+    def put_predictions(self, run_key: str, predictions: Iterable[Prediction]) -> None:
+        rows = [(run_key, p.sample_index, p.to_json()) for p in predictions]
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO predictions VALUES (?,?,?)", rows)
+
+    def predictions(self, run_key: str) -> list[Prediction]:
+        rows = self._read("SELECT data FROM predictions WHERE run_key=? ORDER BY sample_index", (run_key,))
+        return [Prediction.from_json(r[0]) for r in rows]
+
+    # -- cells ----------------------------------------------------------------------------
+    def put_cell(self, key: str, cell: CellResult) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (key, cell.task, cell.teacher, cell.student, cell.method, cell.degree, cell.seed,
+                 cell.status, cell.to_json(), time.time()),
+            )
+
+    def get_cell(self, key: str) -> CellResult | None:
+        rows = self._read("SELECT data FROM cells WHERE key=?", (key,))
+        return CellResult.from_json(rows[0][0]) if rows else None
+
+    def get_cells(self, keys: Iterable[str]) -> dict[str, CellResult]:
+        keys = list(keys)
+        found: dict[str, CellResult] = {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for key, data in self._read(f"SELECT key, data FROM cells WHERE key IN ({marks})", chunk):
+                found[key] = CellResult.from_json(data)
+        return found
+
+    def cells(self, **filters: Any) -> list[CellResult]:
+        """Stored cells matching column filters (task, teacher, student, method, degree, seed, status)."""
+        where, params = _where(**filters)
+        rows = self._read(f"SELECT data FROM cells{where} ORDER BY task, student, method, degree, seed", params)
+        return [CellResult.from_json(r[0]) for r in rows]
+
+    # -- artifacts: any other JSON document, by kind and key ------------------------------
+    def put_artifact(self, kind: str, key: str, data: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)",
+                (kind, key, json.dumps(data, sort_keys=True, ensure_ascii=False), time.time()),
+            )
+
+    def get_artifact(self, kind: str, key: str) -> Any | None:
+        rows = self._read("SELECT data FROM artifacts WHERE kind=? AND key=?", (kind, key))
+        return json.loads(rows[0][0]) if rows else None
+
+    def artifacts(self, kind: str) -> dict[str, Any]:
+        rows = self._read("SELECT key, data FROM artifacts WHERE kind=? ORDER BY key", (kind,))
+        return {key: json.loads(data) for key, data in rows}
+
+
+def _where(**filters: Any) -> tuple[str, list[Any]]:
+    pairs = [(k, v) for k, v in filters.items() if v is not None]
+    if not pairs:
+        return "", []
+    return " WHERE " + " AND ".join(f"{k}=?" for k, _ in pairs), [v for _, v in pairs]

@@ -1,0 +1,1 @@
+"""ftcot's built-in filters and reporters (the smaller plugin kinds)."""

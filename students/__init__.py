@@ -1,0 +1,1 @@
+"""ftcot's built-in students."""

@@ -1,0 +1,28 @@
+"""Shared fixtures: every test gets its own store file and the data directory of the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def real_data_dir() -> Path | None:
+    """The directory with the real dataset files: $FTCOT_DATA_DIR, else ../shared/data if present."""
+    env = os.environ.get("FTCOT_DATA_DIR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+@pytest.fixture
+def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store" / "ftcot.db"
+    monkeypatch.setenv("FTCOT_STORE", str(path))
+    return path
