@@ -1,0 +1,137 @@
+"""Plugin discovery through the ``ftcot`` entry-point group, as a third-party package sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import hookspecs
+from harness.plugins import KINDS, split_spec
+from harness.errors import UserError
+
+
+def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
+    """A package importable from ``root`` with its own entry-point metadata (as pip would write it)."""
+    (root / module).mkdir(parents=True)
+    (root / module / "__init__.py").write_text(textwrap.dedent(body))
+    info = root / f"{dist.replace('-', '_')}-0.3.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3.1\n")
+    (info / "entry_points.txt").write_text(f"[ftcot]\n{module} = {module}\n")
+
+
+GOOD = """
+    from harness import hookimpl
+
+    class WordCount:
+        name = "word_count"
+        description = "Counts words."
+
+    class EchoTeacher:
+        name = "echo"
+
+    @hookimpl
+    def ftcot_register_tasks(register):
+        register(WordCount)
+
+    @hookimpl
+    def ftcot_register_teachers(register):
+        register(EchoTeacher)
+"""
+
+
+def run_plugins(path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    env.pop("FTCOT_LOAD_PLUGINS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "plugins", "--json", *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+
+def test_third_party_plugin_is_listed(tmp_path: Path) -> None:
+    write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
+    result = run_plugins(tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    mine = {(r["kind"], r["name"]): r for r in rows if r["package"] == "ftcot-wordcount"}
+    assert set(mine) == {("task", "word_count"), ("teacher", "echo")}
+    assert mine[("task", "word_count")]["version"] == "0.3.1"
+    assert mine[("task", "word_count")]["description"] == "Counts words."
+    assert all(r["kind"] in KINDS for r in rows)
+
+
+def test_broken_plugin_warns_and_others_load(tmp_path: Path) -> None:
+    write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
+    write_plugin_package(tmp_path, "ftcot-broken", "ftcot_broken", "import not_a_module_anywhere\n")
+    result = run_plugins(tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "ftcot-broken" in warnings[0] and "not_a_module_anywhere" in warnings[0]
+    names = {r["name"] for r in json.loads(result.stdout)}
+    assert "word_count" in names
+
+
+def test_duplicate_names_error_names_both_packages(tmp_path: Path) -> None:
+    write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
+    write_plugin_package(tmp_path, "ftcot-rival", "ftcot_rival", GOOD)
+    result = run_plugins(tmp_path)
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:")
+    assert "ftcot-wordcount" in line and "ftcot-rival" in line
+
+
+def test_load_plugins_env_limits_third_party(tmp_path: Path) -> None:
+    write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
+    write_plugin_package(tmp_path, "ftcot-rival", "ftcot_rival", GOOD)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "FTCOT_LOAD_PLUGINS": "ftcot-rival"}
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "plugins", "--json"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    packages = {r["package"] for r in json.loads(result.stdout)}
+    assert "ftcot-rival" in packages and "ftcot-wordcount" not in packages
+
+
+def test_builtins_register_through_the_entry_point_group() -> None:
+    from importlib.metadata import entry_points
+
+    modules = {ep.value for ep in entry_points(group="ftcot") if ep.dist and ep.dist.name == "ftcot"}
+    assert {"tasks.plugin", "teachers.plugin", "students.plugin", "plugins.filters", "plugins.reporters"} <= modules
+
+
+def test_every_hook_is_documented() -> None:
+    hooks = [name for name in dir(hookspecs) if name.startswith("ftcot_register_")]
+    assert sorted(hooks) == sorted(f"ftcot_register_{kind}s" for kind in KINDS)
+    for name in hooks:
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), name
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("hf:google/flan-t5-base", ("hf", "google/flan-t5-base")),
+     ("replay:runs/a:b.json", ("replay", "runs/a:b.json")),
+     ("oracle", ("oracle", None)),
+     ("tiny-llama:", ("tiny-llama", ""))],
+)
+def test_split_spec(spec: str, expected: tuple) -> None:
+    assert split_spec(spec) == expected
+
+
+def test_split_spec_rejects_empty_name() -> None:
+    with pytest.raises(UserError, match="PLUGIN"):
+        split_spec(":x")
+
+
+def test_unknown_plugin_is_a_user_error() -> None:
+    result = subprocess.run([sys.executable, "-c",
+                             "from harness.plugins import create; create('teacher', 'nonesuch:x')"],
+                            capture_output=True, text=True, timeout=120)
+    assert "unknown teacher 'nonesuch'" in result.stderr
