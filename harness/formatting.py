@@ -1,0 +1,118 @@
+"""How questions, rationales and answers become a student's text: the paper's formats.
+
+Fine-tune-CoT (``fine-tune-cot``)
+    decoder: input ``{question} ###``, target `` {rationale} --> {answer} END``;
+    encoder-decoder: input ``{question}``, target ``{rationale} --> {answer}``.
+Vanilla fine-tuning (``fine-tune``)
+    decoder: input ``{question} ###``, target `` {answer} END``; encoder-decoder: ``{question}`` -> ``{answer}``.
+Baselines on the student's base model (no training):
+    ``zero-shot``: ``Q: {question}\\n\\nA:`` (decoder), ``question: {question}`` (encoder-decoder, the
+    SQuAD-style prefix T5 was trained with); the answer is the first candidate (mode ``direct``);
+    ``zero-shot-cot``: step 1 ``Q: {question}\\nA: Let's think step by step.``, step 2
+    ``{step 1 prompt}{rationale}\\nTherefore, the answer is``; the step-2 output is read like the
+    teacher's (mode ``direct``: first candidate), as the paper's evaluator does;
+    ``few-shot-cot``: ``{exemplars}Q: {question}\\nA:`` with the task's exemplars (mode ``fs-cot``).
+
+Question, rationale and answer are stripped of surrounding whitespace before formatting.
+Generated text is cut at the stop marker ``END`` before answers are extracted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FINE_TUNE_COT = "fine-tune-cot"
+FINE_TUNE = "fine-tune"
+ZERO_SHOT = "zero-shot"
+ZERO_SHOT_COT = "zero-shot-cot"
+FEW_SHOT_COT = "few-shot-cot"
+METHODS = (FINE_TUNE_COT, FINE_TUNE, ZERO_SHOT, ZERO_SHOT_COT, FEW_SHOT_COT)
+TRAINED_METHODS = (FINE_TUNE_COT, FINE_TUNE)
+
+STOP = "END"
+QUESTION_END = " ###"
+ANSWER_ARROW = " --> "
+ZS_COT_TRIGGER = "Let's think step by step."
+ZS_COT_ANSWER_TRIGGER = "\nTherefore, the answer is"
+
+# the task's extraction mode that reads each method's output
+EXTRACTION_MODE = {
+    FINE_TUNE_COT: "ft-cot",
+    FINE_TUNE: "direct",
+    ZERO_SHOT: "direct",
+    ZERO_SHOT_COT: "direct",  # applied to the step-2 output
+    FEW_SHOT_COT: "fs-cot",
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One training pair: what the student reads and what it learns to write."""
+
+    input: str
+    target: str
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        from harness.errors import UserError
+
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+def cot_pair(question: str, rationale: str, answer: str, encoder_decoder: bool) -> Pair:
+    """The Fine-tune-CoT training pair."""
+    question, rationale, answer = question.strip(), rationale.strip(), answer.strip()
+    if encoder_decoder:
+        return Pair(question, f"{rationale}{ANSWER_ARROW}{answer}")
+    return Pair(question + QUESTION_END, f" {rationale}{ANSWER_ARROW}{answer} {STOP}")
+
+
+def vanilla_pair(question: str, answer: str, encoder_decoder: bool) -> Pair:
+    """The vanilla fine-tuning pair: question to answer."""
+    question, answer = question.strip(), answer.strip()
+    if encoder_decoder:
+        return Pair(question, answer)
+    return Pair(question + QUESTION_END, f" {answer} {STOP}")
+
+
+def fine_tuned_prompt(question: str, encoder_decoder: bool) -> str:
+    """The input a fine-tuned student (either method) is evaluated on."""
+    question = question.strip()
+    return question if encoder_decoder else question + QUESTION_END
+
+
+def zero_shot_prompt(question: str, encoder_decoder: bool) -> str:
+    question = question.strip()
+    return f"question: {question}" if encoder_decoder else f"Q: {question}\n\nA:"
+
+
+def zero_shot_cot_prompt(question: str) -> str:
+    """Zero-shot-CoT step 1 (the same for both architectures)."""
+    return f"Q: {question.strip()}\nA: {ZS_COT_TRIGGER}"
+
+
+def zero_shot_cot_answer_prompt(step1_prompt: str, rationale: str) -> str:
+    """Zero-shot-CoT step 2: the step-1 prompt, the rationale and the answer trigger."""
+    return f"{step1_prompt}{rationale}{ZS_COT_ANSWER_TRIGGER}"
+
+
+def few_shot_cot_prompt(exemplars: str, question: str) -> str:
+    """The task's exemplars (ending ready for the next ``Q:``) followed by the question."""
+    if exemplars and not exemplars.endswith("\n"):
+        exemplars += "\n"
+    return f"{exemplars}Q: {question.strip()}\nA:"
+
+
+def cut_at_stop(text: str, stop: str = STOP) -> str:
+    """The generated text up to (not including) the stop marker."""
+    head, _, _ = text.partition(stop)
+    return head.strip()
+
+
+def split_cot_output(text: str) -> tuple[str, str | None]:
+    """A Fine-tune-CoT output -> (rationale, answer text after ``-->``; None when missing)."""
+    body = cut_at_stop(text)
+    rationale, sep, answer = body.partition("-->")
+    return rationale.strip(), (answer.strip() if sep else None)
