@@ -1,0 +1,432 @@
+"""The regression gate: a baseline file of cells and their accuracies, and the comparison of a
+new run of the same cells against it.
+
+A baseline file is JSON::
+
+    {
+      "ftcot_baseline": 1,
+      "created": "2026-11-26T01:02:03+00:00",
+      "scoring": "paper",
+      "versions": {"ftcot": "0.1.0", "torch": "2.13.0", "transformers": "5.24.0", "python": "3.12.3"},
+      "data": {"<task spec>": "<task.fingerprint()>", ...},
+      "cells": [{"spec": {<CellSpec.to_dict()>}, "key": "<cell_key>", "accuracy": 0.94, "n": 200,
+                 "duration_s": 41.2}, ...]
+    }
+
+A cell is *worse* when its accuracy drops below the baseline's by more than the tolerance. The
+default tolerance is statistical: the larger of 2 points and two standard errors of the
+difference of two binomial proportions, ``2*sqrt(p1(1-p1)/n1 + p2(1-p2)/n2)``, so a small test
+set does not flap and a real drop on a large one is not waved through. A cell that is missing
+or failed is worse too. Differences in versions, data or scoring do not fail the gate; they are
+reported as warnings that say why two runs may not be comparable.
+
+The pipeline (which may pull in torch) is imported only where cells are run or keyed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from harness.errors import UserError
+from harness.records import CellResult
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from harness.store import Store
+
+FORMAT_VERSION = 1
+MIN_TOLERANCE = 0.02  # 2 points
+VERSIONED_PACKAGES = ("ftcot", "torch", "transformers")
+SPEC_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
+
+WORSE, MISSING, FAILED, OK, BETTER = "worse", "missing", "failed", "ok", "better"
+BAD_VERDICTS = (WORSE, MISSING, FAILED)
+
+
+# -- statistics --------------------------------------------------------------------------------
+def default_tolerance(p1: float, n1: int, p2: float, n2: int) -> float:
+    """The larger of 2 points and two standard errors of ``p2 - p1`` (accuracies as fractions)."""
+    variance = 0.0
+    for p, n in ((p1, n1), (p2, n2)):
+        if n > 0:
+            variance += p * (1.0 - p) / n
+    return max(MIN_TOLERANCE, 2.0 * math.sqrt(variance))
+
+
+# -- the baseline file -------------------------------------------------------------------------
+def environment_versions() -> dict[str, str]:
+    """Versions of the packages that can change a result (read from metadata: torch is not imported)."""
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    versions["python"] = platform.python_version()
+    return versions
+
+
+@dataclass
+class BaselineCell:
+    """One cell of a baseline: what it is (a ``CellSpec`` as a dict) and what it scored."""
+
+    spec: dict[str, Any]
+    accuracy: float
+    n: int
+    key: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        s = self.spec
+        return (f"{s.get('task')} | {s.get('teacher')} | {s.get('student')} | {s.get('method')}"
+                f" D={s.get('degree', 1)} seed={s.get('seed', 0)}")
+
+
+@dataclass
+class Baseline:
+    """What a baseline file holds."""
+
+    cells: list[BaselineCell]
+    scoring: str = "paper"
+    versions: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str | None] = field(default_factory=dict)
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ftcot_baseline": FORMAT_VERSION,
+            "created": self.created,
+            "scoring": self.scoring,
+            "versions": self.versions,
+            "data": self.data,
+            "cells": [
+                {"spec": c.spec, "key": c.key, "accuracy": c.accuracy, "n": c.n, "duration_s": c.duration_s}
+                for c in self.cells
+            ],
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"baseline {path} does not exist: write it with `ftcot check --update {path}`") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"cannot read baseline {path}: {exc}; rewrite it with `ftcot check --update`") from None
+        if not isinstance(raw, dict) or raw.get("ftcot_baseline") != FORMAT_VERSION:
+            raise UserError(
+                f"{path} is not an ftcot baseline (format {FORMAT_VERSION}): "
+                f"write one with `ftcot check --update {path}`"
+            )
+        cells = []
+        for i, item in enumerate(raw.get("cells") or []):
+            spec = item.get("spec") if isinstance(item, dict) else None
+            if not isinstance(spec, dict) or any(k not in spec for k in ("task", "teacher", "student", "method")):
+                raise UserError(f"baseline {path}: cell {i} has no valid spec (task, teacher, student, method)")
+            if not isinstance(item.get("accuracy"), (int, float)) or not isinstance(item.get("n"), int):
+                raise UserError(f"baseline {path}: cell {i} needs a numeric accuracy and an integer n")
+            cells.append(BaselineCell(spec=spec, accuracy=float(item["accuracy"]), n=item["n"],
+                                      key=str(item.get("key", "")),
+                                      duration_s=float(item.get("duration_s") or 0.0)))
+        return cls(cells=cells, scoring=str(raw.get("scoring", "paper")),
+                   versions=dict(raw.get("versions") or {}), data=dict(raw.get("data") or {}),
+                   created=str(raw.get("created", "")))
+
+
+def task_fingerprints(tasks: list[str], data_dir: Path) -> tuple[dict[str, str | None], list[str]]:
+    """``task.fingerprint()`` for each task spec; a task that cannot be loaded maps to None, with a warning."""
+    from harness.plugins import create
+
+    found: dict[str, str | None] = {}
+    warnings = []
+    for spec in tasks:
+        try:
+            found[spec] = str(create("task", spec, data_dir=data_dir).fingerprint())
+        except Exception as exc:  # the task's own error says what is missing; the gate goes on
+            found[spec] = None
+            warnings.append(f"cannot fingerprint task {spec}: {exc}")
+    return found, warnings
+
+
+# -- from the store ----------------------------------------------------------------------------
+def spec_of(cell: CellResult) -> dict[str, Any]:
+    """The ``CellSpec`` dict a stored cell was run from: ``extra["spec"]`` when the pipeline kept
+    it, else rebuilt from the cell's own fields (defaults for the rest)."""
+    spec = cell.extra.get("spec") if isinstance(cell.extra, dict) else None
+    if isinstance(spec, dict):
+        return dict(spec)
+    from harness.pipeline import CellSpec
+
+    return CellSpec(task=cell.task, teacher=cell.teacher, student=cell.student, method=cell.method,
+                    degree=cell.degree, seed=cell.seed, report_epoch=cell.report_epoch).to_dict()
+
+
+def build_baseline(store: Store, data_dir: Path, scoring: str,
+                   specs: list[dict[str, Any]] | None = None) -> tuple[Baseline, list[str]]:
+    """A baseline from what the store holds: the given cells, or every finished cell in it.
+
+    Returns the baseline and warnings (stored cells whose spec could not be recovered)."""
+    from harness.pipeline import CellSpec, cell_key
+
+    warnings: list[str] = []
+    chosen: list[tuple[dict[str, Any], str, CellResult]] = []
+    if specs is not None:
+        missing = []
+        for spec in specs:
+            key = cell_key(CellSpec.from_dict(spec), scoring)
+            cell = store.get_cell(key)
+            if cell is None or cell.status != "done" or cell.accuracy is None:
+                missing.append(_label(spec))
+            else:
+                chosen.append((spec, key, cell))
+        if missing:
+            raise UserError(
+                f"{len(missing)} cell(s) of the baseline are not finished in the store "
+                f"({'; '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): "
+                f"run them first (`ftcot check` runs them), then update"
+            )
+    else:
+        seen = set()
+        for cell in store.cells(status="done"):
+            if cell.accuracy is None or cell.scoring != scoring:
+                continue
+            spec = spec_of(cell)
+            key = cell_key(CellSpec.from_dict(spec), scoring)
+            if key in seen:
+                continue
+            stored = store.get_cell(key)
+            if stored is None or stored.to_dict() != cell.to_dict():
+                warnings.append(f"skipped a stored cell whose settings cannot be recovered: {_label(spec)}")
+                continue
+            seen.add(key)
+            chosen.append((spec, key, cell))
+        if not chosen:
+            raise UserError(
+                f"the store holds no finished cells scored with {scoring!r}: run the cells "
+                f"(e.g. `ftcot demo` or `ftcot matrix run CONFIG`) before `ftcot check --update`"
+            )
+    tasks = sorted({spec["task"] for spec, _, _ in chosen})
+    data, fp_warnings = task_fingerprints(tasks, data_dir)
+    baseline = Baseline(
+        cells=[BaselineCell(spec=spec, key=key, accuracy=float(cell.accuracy), n=cell.n,
+                            duration_s=round(cell.duration_s, 3))
+               for spec, key, cell in chosen],
+        scoring=scoring,
+        versions=environment_versions(),
+        data=data,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return baseline, warnings + fp_warnings
+
+
+def _label(spec: dict[str, Any]) -> str:
+    return BaselineCell(spec=spec, accuracy=0.0, n=0).label
+
+
+# -- running the cells and comparing -----------------------------------------------------------
+def gather(baseline: Baseline, store: Store, data_dir: Path, run: bool = True, progress: bool = True,
+           on_cell: Callable[[int], None] | None = None) -> list[CellResult | None]:
+    """The current result of each baseline cell: run through the pipeline (which returns a
+    finished cell from the store at once), or, with ``run=False``, only read from the store.
+    ``on_cell(i)`` is called before cell ``i`` starts."""
+    from harness.pipeline import CellSpec, cell_key, run_cell
+
+    results: list[CellResult | None] = []
+    for i, item in enumerate(baseline.cells):
+        if on_cell:
+            on_cell(i)
+        spec = CellSpec.from_dict(item.spec)
+        if run:
+            try:
+                result = run_cell(spec, store, data_dir, baseline.scoring, progress=progress)
+            except UserError as exc:
+                result = _failed(item.spec, baseline.scoring, str(exc))
+            except Exception as exc:  # a broken cell is reported in the table, the others still run
+                result = _failed(item.spec, baseline.scoring, f"{type(exc).__name__}: {exc}")
+        else:
+            result = store.get_cell(cell_key(spec, baseline.scoring))
+        results.append(result)
+    return results
+
+
+def _failed(spec: dict[str, Any], scoring: str, error: str) -> CellResult:
+    fields = {k: spec[k] for k in SPEC_FIELDS if k in spec}
+    return CellResult(**fields, scoring=scoring, status="failed", error=error)
+
+
+@dataclass
+class Row:
+    """One cell's comparison."""
+
+    baseline: BaselineCell
+    current: CellResult | None
+    verdict: str
+    change: float | None  # current - baseline accuracy, as a fraction
+    tolerance: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        cur = self.current
+        return {
+            **{k: self.baseline.spec.get(k) for k in SPEC_FIELDS},
+            "spec": self.baseline.spec,
+            "verdict": self.verdict,
+            "baseline": {"accuracy": self.baseline.accuracy, "n": self.baseline.n},
+            "current": None if cur is None else {
+                "accuracy": cur.accuracy, "n": cur.n, "status": cur.status, "error": cur.error,
+            },
+            "change_points": None if self.change is None else round(100 * self.change, 4),
+            "tolerance_points": None if self.tolerance is None else round(100 * self.tolerance, 4),
+        }
+
+
+@dataclass
+class Report:
+    """The gate's outcome over every baseline cell."""
+
+    rows: list[Row]
+    warnings: list[str]
+    fixed_tolerance: float | None = None
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict in BAD_VERDICTS]
+
+    @property
+    def ok(self) -> bool:
+        return not self.regressions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "cells": len(self.rows),
+            "regressions": len(self.regressions),
+            "tolerance_points": None if self.fixed_tolerance is None else 100 * self.fixed_tolerance,
+            "warnings": self.warnings,
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+def compare_cell(base: BaselineCell, current: CellResult | None, fixed_tolerance: float | None = None) -> Row:
+    """One cell's verdict: missing, failed, worse, better or ok."""
+    if current is None:
+        return Row(base, None, MISSING, None, None)
+    if current.status != "done" or current.accuracy is None:
+        return Row(base, current, FAILED, None, None)
+    change = current.accuracy - base.accuracy
+    tolerance = fixed_tolerance if fixed_tolerance is not None else default_tolerance(
+        base.accuracy, base.n, current.accuracy, current.n)
+    if change < -tolerance - 1e-12:
+        verdict = WORSE
+    elif change > tolerance + 1e-12:
+        verdict = BETTER
+    else:
+        verdict = OK
+    return Row(base, current, verdict, change, tolerance)
+
+
+def comparability_warnings(baseline: Baseline, versions: dict[str, str],
+                           data: dict[str, str | None], results: list[CellResult | None]) -> list[str]:
+    """Why the two runs may not be comparable: other package versions, other data, other scoring."""
+    out = []
+    for name in (*VERSIONED_PACKAGES, "python"):
+        then, now = baseline.versions.get(name), versions.get(name)
+        if then and now and then != now:
+            out.append(f"{name} {now} here, {then} in the baseline: accuracies may move for reasons other than a regression")
+    for task, now in data.items():
+        then = baseline.data.get(task)
+        if then and now and then != now:
+            out.append(f"task {task}: data fingerprint {now[:12]} here, {then[:12]} in the baseline: "
+                       f"the test sets differ, the runs are not comparable")
+    for result in results:
+        if result is not None and result.status == "done" and result.scoring != baseline.scoring:
+            out.append(f"a cell was scored with {result.scoring!r}, the baseline with {baseline.scoring!r}")
+            break
+    return out
+
+
+def check(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: float | None = None,
+          run: bool = True, progress: bool = True,
+          on_cell: Callable[[int], None] | None = None) -> Report:
+    """Gather the baseline's cells and compare each with its recorded accuracy."""
+    fixed = None if tolerance_points is None else tolerance_points / 100.0
+    if fixed is not None and fixed < 0:
+        raise UserError(f"--tolerance must be >= 0 points, got {tolerance_points}")
+    results = gather(baseline, store, data_dir, run=run, progress=progress, on_cell=on_cell)
+    data, warnings = task_fingerprints(sorted({c.spec["task"] for c in baseline.cells}), data_dir)
+    warnings += comparability_warnings(baseline, environment_versions(), data, results)
+    rows = [compare_cell(b, r, fixed) for b, r in zip(baseline.cells, results)]
+    order = {WORSE: 0, FAILED: 1, MISSING: 2, OK: 3, BETTER: 4}
+    rows.sort(key=lambda r: order[r.verdict])
+    return Report(rows=rows, warnings=warnings, fixed_tolerance=fixed)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+_STYLE = {WORSE: "bold red", FAILED: "bold red", MISSING: "bold red", OK: "green", BETTER: "cyan"}
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def report_table(report: Report) -> Table:
+    """The comparison as a rich table, worst first: accuracies in points, n under each."""
+    from rich import box
+    from rich.table import Table
+
+    bad = len(report.regressions)
+    title = (f"ftcot check: {bad} of {len(report.rows)} cells got worse" if bad
+             else f"ftcot check: {len(report.rows)} cells within tolerance")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
+    table.add_column("cell", overflow="fold", ratio=1)
+    for column in ("baseline", "now", "change", "tol."):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for row in report.rows:
+        spec, cur = row.baseline.spec, row.current
+        cell = (f"{spec.get('task')}\n{spec.get('teacher')} -> {spec.get('student')}, {spec.get('method')}, "
+                f"D={spec.get('degree', 1)}, seed={spec.get('seed', 0)}")
+        now = "-" if cur is None or cur.accuracy is None else f"{_pct(cur.accuracy)}\nn={cur.n}"
+        table.add_row(
+            cell, f"{_pct(row.baseline.accuracy)}\nn={row.baseline.n}", now,
+            "-" if row.change is None else f"{100 * row.change:+.1f}",
+            "-" if row.tolerance is None else f"{100 * row.tolerance:.1f}",
+            f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
+        )
+    return table
+
+
+def print_report(report: Report, console: Any) -> None:
+    """The table, each failed cell's error, then one ``warning:`` line per reason the runs may
+    not be comparable."""
+    console.print(report_table(report))
+    for row in report.rows:
+        if row.verdict == FAILED and row.current is not None:
+            error = (row.current.error or "no accuracy recorded").strip().splitlines()
+            console.print(f"[red]failed:[/] {row.baseline.label}: {error[0] if error else ''}",
+                          highlight=False, markup=True)
+    for line in report.warnings:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+
+
+def report_text(report: Report, width: int = 140) -> str:
+    """The report as plain text (for a pytest failure message)."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    print_report(report, Console(file=buffer, width=width, no_color=True, highlight=False,
+                                 color_system=None, emoji=False))
+    return buffer.getvalue()
