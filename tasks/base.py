@@ -1,8 +1,9 @@
 """The task contract. A task plugin subclasses ``Task`` and registers the class.
 
-CONTRACT (filled in by the tasks work; other packages rely on exactly these names):
+CONTRACT (other packages rely on exactly these names):
 - ``Task.from_spec(argument, *, data_dir, **_)`` -> instance; ``argument`` is what follows the
-  colon in ``name[:argument]`` (e.g. ``flips=4,train=350`` for a generated task).
+  colon in ``name[:argument]`` (e.g. ``flips=4,train=350`` for a generated task). Unknown
+  keyword options are ignored.
 - ``task.key``: canonical spec string, identical for equal tasks (used in store keys).
 - ``task.answer_type``: ``number`` | ``letter`` | ``yes_no`` | ``text``.
 - ``task.examples()`` -> list[Example] ordered by sample_index.
@@ -14,4 +15,569 @@ CONTRACT (filled in by the tasks work; other packages rely on exactly these name
 - ``task.oracle_rationales(example)`` -> list[str]: step-by-step rationales computed from the
   question, first one canonical, others alternative phrasings; UserError where unsupported.
 - ``task.fingerprint()`` -> str: hash of the data that determines the examples.
+
+Also available: ``task.name``, ``task.data_dir``, ``task.splits()`` (split names),
+``task.example(sample_index)``, ``task.answer_format`` (a ``harness.rules.AnswerFormat``),
+``task.generated`` (True for generated tasks), ``task.distillable()`` (whether the default
+split's training examples are all present), ``task.status()`` (files present and missing).
+
+Two families implement it: ``DatasetTask`` (raw files under ``DATA_DIR/raw/<name>/``, the
+paper's splits under ``DATA_DIR/splits/``) and ``GeneratedTask`` (seeded generators, no files).
+A registered dataset class may name a ``generator`` class: ``name`` alone is the real dataset,
+``name:ARGS`` the generated variant.
 """
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness import scoring as rules
+from harness.errors import UserError
+from harness.records import Example
+from harness.settings import default_data_dir
+
+FETCH_HINT = "ftcot data fetch {task} (or ftcot data import MIRROR)"
+
+
+class Task:
+    """Common behaviour: splits, scoring, prompts. Subclasses provide ``_load`` and the splits."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    answer_type: ClassVar[str] = "text"
+    letters: ClassVar[str] = "ABCDE"  # choice letters of a letter task
+    paper_float: ClassVar[bool] = True  # number tasks: the paper compares floats (else strings)
+    few_shot_key: ClassVar[str | None] = None  # entry of few_shot_cot_prompts.json; default name
+    generated: ClassVar[bool] = False
+
+    def __init__(self, data_dir: str | Path | None = None):
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+
+    # -- identity ---------------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        if argument:
+            raise UserError(f"task {cls.name!r} takes no argument (got {argument!r}); write just {cls.name}")
+        return cls(data_dir=data_dir)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def answer_format(self) -> rules.AnswerFormat:
+        return rules.AnswerFormat(self.answer_type, self.letters, self.paper_float)
+
+    def __repr__(self) -> str:
+        return f"<task {self.key}>"
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    # -- examples ---------------------------------------------------------------------------
+    def examples(self) -> list[Example]:
+        """Every example, ordered by sample_index (cached per process)."""
+        stamp = self._cache_stamp()
+        cache_key = (type(self).__module__, type(self).__qualname__, self.key, stamp)
+        cached = _EXAMPLES.get(cache_key)
+        if cached is None:
+            cached = self._load()
+            _EXAMPLES[cache_key] = cached
+        return list(cached)
+
+    def _cache_stamp(self) -> Any:
+        return None
+
+    def _load(self) -> list[Example]:
+        raise NotImplementedError
+
+    def _by_index(self) -> dict[int, Example]:
+        return {e.sample_index: e for e in self.examples()}
+
+    def example(self, sample_index: int) -> Example:
+        found = self._by_index().get(sample_index)
+        if found is None:
+            raise UserError(f"task {self.key} has no example with sample_index {sample_index}")
+        return found
+
+    def splits(self) -> list[str]:
+        return ["default"]
+
+    def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        raise NotImplementedError
+
+    def _select(self, split: str, part: str) -> list[Example]:
+        indices = self.split_indices(split)[part]
+        by_index = self._by_index()
+        missing = [i for i in indices if i not in by_index]
+        if missing:
+            raise UserError(
+                f"task {self.key}: {len(missing)} of the {len(indices)} {part} examples of split "
+                f"{split!r} are not in the data (e.g. sample_index {missing[0]}); "
+                f"{self._missing_hint()}"
+            )
+        return [by_index[i] for i in indices]
+
+    def _missing_hint(self) -> str:
+        return f"fix with `{FETCH_HINT.format(task=self.name)}`"
+
+    def train_examples(self, split: str = "default") -> list[Example]:
+        return self._select(split, "train")
+
+    def test_examples(self, split: str = "default") -> list[Example]:
+        return self._select(split, "test")
+
+    def distillable(self) -> bool:
+        """Whether every training example of the default split is present."""
+        try:
+            self.train_examples()
+        except UserError:
+            return False
+        return True
+
+    # -- scoring ----------------------------------------------------------------------------
+    def extract(self, text: str, mode: str = "direct", scoring: str = "paper") -> str | None:
+        """The prediction in a model output (``harness.scoring`` documents the rules)."""
+        return rules.extract(text, self.answer_format, mode, scoring)
+
+    def is_correct(self, prediction: str | None, gold: str, scoring: str = "paper") -> bool:
+        return rules.is_correct(prediction, gold, self.answer_format, scoring)
+
+    # -- prompts ----------------------------------------------------------------------------
+    def few_shot_prompt(self) -> str:
+        """The few-shot-CoT exemplars from ``few_shot_cot_prompts.json``, ending in a newline."""
+        key = self.few_shot_key or self.name
+        path = self.data_dir / "few_shot_cot_prompts.json"
+        prompts = _read_json_cached(path, task=self.name)
+        entry = prompts.get(key) if isinstance(prompts, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("prompt"), str):
+            raise UserError(f"task {self.key} has no few-shot-CoT exemplars in {path}")
+        return entry["prompt"].rstrip("\n") + "\n"
+
+    def oracle_rationales(self, example: Example) -> list[str]:
+        raise UserError(f"task {self.key} has no oracle rationales; use a teacher that writes them")
+
+    def status(self) -> dict[str, Any]:
+        """What ``ftcot data status`` shows for this task."""
+        return {"task": self.key, "generated": self.generated, "present": True, "files": [], "missing": []}
+
+
+_EXAMPLES: dict[tuple, list[Example]] = {}
+_JSON: dict[tuple, Any] = {}
+
+
+def clear_cache() -> None:
+    """Forget parsed examples and files (tests use it)."""
+    _EXAMPLES.clear()
+    _JSON.clear()
+
+
+def _stat_stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _read_json_cached(path: Path, task: str) -> Any:
+    stamp = _stat_stamp(path)
+    if stamp is None:
+        raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`")
+    if stamp not in _JSON:
+        _JSON[stamp] = read_json(path, task)
+    return _JSON[stamp]
+
+
+# -- raw files ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One original file of a dataset: where it lives and how to check it.
+
+    ``rows``: its record count; ``sha256``: its checksum (None when unknown, then ``git_sha1``,
+    the git blob id, checks a download); ``url``: the original public location.
+    ``optional``: the task works without it (with fewer examples).
+    """
+
+    name: str
+    rows: int
+    sha256: str | None
+    url: str
+    git_sha1: str | None = None
+    optional: bool = False
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def read_json(path: Path, task: str) -> Any:
+    """A whole JSON file; UserError naming the file and line for bad JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"task {task}: cannot read {path} ({exc}); fix with `{FETCH_HINT.format(task=task)}`") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"task {task}: {path} line {exc.lineno} is not valid JSON ({exc.msg}); the file is corrupt, "
+            f"fix with `{FETCH_HINT.format(task=task)}`"
+        ) from None
+
+
+def read_json_lines(path: Path, task: str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for each non-empty line of a JSON-lines file."""
+    try:
+        fh = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(
+                    f"task {task}: {path} line {lineno} is not valid JSON ({exc.msg}); the file is corrupt, "
+                    f"fix with `{FETCH_HINT.format(task=task)}`"
+                ) from None
+            if not isinstance(record, dict):
+                raise UserError(f"task {task}: {path} line {lineno} is not a JSON object")
+            yield lineno, record
+
+
+def malformed(task: str, path: Path, where: str, problem: str) -> UserError:
+    """The error for a record that does not have the expected fields."""
+    return UserError(f"task {task}: malformed record in {path} ({where}): {problem}")
+
+
+def field(record: Any, name: str, kind: type | tuple[type, ...], task: str, path: Path, where: str) -> Any:
+    """``record[name]`` checked to be of ``kind``; a malformed-record error otherwise."""
+    if not isinstance(record, dict) or name not in record:
+        raise malformed(task, path, where, f"missing field {name!r}")
+    value = record[name]
+    if not isinstance(value, kind):
+        raise malformed(task, path, where, f"field {name!r} is {type(value).__name__}, expected "
+                        f"{getattr(kind, '__name__', kind)}")
+    return value
+
+
+def examples_list(data: Any, task: str, path: Path) -> list:
+    """The ``examples`` list of a BIG-bench-style JSON object."""
+    if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
+        raise malformed(task, path, "top level", "expected a JSON object with an 'examples' list")
+    return data["examples"]
+
+
+def json_array(data: Any, task: str, path: Path) -> list:
+    """A file whose top level is a JSON array of records."""
+    if not isinstance(data, list):
+        raise malformed(task, path, "top level", "expected a JSON array of records")
+    return data
+
+
+def render_choices(question: str, choices: list[str]) -> str:
+    """The paper's rendering: ``<q> Answer choices: (A) c1, (B) c2, ... .``"""
+    listed = ", ".join(f"({chr(65 + i)}) {c.strip()}" for i, c in enumerate(choices))
+    return f"{question} Answer choices: {listed}."
+
+
+class DatasetTask(Task):
+    """A task read from the original files under ``DATA_DIR/raw/<name>/``.
+
+    Subclasses list ``files`` (in sample_index order) and implement ``_parse(path, raw_file)``,
+    returning (question, answer, choices, rationale) tuples in file order.
+    """
+
+    files: ClassVar[tuple[RawFile, ...]] = ()
+    split_names: ClassVar[tuple[str, ...]] = ("default",)
+    generator: ClassVar[type[GeneratedTask] | None] = None
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        if argument is not None and cls.generator is not None:
+            return cls.generator.from_argument(argument)
+        return super().from_spec(argument, data_dir=data_dir)
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw" / self.name
+
+    def path(self, raw_file: RawFile) -> Path:
+        return self.raw_dir / raw_file.name
+
+    def offsets(self) -> list[int]:
+        out, total = [], 0
+        for f in self.files:
+            out.append(total)
+            total += f.rows
+        return out
+
+    @property
+    def size(self) -> int:
+        """The paper's size: every row of every file."""
+        return sum(f.rows for f in self.files)
+
+    def present_files(self) -> list[RawFile]:
+        return [f for f in self.files if self.path(f).is_file()]
+
+    def missing_files(self) -> list[RawFile]:
+        return [f for f in self.files if not self.path(f).is_file()]
+
+    def _cache_stamp(self) -> Any:
+        return tuple(_stat_stamp(self.path(f)) for f in self.files)
+
+    def _check_present(self) -> None:
+        required = [f for f in self.missing_files() if not f.optional]
+        if required or not self.present_files():
+            f = (required or list(self.files))[0]
+            raise UserError(
+                f"task {self.name}: {self.path(f)} is missing; fix with `{FETCH_HINT.format(task=self.name)}` "
+                f"or point --data-dir/FTCOT_DATA_DIR at a data directory"
+            )
+
+    def _load(self) -> list[Example]:
+        self._check_present()
+        out: list[Example] = []
+        for raw_file, offset in zip(self.files, self.offsets()):
+            path = self.path(raw_file)
+            if not path.is_file():
+                continue
+            rows = list(self._parse(path, raw_file))
+            if len(rows) != raw_file.rows:
+                raise UserError(
+                    f"task {self.name}: {path} has {len(rows)} records, expected {raw_file.rows}; the file is "
+                    f"corrupt or another version, fix with `{FETCH_HINT.format(task=self.name)}`"
+                )
+            for i, (question, answer, choices, rationale) in enumerate(rows):
+                out.append(Example(self.name, offset + i, question, answer, choices, rationale))
+        return out
+
+    def _parse(self, path: Path, raw_file: RawFile) -> Iterator[tuple[str, str, list[str] | None, str | None]]:
+        raise NotImplementedError
+
+    def splits(self) -> list[str]:
+        return list(self.split_names)
+
+    def split_path(self, split: str) -> Path:
+        return self.data_dir / "splits" / f"{self.name}__{split}.json"
+
+    def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        if split not in self.split_names:
+            raise UserError(f"task {self.name} has no split {split!r}; its splits: {', '.join(self.split_names)}")
+        path = self.split_path(split)
+        data = _read_json_cached(path, task=self.name)
+        try:
+            train, test = data["train"], data["test"]
+            if not all(isinstance(i, int) for i in train + test):
+                raise TypeError
+        except (KeyError, TypeError):
+            raise UserError(
+                f"task {self.name}: {path} must be {{\"train\": [ints], \"test\": [ints]}}; the file is corrupt, "
+                f"fix with `{FETCH_HINT.format(task=self.name)}`"
+            ) from None
+        return {"train": list(train), "test": list(test)}
+
+    def _missing_hint(self) -> str:
+        missing = self.missing_files()
+        if missing:
+            names = ", ".join(str(self.path(f)) for f in missing)
+            return f"missing {names}; fix with `{FETCH_HINT.format(task=self.name)}`"
+        return super()._missing_hint()
+
+    def fingerprint(self) -> str:
+        """sha256 over the task name and the checksums of the raw files present."""
+        stamp = self._cache_stamp()
+        cached = _FINGERPRINTS.get((self.name, stamp))
+        if cached is None:
+            self._check_present()
+            parts = [self.name] + [
+                f"{f.name}:{sha256_of(self.path(f))}" for f in self.present_files()
+            ]
+            cached = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+            _FINGERPRINTS[(self.name, stamp)] = cached
+        return cached
+
+    def status(self) -> dict[str, Any]:
+        files = []
+        for f in self.files:
+            path = self.path(f)
+            entry: dict[str, Any] = {"file": f.name, "path": str(path), "rows": f.rows,
+                                     "expected_sha256": f.sha256, "present": path.is_file()}
+            if path.is_file():
+                actual = _cached_sha256(path)
+                entry["sha256"] = actual
+                entry["ok"] = f.sha256 is None or actual == f.sha256
+            files.append(entry)
+        missing = [e["file"] for e in files if not e["present"]]
+        required_missing = [f.name for f in self.files if not f.optional and f.name in missing]
+        present = bool(files) and not required_missing and len(missing) < len(files)
+        return {
+            "task": self.name,
+            "generated": False,
+            "present": present,
+            "ok": present and all(e.get("ok", True) for e in files),
+            "distillable": present and not missing,
+            "files": files,
+            "missing": missing,
+        }
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+_SHA256: dict[tuple, str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    stamp = _stat_stamp(path)
+    if stamp not in _SHA256:
+        _SHA256[stamp] = sha256_of(path)
+    return _SHA256[stamp]
+
+
+# -- generated tasks -----------------------------------------------------------------------------
+
+
+class GeneratedTask(Task):
+    """A seeded generator: ``name:param=value,...``. Examples 0..train-1 are the training split,
+    the next ``test`` the test split; questions are distinct across the whole set.
+
+    Subclasses set ``params`` (name -> default, in key order; defaults give the paper's dataset
+    shape), optionally ``presets`` (name -> parameter values), and implement ``_generate(rng)``
+    returning one Example-like tuple (question, answer, choices, meta).
+    """
+
+    generated = True
+    params: ClassVar[dict[str, Any]] = {}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    version: ClassVar[int] = 1  # bump when the generator's output changes
+
+    def __init__(self, **values: Any):
+        super().__init__(data_dir=None)
+        self.values = {k: values.get(k, v) for k, v in self.params.items()}
+
+    @classmethod
+    def from_argument(cls, argument: str) -> GeneratedTask:
+        values: dict[str, Any] = {}
+        given: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in argument.split(","))):
+            name, sep, value = part.partition("=")
+            name, value = name.strip(), value.strip()
+            if not sep or not name:
+                raise UserError(f"task {cls.name}: write parameters as name=value, got {part!r} "
+                                f"(parameters: {', '.join(cls._param_names())})")
+            given[name] = value
+        preset = given.pop("preset", None)
+        if preset is not None:
+            if preset not in cls.presets:
+                known = ", ".join(cls.presets) or "none"
+                raise UserError(f"task {cls.name}: unknown preset {preset!r}; presets: {known}")
+            values.update(cls.presets[preset])
+        for name, value in given.items():
+            if name not in cls.params:
+                raise UserError(f"task {cls.name}: unknown parameter {name!r}; parameters: "
+                                f"{', '.join(cls._param_names())}")
+            default = cls.params[name]
+            if isinstance(default, int):
+                try:
+                    values[name] = int(value)
+                except ValueError:
+                    raise UserError(f"task {cls.name}: parameter {name} must be an integer, got {value!r}") from None
+            else:
+                values[name] = value
+        task = cls(**values)
+        task.validate()
+        return task
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        return cls.from_argument(argument or "")
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return list(cls.params) + (["preset"] if cls.presets else [])
+
+    def validate(self) -> None:
+        for name in ("train", "test"):
+            if self.values.get(name, 0) < 0:
+                raise UserError(f"task {self.name}: {name} must be >= 0")
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:" + ",".join(f"{k}={v}" for k, v in self.values.items())
+
+    @property
+    def size(self) -> int:
+        return int(self.values["train"]) + int(self.values["test"])
+
+    def _cache_stamp(self) -> Any:
+        return self.version
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"generated:{self.version}:{self.key}".encode()).hexdigest()
+
+    def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        if split != "default":
+            raise UserError(f"task {self.key} has no split {split!r}; generated tasks have only 'default'")
+        train = int(self.values["train"])
+        return {"train": list(range(train)), "test": list(range(train, self.size))}
+
+    def _load(self) -> list[Example]:
+        import random
+
+        rng = random.Random(f"{self.name}:{self.values.get('seed', 0)}")
+        seen: set[str] = set()
+        out: list[Example] = []
+        tries = 0
+        limit = 50 * self.size + 1000
+        while len(out) < self.size:
+            tries += 1
+            if tries > limit:
+                raise UserError(
+                    f"task {self.key}: only {len(out)} distinct questions found for these parameters; "
+                    f"ask for fewer train/test examples or more {self._size_hint()}"
+                )
+            question, answer, choices, meta = self._generate(rng)
+            if question in seen:
+                continue
+            seen.add(question)
+            out.append(Example(self.key, len(out), question, answer, choices, None, meta))
+        return out
+
+    def _size_hint(self) -> str:
+        return "steps"
+
+    def _generate(self, rng: Any) -> tuple[str, str, list[str] | None, dict[str, Any]]:
+        raise NotImplementedError
+
+    def few_shot_prompt(self) -> str:
+        """Exemplars written from the oracle rationales of the first training examples."""
+        shots = self.examples()[: min(4, int(self.values["train"]))]
+        if not shots:
+            raise UserError(f"task {self.key} has no training examples to build few-shot exemplars from")
+        lines = []
+        for ex in shots:
+            lines.append(f"Q: {ex.question}\nA: {self.oracle_rationales(ex)[0]} The answer is {ex.answer}.")
+        return "\n".join(lines) + "\n"
+
+    def status(self) -> dict[str, Any]:
+        return {"task": self.key, "generated": True, "present": True, "ok": True, "distillable": True,
+                "files": [], "missing": []}

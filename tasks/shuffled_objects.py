@@ -1,0 +1,190 @@
+"""Tracking Shuffled Objects (BIG-bench, three objects): people each hold an object, trade them in
+K pairwise swaps; which object does one of them hold at the end? Answer a letter.
+
+``tracking_shuffled_objects`` reads BIG-bench's ``task.json`` (750 questions, 3 people,
+3 swaps). ``tracking_shuffled_objects:objects=3,swaps=3,train=525,test=225,seed=0,people=fixed,order=start``
+generates questions (parameters may be omitted; these are the defaults):
+
+- ``objects`` N people (2..7) each holding a distinct coloured ball, ``swaps`` K random pairwise swaps;
+- ``people=fixed``: always Alice, Bob, Claire, ... in that order; ``people=random``: N names drawn
+  per question;
+- ``order=start``: the choices list the balls in starting order (person i starts with choice i);
+  ``order=shuffled``: in a random order per question.
+
+``preset=demo`` is the configuration a tiny from-scratch student learns on a CPU:
+``objects=5,swaps=5,train=2000,test=500,seed=0,people=fixed,order=start``; further parameters
+override the preset's (``preset=demo,seed=1``).
+
+The oracle rationale writes the whole state after every swap as the choice letters each person
+holds (``Bob and Dave swap: Alice A, Bob D, Claire C, Dave B, Eve E. ... Dave has C.``); a tiny
+student learns that format, and fails to learn one written in object names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.errors import UserError
+from harness.records import Example
+from tasks.base import DatasetTask, GeneratedTask, RawFile, examples_list, field, malformed, read_json, render_choices
+from tasks.coin_flip import KOJIMA
+from tasks.words import COLORS, NAMES, PLAYERS
+
+LETTERS = "ABCDEFG"
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def rationales(people: list[str], start: list[int], swaps: list[tuple[int, int]], target: int,
+               choices: list[str] | None = None) -> list[str]:
+    """Rationales from the structure of a question.
+
+    ``start[i]``: index of the choice person i holds at first; ``swaps``: pairs of person indices
+    in order; ``target``: the person asked about; ``choices``: the choice texts (for the
+    object-name phrasing).
+    """
+    held = list(start)
+
+    def state() -> str:
+        return ", ".join(f"{p} {LETTERS[c]}" for p, c in zip(people, held))
+
+    initial = state()
+    steps, named = [], []
+    for a, b in swaps:
+        held[a], held[b] = held[b], held[a]
+        steps.append(f"{people[a]} and {people[b]} swap: {state()}.")
+        if choices:
+            named.append(f"{people[a]} and {people[b]} swap, so {people[a]} has the {choices[held[a]]} "
+                         f"and {people[b]} has the {choices[held[b]]}.")
+    letter = LETTERS[held[target]]
+    end = f"{people[target]} has {letter}."
+    canonical = " ".join(steps + [end])
+    out = [canonical, f"Start: {initial}. " + canonical]
+    if choices:
+        out.append(" ".join(named) + f" At the end, {people[target]} has the {choices[held[target]]}, "
+                   f"which is choice {letter}.")
+    return out
+
+
+class ShuffledObjectsGenerated(GeneratedTask):
+    """Tracking Shuffled Objects, generated: N people, K swaps of coloured balls."""
+
+    name = "tracking_shuffled_objects"
+    answer_type = "letter"
+    params = {"objects": 3, "swaps": 3, "train": 525, "test": 225, "seed": 0, "people": "fixed", "order": "start"}
+    presets = {"demo": {"objects": 5, "swaps": 5, "train": 2000, "test": 500, "seed": 0,
+                        "people": "fixed", "order": "start"}}
+
+    def __init__(self, **values: Any):
+        super().__init__(**values)
+        self.letters = LETTERS[: self.values["objects"]]
+
+    def validate(self) -> None:
+        super().validate()
+        n = self.values["objects"]
+        if not 2 <= n <= len(PLAYERS):
+            raise UserError(f"task {self.name}: objects must be between 2 and {len(PLAYERS)}")
+        if self.values["swaps"] < 1:
+            raise UserError(f"task {self.name}: swaps must be at least 1")
+        if self.values["people"] not in ("fixed", "random"):
+            raise UserError(f"task {self.name}: people must be fixed or random")
+        if self.values["order"] not in ("start", "shuffled"):
+            raise UserError(f"task {self.name}: order must be start or shuffled")
+
+    def _size_hint(self) -> str:
+        return "objects or swaps"
+
+    def _generate(self, rng: Any) -> tuple[str, str, list[str], dict[str, Any]]:
+        n, k = self.values["objects"], self.values["swaps"]
+        people = list(PLAYERS[:n]) if self.values["people"] == "fixed" else rng.sample(NAMES, n)
+        balls = [f"{c} ball" for c in rng.sample(COLORS, n)]  # balls[i]: what person i starts with
+        swaps = []
+        for _ in range(k):
+            a, b = rng.sample(range(n), 2)
+            swaps.append((a, b))
+        target = rng.randrange(n)
+        if self.values["order"] == "start":
+            position = list(range(n))  # ball i is choice position[i]
+        else:
+            position = rng.sample(range(n), n)
+        choices = [""] * n
+        for i, ball in enumerate(balls):
+            choices[position[i]] = ball
+        held = list(range(n))
+        for a, b in swaps:
+            held[a], held[b] = held[b], held[a]
+        answer = LETTERS[position[held[target]]]
+        holdings = ", ".join(f"{p} has {_article(b)} {b}" for p, b in zip(people, balls))
+        moves = " ".join(f"{people[a]} and {people[b]} swap." for a, b in swaps)
+        question = render_choices(
+            f"{_join(people)} each hold a ball: {holdings}. Then, in turn: {moves} "
+            f"Which ball does {people[target]} have at the end?", choices)
+        meta = {"people": people, "start": position, "swaps": [list(s) for s in swaps], "target": target}
+        return question, answer, choices, meta
+
+    def oracle_rationales(self, example: Example) -> list[str]:
+        m = example.meta
+        return rationales(m["people"], m["start"], [tuple(s) for s in m["swaps"]], m["target"], example.choices)
+
+
+_PEOPLE = re.compile(r"^(?P<people>[A-Z]\w+(?:, [A-Z]\w+)*,? and [A-Z]\w+) are ")
+_SWAP = re.compile(r"(?:First|Then|Finally), (?P<a>[A-Z]\w+) and (?P<b>[A-Z]\w+) (?:swap|switch|trade)")
+_TARGET = re.compile(r"At the end of the \w+, (?P<who>[A-Z]\w+) ")
+
+
+def parse_bigbench(text: str) -> tuple[list[str], list[tuple[int, int]], int] | None:
+    """(people, swaps, target person) of a BIG-bench shuffled-objects input; None if unparsable."""
+    m = _PEOPLE.match(text)
+    if not m:
+        return None
+    people = [p.strip() for p in re.split(r",? and |, ", m.group("people"))]
+    index = {p: i for i, p in enumerate(people)}
+    try:
+        swaps = [(index[s.group("a")], index[s.group("b")]) for s in _SWAP.finditer(text)]
+        t = _TARGET.search(text)
+        target = index[t.group("who")] if t else None
+    except KeyError:
+        return None
+    if not swaps or target is None:
+        return None
+    return people, swaps, target
+
+
+class ShuffledObjects(DatasetTask):
+    """Tracking Shuffled Objects, three objects (BIG-bench): who holds what after 3 swaps?"""
+
+    name = "tracking_shuffled_objects"
+    answer_type = "letter"
+    letters = "ABC"
+    generator = ShuffledObjectsGenerated
+    files = (RawFile("task.json", 750,
+                     "74b74d3c8827c0387a3f24ee9efa7edd90b2d53af3daacb9961341af66f750a0",
+                     f"{KOJIMA}/dataset/Bigbench_object_tracking/task.json"),)
+
+    def _parse(self, path: Path, raw_file: RawFile) -> Iterator[tuple[str, str, list[str], None]]:
+        for i, row in enumerate(examples_list(read_json(path, self.name), self.name, path)):
+            where = f"record {i}"
+            text = field(row, "input", str, self.name, path, where)  # not stripped: ends in a space
+            scores = field(row, "target_scores", dict, self.name, path, where)
+            keys = list(scores)
+            right = [j for j, k in enumerate(keys) if scores[k] == 1]
+            if len(right) != 1 or len(keys) > len(self.letters):
+                raise malformed(self.name, path, where, "target_scores must mark exactly one of up to 3 choices")
+            choices = [k[:-1] if k.endswith(".") else k for k in keys]
+            question = render_choices(text + "\nWhich choice is true?", choices)
+            yield question, LETTERS[right[0]], choices, None
+
+    def oracle_rationales(self, example: Example) -> list[str]:
+        parsed = parse_bigbench(example.question)
+        if parsed is None:
+            raise UserError(f"task {self.name}: sample {example.sample_index} could not be parsed for an oracle")
+        people, swaps, target = parsed
+        return rationales(people, list(range(len(people))), swaps, target, example.choices)
