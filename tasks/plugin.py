@@ -2,11 +2,19 @@
 letters and shuffled objects also have generated variants (``name:param=value,...``)."""
 
 from harness import hookimpl
+from tasks.arithmetic import AddSub, Gsm8k, MultiArith, SingleEq, Svamp
 from tasks.coin_flip import CoinFlip
 from tasks.last_letters import LastLetters
+from tasks.multiple_choice import Aqua, CommonsenseQa, DateUnderstanding
 from tasks.shuffled_objects import ShuffledObjects
+from tasks.strategy_qa import StrategyQa
 
-BUILTIN_TASKS = (CoinFlip, LastLetters, ShuffledObjects)
+# In the paper's order.
+BUILTIN_TASKS = (
+    SingleEq, AddSub, MultiArith, Gsm8k, Aqua, Svamp,
+    DateUnderstanding, ShuffledObjects, LastLetters, CoinFlip,
+    CommonsenseQa, StrategyQa,
+)
 
 
 @hookimpl
