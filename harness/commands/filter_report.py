@@ -1,0 +1,77 @@
+"""``ftcot filter-report``: how many teacher completions each filter keeps and drops, and why."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from rich.table import Table
+
+from harness import formatting as fmt
+from harness.context import Context
+from harness.errors import UserError
+from harness.pipeline import CellSpec, filter_completions, load_task, teach_examples
+from plugins.filters import parse_filter_specs
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "filter-report",
+        help="kept/dropped counts per filter for a teacher's completions on a task",
+        description="Runs the filters over the teacher's completions for the task's training split "
+        "(completions come from the store; missing ones are asked of the teacher, as `ftcot teach` does).",
+    )
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--teacher", metavar="SPEC", required=True)
+    p.add_argument("--filters", action="append", default=None, metavar="LIST",
+                   help="comma-separated filters in order (default: correct)")
+    p.add_argument("-D", "--degree", type=int, default=1, metavar="N")
+    p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP")
+    p.add_argument("--student", metavar="SPEC", default=None,
+                   help="the student whose tokens max-tokens:N counts")
+    p.add_argument("--split", default="default")
+    p.add_argument("--drops", type=int, default=5, metavar="N",
+                   help="show up to N dropped completions per filter (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON (every drop with its filter and reason)")
+    p.set_defaults(func=run)
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    filters = parse_filter_specs(args.filters) if args.filters is not None else ("correct",)
+    if any(f.startswith("max-tokens") for f in filters) and not args.student:
+        raise UserError("max-tokens:N counts student tokens: add --student SPEC")
+    options = {} if args.temperature is None else {"temperature": args.temperature}
+    spec = CellSpec(task=args.task, teacher=args.teacher, student=args.student or "none",
+                    method=fmt.FINE_TUNE_COT, degree=args.degree, teacher_options=options,
+                    filters=filters, split=args.split)
+    scoring = ctx.settings.scoring
+    task = load_task(spec.task, ctx.settings.data_dir)
+    train = task.train_examples(spec.split)
+    completions = teach_examples(spec, task, train, ctx.store, scoring, progress=True)
+    result = filter_completions(spec, task, train, completions, scoring)
+    if args.json:
+        ctx.emit_json({"task": task.key, "teacher": spec.teacher, "degree": spec.degree, "scoring": scoring,
+                       "examples": len(train), "filters": list(filters),
+                       "examples_kept": len({c.sample_index for c in result.kept}),
+                       **result.to_dict(with_drops=True)})
+        return 0
+    table = Table(title=f"filters on {task.key} · teacher {spec.teacher} · D={spec.degree} · scoring {scoring}")
+    for column in ("filter", "seen", "kept", "dropped"):
+        table.add_column(column, justify="left" if column == "filter" else "right")
+    for step in result.steps:
+        table.add_row(step.filter, str(step.seen), str(step.kept), str(step.dropped))
+    ctx.console.print(table)
+    covered = len({c.sample_index for c in result.kept})
+    ctx.console.print(f"{len(result.kept)} of {result.total} completions kept, "
+                      f"covering {covered} of {len(train)} training examples")
+    if args.drops > 0:
+        for step in result.steps:
+            drops = result.dropped_by(step.filter)
+            if not drops:
+                continue
+            reasons = Counter(d.reason for d in drops)
+            ctx.console.print(f"[bold]{step.filter}[/bold]: {len(reasons)} distinct reasons")
+            for d in drops[: args.drops]:
+                ctx.console.print(f"  example {d.sample_index} completion {d.completion_index}: {d.reason}",
+                                  markup=False)
+    return 0
