@@ -162,9 +162,14 @@ class Task:
     def oracle_rationales(self, example: Example) -> list[str]:
         raise UserError(f"task {self.key} has no oracle rationales; use a teacher that writes them")
 
-    def status(self) -> dict[str, Any]:
+    def present(self) -> bool:
+        """Whether the task's data is there (always, for generated tasks)."""
+        return True
+
+    def status(self, checksums: bool = True) -> dict[str, Any]:
         """What ``ftcot data status`` shows for this task."""
-        return {"task": self.key, "generated": self.generated, "present": True, "files": [], "missing": []}
+        return {"task": self.key, "generated": self.generated, "present": True, "ok": True,
+                "distillable": True, "files": [], "missing": []}
 
 
 _EXAMPLES: dict[tuple, list[Example]] = {}
@@ -412,20 +417,23 @@ class DatasetTask(Task):
             _FINGERPRINTS[(self.name, stamp)] = cached
         return cached
 
-    def status(self) -> dict[str, Any]:
+    def present(self) -> bool:
+        return bool(self.present_files()) and not any(not f.optional for f in self.missing_files())
+
+    def status(self, checksums: bool = True) -> dict[str, Any]:
+        """Files present and missing, checksums (when ``checksums``), whether the task can be distilled."""
         files = []
         for f in self.files:
             path = self.path(f)
             entry: dict[str, Any] = {"file": f.name, "path": str(path), "rows": f.rows,
                                      "expected_sha256": f.sha256, "present": path.is_file()}
-            if path.is_file():
+            if path.is_file() and checksums:
                 actual = _cached_sha256(path)
                 entry["sha256"] = actual
                 entry["ok"] = f.sha256 is None or actual == f.sha256
             files.append(entry)
         missing = [e["file"] for e in files if not e["present"]]
-        required_missing = [f.name for f in self.files if not f.optional and f.name in missing]
-        present = bool(files) and not required_missing and len(missing) < len(files)
+        present = self.present()
         return {
             "task": self.name,
             "generated": False,
@@ -573,6 +581,3 @@ class GeneratedTask(Task):
             lines.append(f"Q: {ex.question}\nA: {self.oracle_rationales(ex)[0]} The answer is {ex.answer}.")
         return "\n".join(lines) + "\n"
 
-    def status(self) -> dict[str, Any]:
-        return {"task": self.key, "generated": True, "present": True, "ok": True, "distillable": True,
-                "files": [], "missing": []}
