@@ -1,0 +1,162 @@
+"""The student contract.
+
+CONTRACT (the distillation pipeline relies on exactly these names):
+- ``TrainConfig``: training and decoding hyper-parameters (a ``Record``: ``to_dict``/``from_dict``);
+  the defaults are the paper's open-source student settings.
+- ``Student``: a plugin class (``name``, ``description``, ``from_spec(argument, **options)``) with
+  ``key`` (canonical spec) and ``load(corpus, seed) -> StudentModel``.
+- ``StudentModel``: ``is_encoder_decoder``, ``train(...)``, ``generate(...)``, ``save(path)``,
+  ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``.
+
+Options every ``Student.from_spec`` accepts (none of them changes ``key``): ``threads`` (torch
+threads for this process; default ``$FTCOT_THREADS`` or torch's own choice) and ``device``
+(``cpu``, ``cuda``, ``cuda:1``...; default ``$FTCOT_DEVICE`` or a GPU when there is one).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from harness.errors import UserError
+from harness.records import Record
+
+META_FILE = "ftcot-student.json"
+"""Written next to a saved model's Hugging Face files: which ``StudentModel`` class reads it back."""
+
+
+@dataclass
+class TrainConfig(Record):
+    """Training and decoding settings; defaults follow the paper's open-source students."""
+
+    lr: float = 3e-4
+    epochs: int = 20
+    batch_size: int = 8
+    max_length: int = 512  # inputs and labels are each truncated to this many tokens
+    warmup_steps: int = 0  # linear warm-up, then a constant rate (no scheduler by default)
+    grad_accum: int = 1
+    max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` as the budget
+    max_new_tokens: int = 1024
+    eval_batch_size: int = 32
+    lora: str | None = None  # e.g. "r=16,alpha=32" (also dropout=, targets=q_proj+v_proj)
+    weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
+
+
+EpochCallback = Callable[[int, "StudentModel"], None]
+
+
+class StudentModel:
+    """A loaded (base or fine-tuned) student: trains on (input, target) pairs and generates."""
+
+    is_encoder_decoder: bool = False
+
+    def train(
+        self,
+        pairs: list[tuple[str, str]],
+        config: TrainConfig,
+        checkpoint_dir: Path,
+        seed: int,
+        on_epoch: EpochCallback | None = None,
+        progress: bool = True,
+    ) -> None:
+        """Fine-tune on ``pairs`` (loss on target tokens only), one checkpoint per epoch in
+        ``checkpoint_dir``, resuming from the last one there; ``on_epoch(epoch, self)`` after each
+        epoch (1-based)."""
+        raise NotImplementedError
+
+    def generate(
+        self, prompts: list[str], *, max_new_tokens: int, batch_size: int, stop: str | None = "END"
+    ) -> list[str]:
+        """Greedy continuations of ``prompts`` (without the prompt), each cut before ``stop``."""
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        """Write the model, its tokenizer and ``ftcot-student.json`` to the directory ``path``."""
+        raise NotImplementedError
+
+    @classmethod
+    def load_saved(cls, path: Path, **options: Any) -> "StudentModel":
+        """Read back a directory written by ``save`` (any student family)."""
+        path = Path(path)
+        meta_path = path / META_FILE
+        if not meta_path.is_file():
+            raise UserError(f"{path} holds no saved student ({META_FILE} missing): train it again")
+        meta = json.loads(meta_path.read_text())
+        target = _model_class(meta.get("class", ""))
+        if target is None:
+            raise UserError(
+                f"{path} was saved by an unknown student class {meta.get('class')!r}: "
+                "install the plugin that wrote it, or train it again"
+            )
+        if cls is not StudentModel and not issubclass(target, cls):
+            raise UserError(f"{path} holds a {target.__name__}, not a {cls.__name__}")
+        return target._read_saved(path, meta, **options)
+
+    @classmethod
+    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> "StudentModel":
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        """How many of this student's tokens ``text`` takes (no special tokens)."""
+        raise NotImplementedError
+
+    @property
+    def parameter_count(self) -> int:
+        raise NotImplementedError
+
+
+def _model_class(qualified: str) -> type[StudentModel] | None:
+    """The ``StudentModel`` subclass named ``module.Class`` in a saved student's metadata."""
+    module_name, _, class_name = qualified.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name, None)
+    except ImportError:
+        return None
+    return found if isinstance(found, type) and issubclass(found, StudentModel) else None
+
+
+class Student:
+    """A student plugin: names a base model; ``load`` builds it for a run."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    key: str
+
+    @classmethod
+    def from_spec(cls, argument: str | None, **options: Any) -> "Student":
+        raise NotImplementedError
+
+    def load(self, corpus: list[str], seed: int) -> StudentModel:
+        """The base model. ``corpus`` is the run's own text (tiny students train their
+        tokenizer on it); ``seed`` fixes random initial weights."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key}>"
+
+
+def parse_options(text: str | None, known: dict[str, type], what: str) -> dict[str, Any]:
+    """``"layers=2,dim=128"`` -> ``{"layers": 2, "dim": 128}``, checking names and types."""
+    values: dict[str, Any] = {}
+    if not text:
+        return values
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            allowed = ", ".join(f"{k}=" for k in known)
+            raise UserError(f"bad {what} option {part!r}: write NAME=VALUE with NAME one of {allowed}")
+        try:
+            values[name] = known[name](raw.strip())
+        except ValueError:
+            raise UserError(
+                f"bad {what} option {part!r}: {name} must be a {known[name].__name__}"
+            ) from None
+    return values

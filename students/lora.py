@@ -1,0 +1,66 @@
+"""LoRA through peft: ``"r=16,alpha=32"`` (also ``dropout=0.05``, ``targets=q_proj+v_proj``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.errors import UserError
+from students.base import parse_options
+
+_OPTIONS = {"r": int, "alpha": float, "dropout": float, "targets": str}
+
+
+def parse_lora(spec: str) -> dict[str, Any]:
+    """Check a LoRA spec; its values with defaults filled in (alpha = 2r, dropout 0)."""
+    values = parse_options(spec, _OPTIONS, "--lora")
+    r = values.get("r", 16)
+    if r < 1:
+        raise UserError(f"bad --lora {spec!r}: r must be >= 1")
+    targets = values.get("targets")
+    return {
+        "r": r,
+        "alpha": values.get("alpha", 2.0 * r),
+        "dropout": values.get("dropout", 0.0),
+        "targets": [t for t in targets.split("+") if t] if targets else None,
+    }
+
+
+def is_lora(model: torch.nn.Module) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def apply_lora(model: torch.nn.Module, spec: str, *, seq2seq: bool) -> torch.nn.Module:
+    """``model`` wrapped with fresh LoRA adapters; only they are trainable."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    values = parse_lora(spec)
+    model_type = getattr(getattr(model, "config", None), "model_type", "")
+
+    def config(targets: Any) -> LoraConfig:
+        return LoraConfig(
+            r=values["r"],
+            lora_alpha=values["alpha"],
+            lora_dropout=values["dropout"],
+            target_modules=targets,
+            fan_in_fan_out=model_type == "gpt2",  # GPT-2 stores its projections transposed
+            task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM,
+        )
+
+    try:
+        return get_peft_model(model, config(values["targets"]))
+    except ValueError as exc:
+        if values["targets"] is not None:
+            raise UserError(f"bad --lora {spec!r}: {exc}") from None
+        # peft knows default targets only for common architectures; adapt every linear layer.
+        return get_peft_model(model, config("all-linear"))
+
+
+def merged_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A plain copy of a LoRA model with the adapters folded into the weights."""
+    import copy
+
+    return copy.deepcopy(model).merge_and_unload()

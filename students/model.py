@@ -1,0 +1,288 @@
+"""Student models on Hugging Face ``transformers``: one class per family (causal decoder,
+encoder-decoder), shared by the tiny students built from a config and by ``hf:`` models.
+
+Formatting is the pipeline's; here a pair is tokenized as two pieces, so that training sees
+exactly the prompt tokens that generation later starts from:
+- decoder: ``[specials] input`` then ``target </s>``; the loss covers the second part only;
+- encoder-decoder: ``input [specials]`` to the encoder, ``target </s>`` as labels.
+Inputs longer than ``max_length`` lose their beginning (the end holds the ``###`` marker and the
+question); targets lose their end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from harness.errors import UserError
+from students import lora as lora_support
+from students import training
+from students.base import META_FILE, EpochCallback, StudentModel, TrainConfig
+from students.runtime import autocast, eval_mode, pick_device, set_threads
+
+# Architectures with learned absolute positions cannot see past max_position_embeddings.
+LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
+
+
+class StopOnText(StoppingCriteria):
+    """Marks a sequence done once its generated text contains ``stop``."""
+
+    def __init__(self, tokenizer: Any, stop: str, start: int):
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.start = start
+        self.window = len(stop) + 2  # tokens: enough to hold `stop` even split into single bytes
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        begin = max(self.start, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, begin:], skip_special_tokens=True)
+        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass
+class Affixes:
+    """The special tokens a tokenizer puts before and after a text (``<s>``, ``</s>``...)."""
+
+    prefix: list[int]
+    suffix: list[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> "Affixes":
+        plain = tokenizer("x y", add_special_tokens=False)["input_ids"]
+        full = tokenizer("x y", add_special_tokens=True)["input_ids"]
+        for start in range(len(full) - len(plain) + 1):
+            if full[start : start + len(plain)] == plain:
+                return cls(full[:start], full[start + len(plain) :])
+        return cls([], [])
+
+
+class HFStudentModel(StudentModel):
+    """A ``transformers`` model and its tokenizer; training and generation shared by the families."""
+
+    auto_class: Any = None
+
+    def __init__(self, model: PreTrainedModel, tokenizer: Any, *, key: str, device: str | None = None,
+                 threads: int | None = None, max_length: int = 512):
+        set_threads(threads)
+        self.key = key
+        self.tokenizer = tokenizer
+        self.device = pick_device(device)
+        self.model = model.to(self.device)
+        self.model.eval()
+        self.max_length = max_length
+        self.history: list[dict[str, float]] = []
+        self.lora: str | None = None
+        self._affixes = Affixes.of(tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.eos_id = tokenizer.eos_token_id
+        if self.eos_id is None or self.pad_id is None:
+            raise UserError(f"student {key}: its tokenizer has no end-of-sequence token; pick another model")
+
+    # ---- text <-> tokens -------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_source(self, text: str, max_length: int) -> list[int]:
+        """The input with its special tokens, its beginning cut to fit ``max_length``."""
+        body = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        room = max(1, max_length - len(self._affixes.prefix) - len(self._affixes.suffix))
+        return self._affixes.prefix + body[-room:] + self._affixes.suffix
+
+    def encode_target(self, text: str, max_length: int) -> list[int]:
+        body = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return body[: max(0, max_length - 1)] + [self.eos_id]
+
+    @property
+    def parameter_count(self) -> int:
+        base = self.model.get_base_model() if lora_support.is_lora(self.model) else self.model
+        return sum(p.numel() for n, p in base.named_parameters() if "lora_" not in n)
+
+    # ---- training -------------------------------------------------------------------------
+    def train(self, pairs: list[tuple[str, str]], config: TrainConfig, checkpoint_dir: Path, seed: int,
+              on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
+        self.max_length = config.max_length
+        state = training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
+        self.history = state.history
+
+    def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module:
+        """The module to optimise: the model, wrapped with LoRA adapters when ``config.lora``."""
+        if config.lora and not lora_support.is_lora(self.model):
+            self.model = lora_support.apply_lora(self.model, config.lora, seq2seq=self.is_encoder_decoder)
+            self.model.to(self.device)
+            self.lora = config.lora
+        return self.model
+
+    def example_length(self, example: Any) -> int:
+        return len(example[0]) + len(example[1])
+
+    # ---- generation -----------------------------------------------------------------------
+    def generate(self, prompts: list[str], *, max_new_tokens: int, batch_size: int,
+                 stop: str | None = "END") -> list[str]:
+        if batch_size < 1 or max_new_tokens < 0:
+            raise UserError("generation needs batch_size >= 1 and max_new_tokens >= 0")
+        encoded = [self.encode_source(p, self.max_length) for p in prompts]
+        # Similar lengths together: less padding; greedy outputs do not depend on the grouping.
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        results: list[str] = [""] * len(prompts)
+        with eval_mode(self.model), autocast(self.device):
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, stop)
+                for i, text in zip(chunk, texts):
+                    results[i] = text
+        return results
+
+    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
+        raise NotImplementedError
+
+    def _generation_config(self, max_new_tokens: int) -> GenerationConfig:
+        config = self.model.config
+        return GenerationConfig(
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            pad_token_id=self.pad_id, eos_token_id=self.eos_id,
+            bos_token_id=getattr(config, "bos_token_id", None),
+            decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
+        )
+
+    @staticmethod
+    def _cut(texts: list[str], stop: str | None) -> list[str]:
+        if not stop:
+            return texts
+        return [t.split(stop, 1)[0] for t in texts]
+
+    # ---- saving ---------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        model = lora_support.merged_copy(self.model) if lora_support.is_lora(self.model) else self.model
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        meta = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "key": self.key,
+            "max_length": self.max_length,
+            "is_encoder_decoder": self.is_encoder_decoder,
+            "parameter_count": self.parameter_count,
+            "lora": self.lora,
+            "history": self.history,
+        }
+        (path / META_FILE).write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> "HFStudentModel":
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = cls.auto_class.from_pretrained(path)
+        student = cls(model, tokenizer, key=meta.get("key", str(path)), device=options.get("device"),
+                      threads=options.get("threads"), max_length=int(meta.get("max_length", 512)))
+        student.history = list(meta.get("history", []))
+        student.lora = meta.get("lora")
+        return student
+
+
+class CausalStudentModel(HFStudentModel):
+    """Decoder-only students (GPT-2, Llama, Qwen, SmolLM...): prompt and target in one sequence."""
+
+    is_encoder_decoder = False
+    auto_class = AutoModelForCausalLM
+
+    def __init__(self, model: PreTrainedModel, tokenizer: Any, **kwargs: Any):
+        super().__init__(model, tokenizer, **kwargs)
+        config = model.config
+        self.context_limit: int | None = (
+            getattr(config, "max_position_embeddings", None) if config.model_type in LEARNED_POSITIONS else None
+        )
+
+    def encode_pair(self, source: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
+        prompt = self.encode_source(source, max_length)
+        answer = self.encode_target(target, max_length)
+        if self.context_limit is not None and len(prompt) + len(answer) > self.context_limit:
+            answer = answer[: self.context_limit // 2]
+            prompt = self.encode_source(source, self.context_limit - len(answer))
+        return prompt, answer
+
+    def collate(self, examples: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """Right padding; labels are -100 on the prompt and on padding."""
+        width = max(len(p) + len(a) for p, a in examples)
+        input_ids = torch.full((len(examples), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(examples), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for row, (prompt, answer) in enumerate(examples):
+            n, m = len(prompt), len(answer)
+            input_ids[row, : n + m] = torch.tensor(prompt + answer)
+            labels[row, n : n + m] = torch.tensor(answer)
+            mask[row, : n + m] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
+        """Left padding, so every row's next token comes right after its prompt."""
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            mask[row, width - len(ids) :] = 1
+        if self.context_limit is not None:
+            max_new_tokens = min(max_new_tokens, max(0, self.context_limit - width))
+        if max_new_tokens == 0:
+            return [""] * len(batch)
+        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, width)]) if stop else None
+        out = self.model.generate(
+            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+        )
+        texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+        return self._cut(texts, stop)
+
+
+class Seq2SeqStudentModel(HFStudentModel):
+    """Encoder-decoder students (T5, Flan-T5, BART...): input to the encoder, target as labels."""
+
+    is_encoder_decoder = True
+    auto_class = AutoModelForSeq2SeqLM
+
+    def encode_pair(self, source: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
+        return self.encode_source(source, max_length), self.encode_target(target, max_length)
+
+    def collate(self, examples: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """Right padding on both sides; padded labels are -100."""
+        n = len(examples)
+        source_width = max(len(s) for s, _ in examples)
+        target_width = max(len(t) for _, t in examples)
+        input_ids = torch.full((n, source_width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, source_width), dtype=torch.long)
+        labels = torch.full((n, target_width), -100, dtype=torch.long)
+        for row, (source, target) in enumerate(examples):
+            input_ids[row, : len(source)] = torch.tensor(source)
+            mask[row, : len(source)] = 1
+            labels[row, : len(target)] = torch.tensor(target)
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
+        if max_new_tokens == 0:
+            return [""] * len(batch)
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
+        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, 1)]) if stop else None
+        out = self.model.generate(
+            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+        )
+        texts = self.tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
+        return self._cut(texts, stop)

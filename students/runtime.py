@@ -1,0 +1,61 @@
+"""Where a student runs: device choice, bf16 autocast on GPUs, torch thread count."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import torch
+
+from harness.errors import UserError
+
+# The BPE trainer's thread pool and forked workers (Ray, multiprocessing) do not mix.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested``, else ``$FTCOT_DEVICE``, else the first GPU when there is one, else the CPU."""
+    name = requested or os.environ.get("FTCOT_DEVICE") or ""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} asked for but no CUDA GPU is visible: use --device cpu")
+    return device
+
+
+def set_threads(threads: int | None = None) -> None:
+    """Torch intra-op threads: ``threads``, else ``$FTCOT_THREADS``, else leave torch's default.
+
+    Two training processes on two cores run best with one thread each."""
+    value = threads if threads is not None else os.environ.get("FTCOT_THREADS")
+    if value in (None, ""):
+        return
+    n = int(value)
+    if n < 1:
+        raise UserError(f"threads must be >= 1, got {n}")
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on a GPU (weights stay fp32), nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Evaluation mode without gradients, restoring the previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
