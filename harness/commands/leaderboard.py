@@ -1,0 +1,53 @@
+"""``ftcot leaderboard [CONFIG]``: the stored results as a table, Markdown, CSV, JSON or HTML."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.context import Context
+from harness.errors import UserError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leaderboard", help="show results as a leaderboard (rows student × method, columns tasks)")
+    p.add_argument("config", type=Path, nargs="?", metavar="CONFIG",
+                   help="a matrix config: only its cells (default: every cell in the store)")
+    p.add_argument("--format", default="table", metavar="FORMAT",
+                   help="a reporter: table, md, csv, json, html or one a plugin adds (default: table)")
+    p.add_argument("--output", type=Path, default=None, metavar="PATH", help="write to a file instead of stdout")
+    p.add_argument("--show-n", action="store_true", help="show how many test examples each cell scored")
+    p.set_defaults(func=run)
+
+
+def build_board(ctx: Context, config_path: Path | None, show_n: bool):
+    from harness.leaderboard import build, teacher_test_accuracy
+
+    if config_path is not None:
+        from harness.commands.matrix import open_matrix
+
+        matrix = open_matrix(ctx, argparse.Namespace(config=config_path))
+        return matrix.leaderboard(show_n=show_n)
+    cells = [c for c in ctx.store.cells() if c.scoring == ctx.settings.scoring]
+    teachers = teacher_test_accuracy(ctx.store, cells, ctx.settings.data_dir)
+    return build(cells, teachers, show_n=show_n, title=f"ftcot leaderboard: {ctx.store.path}")
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    from harness.plugins import create
+
+    reporter = create("reporter", args.format)
+    board = build_board(ctx, args.config, args.show_n)
+    if not board.rows and args.format != "json":
+        where = args.config or ctx.store.path
+        raise UserError(f"no finished cells for {where} (scoring {', '.join(board.scoring) or ctx.settings.scoring}); "
+                        f"run `ftcot matrix run CONFIG` or `ftcot distill` first")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(reporter.render(board), encoding="utf-8")
+        ctx.err.print(f"wrote {args.format} leaderboard to {args.output}")
+    elif hasattr(reporter, "rich_table"):
+        ctx.console.print(reporter.rich_table(board))
+    else:
+        print(reporter.render(board), end="")
+    return 0

@@ -1,0 +1,135 @@
+"""``ftcot matrix plan|run CONFIG``: plan and run a whole grid of cells from one TOML file."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from harness.context import Context
+from harness.errors import UserError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("matrix", help="plan or run a matrix of cells from a TOML config")
+    msub = p.add_subparsers(dest="matrix_command", metavar="ACTION")
+    plan = msub.add_parser("plan", help="list the cells, what is done, and what the teachers still cost")
+    plan.add_argument("config", type=Path, metavar="CONFIG")
+    plan.add_argument("--only", action="append", metavar="FIELD=VALUE,...",
+                      help="select cells, e.g. task=coin_flip,student=tiny-llama (repeatable)")
+    plan.add_argument("--json", action="store_true", help="print JSON")
+    plan.set_defaults(func=run_plan)
+    run = msub.add_parser("run", help="run the cells not yet done, with a live view")
+    run.add_argument("config", type=Path, metavar="CONFIG")
+    run.add_argument("--only", action="append", metavar="FIELD=VALUE,...",
+                     help="select cells, e.g. task=coin_flip,student=tiny-llama (repeatable)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local worker processes (default) or Ray tasks")
+    run.add_argument("--address", default=None, metavar="ADDR",
+                     help="Ray cluster address (with --executor ray; default: start a local Ray)")
+    run.add_argument("--json", action="store_true", help="print a JSON summary")
+    run.set_defaults(func=run_run)
+    p.set_defaults(func=lambda ctx, args: (p.print_help(), 2)[1])
+
+
+def open_matrix(ctx: Context, args: argparse.Namespace):
+    from harness.matrix import Matrix, load_config
+
+    config = load_config(args.config)
+    store = None if config.store else ctx.store
+    return Matrix.open(config, store=store, data_dir=ctx.settings.data_dir, scoring=ctx.settings.scoring)
+
+
+def _only(args: argparse.Namespace):
+    from harness.matrix.plan import parse_only
+
+    return parse_only(args.only)
+
+
+def run_plan(ctx: Context, args: argparse.Namespace) -> int:
+    matrix = open_matrix(ctx, args)
+    summary = matrix.plan(_only(args))
+    counts = summary.counts()
+    if args.json:
+        ctx.emit_json({
+            "config": str(args.config), "store": str(matrix.store.path), "scoring": matrix.scoring,
+            **counts,
+            "cells_list": [{"key": c.key, "status": c.status, **c.spec.to_dict(),
+                            "accuracy": c.result.accuracy if c.result else None,
+                            "error": c.result.error if c.result else None} for c in summary.cells],
+            "teachers": [t.to_dict() for t in summary.teachers],
+            "teacher_calls": sum(t.calls for t in summary.teachers),
+            "prompt_tokens": sum(t.prompt_tokens for t in summary.teachers),
+            "completion_tokens": sum(t.completion_tokens for t in summary.teachers),
+            "cost_usd": _total_cost(summary.teachers),
+        })
+        return 0
+    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}")
+    for column in ("task", "teacher", "student", "method", "D", "seed", "status"):
+        table.add_column(column)
+    styles = {"done": "green", "failed": "red", "todo": "yellow"}
+    for cell in summary.cells:
+        s = cell.spec
+        status = cell.status
+        if cell.result is not None and cell.result.accuracy is not None:
+            status += f" ({cell.result.accuracy:.3f})"
+        table.add_row(s.task, s.teacher or "—", s.student, s.method, str(s.degree), str(s.seed),
+                      f"[{styles[cell.status]}]{status}[/]")
+    ctx.console.print(table)
+    ctx.console.print(f"{counts['cells']} cells: [green]{counts['done']} done[/], "
+                      f"[red]{counts['failed']} failed[/] (run again), [yellow]{counts['todo']} to do[/]")
+    if summary.teachers:
+        teachers = Table(title="teacher completions for the cells to do")
+        for column in ("task", "teacher", "examples", "D", "needed", "cached", "calls", "tokens in",
+                       "tokens out", "cost"):
+            teachers.add_column(column, justify="left" if column in ("task", "teacher") else "right")
+        for t in summary.teachers:
+            cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
+            teachers.add_row(t.task, t.teacher, str(t.examples), str(t.degree), str(t.needed), str(t.cached),
+                             str(t.calls), str(t.prompt_tokens), str(t.completion_tokens),
+                             cost if not t.note else f"{cost} ({t.note})")
+        ctx.console.print(teachers)
+        total = _total_cost(summary.teachers)
+        ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers)}, tokens: "
+                          f"{sum(t.prompt_tokens + t.completion_tokens for t in summary.teachers)}, cost: "
+                          + ("unknown for some models" if total is None else f"${total:.2f}")
+                          + " (token counts are upper bounds until completions are stored)")
+    return 0
+
+
+def _total_cost(teachers) -> float | None:
+    costs = [t.cost_usd for t in teachers if t.calls]
+    return None if any(c is None for c in costs) else float(sum(costs))
+
+
+def run_run(ctx: Context, args: argparse.Namespace) -> int:
+    if args.address and args.executor != "ray":
+        raise UserError("--address names a Ray cluster: add --executor ray")
+    started = time.monotonic()
+    matrix = open_matrix(ctx, args)
+    cells = matrix.cells(_only(args))
+    results = matrix.run(cells, ctx.console, executor=args.executor, address=args.address)
+    final = {c.key: results.get(c.key, c.result) for c in cells}
+    failed = [k for k, r in final.items() if r is None or r.status != "done"]
+    if args.json:
+        ctx.emit_json({
+            "config": str(args.config), "store": str(matrix.store.path), "scoring": matrix.scoring,
+            "cells": len(cells), "ran": len(results), "done": len(cells) - len(failed), "failed": len(failed),
+            "seconds": round(time.monotonic() - started, 2),
+            "results": [{"key": k, **r.to_dict()} for k, r in final.items() if r is not None],
+        })
+    else:
+        from plugins.reporters import TableReporter
+
+        if not results:
+            ctx.console.print(f"all {len(cells)} cells already done; nothing to run")
+        board = matrix.leaderboard()
+        if board.rows:
+            ctx.console.print(TableReporter().rich_table(board))
+        for key in failed:
+            result = final[key]
+            label = next(c.label for c in cells if c.key == key)
+            ctx.console.print(f"[red]failed[/] {label}: {result.error if result else 'not run'}")
+    return 1 if failed else 0

@@ -1,0 +1,254 @@
+"""Leaderboards from stored cells, shaped like the paper's main table: one row per student and
+method (and teacher and degree D for Fine-tune-CoT), one column per task, a mean column, the
+best of each column marked, mean ± standard error over seeds, and the teachers' own accuracy
+on the same test split as reference rows.
+
+Reporters (``plugins/reporters.py``) turn a ``Leaderboard`` into text; this module only
+aggregates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.records import CellResult
+
+METHOD_LABELS = {
+    "fine-tune-cot": "Fine-tune-CoT",
+    "fine-tune": "Fine-tune",
+    "zero-shot": "Zero-shot",
+    "zero-shot-cot": "Zero-shot-CoT",
+    "few-shot-cot": "Few-shot-CoT",
+    "teacher": "Teacher",
+}
+METHOD_ORDER = ("zero-shot", "zero-shot-cot", "few-shot-cot", "fine-tune", "fine-tune-cot")
+PARAMETER_KEYS = ("parameters", "num_parameters", "n_parameters")
+
+
+def short_names(specs: Iterable[str]) -> dict[str, str]:
+    """Each spec's plugin name where no other spec shares it, else the whole spec."""
+    specs = list(dict.fromkeys(specs))
+    names = [spec.partition(":")[0] for spec in specs]
+    return {spec: name if names.count(name) == 1 else spec for spec, name in zip(specs, names)}
+
+
+@dataclass
+class Entry:
+    """One leaderboard cell: a (task, teacher, student, method, degree) over its seeds."""
+
+    task: str
+    teacher: str
+    student: str
+    method: str
+    degree: int
+    seeds: list[int]
+    accuracies: list[float]
+    n: int
+    scoring: str = "paper"
+    report_epoch: str = "last"
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.accuracies) / len(self.accuracies)
+
+    @property
+    def stderr(self) -> float | None:
+        """Standard error of the mean over seeds; None with a single seed."""
+        k = len(self.accuracies)
+        if k < 2:
+            return None
+        mean = self.accuracy
+        variance = sum((a - mean) ** 2 for a in self.accuracies) / (k - 1)
+        return math.sqrt(variance / k)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "teacher": self.teacher or None, "student": self.student or None,
+            "method": self.method, "degree": self.degree, "seeds": self.seeds,
+            "accuracy": self.accuracy, "stderr": self.stderr, "n": self.n,
+            "scoring": self.scoring, "report_epoch": self.report_epoch,
+        }
+
+
+@dataclass
+class Row:
+    """A leaderboard row: a student with a method (teacher, D), or a teacher for reference."""
+
+    student: str
+    method: str
+    teacher: str
+    degree: int
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.method == "teacher"
+
+    @property
+    def label(self) -> str:
+        if self.is_teacher:
+            return f"Teacher: {self.teacher}"
+        label = METHOD_LABELS.get(self.method, self.method)
+        if self.method == "fine-tune-cot":
+            label += f" D={self.degree}"
+            if self.teacher:
+                label += f" ({self.teacher})"
+        return label
+
+    def mean(self) -> float | None:
+        values = [e.accuracy for e in self.entries.values()]
+        return sum(values) / len(values) if values else None
+
+
+@dataclass
+class Leaderboard:
+    tasks: list[str]
+    rows: list[Row]
+    teacher_rows: list[Row]
+    scoring: list[str]
+    report_epochs: list[str]
+    parameters: dict[str, int] = field(default_factory=dict)
+    show_n: bool = False
+    title: str = "ftcot leaderboard"
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for row in self.rows for e in row.entries.values()]
+
+    def best(self, task: str | None) -> float | None:
+        """The best student accuracy in a column (``None`` = the mean column)."""
+        values = [row.mean() if task is None else (row.entries[task].accuracy if task in row.entries else None)
+                  for row in self.rows]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+    def is_best(self, row: Row, task: str | None) -> bool:
+        if row.is_teacher:
+            return False
+        value = row.mean() if task is None else (row.entries[task].accuracy if task in row.entries else None)
+        best = self.best(task)
+        return value is not None and best is not None and math.isclose(value, best, abs_tol=1e-12)
+
+    @property
+    def subtitle(self) -> str:
+        """The rule set and the reported epoch: shown by every format."""
+        return (f"scoring: {', '.join(self.scoring) or 'n/a'} · reported epoch: "
+                f"{', '.join(self.report_epochs) or 'n/a'} · mean ± standard error over seeds")
+
+    def task_names(self) -> dict[str, str]:
+        return short_names(self.tasks)
+
+    def student_names(self) -> dict[str, str]:
+        return short_names(self.students())
+
+    def legend(self) -> list[str]:
+        """``short = full spec`` for every shortened task or student name."""
+        pairs = {**self.task_names(), **self.student_names()}
+        return [f"{short} = {full}" for full, short in pairs.items() if short != full]
+
+    def students(self) -> list[str]:
+        return list(dict.fromkeys(row.student for row in self.rows))
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The JSON format: every aggregated cell, teacher references last (method ``teacher``)."""
+        items = [e.to_dict() for e in self.entries]
+        items += [e.to_dict() for row in self.teacher_rows for e in row.entries.values()]
+        return items
+
+
+def _parameters(cell: CellResult) -> int | None:
+    """The student's parameter count: from the cell's extras, else its saved model's metadata."""
+    for key in PARAMETER_KEYS:
+        value = cell.extra.get(key) if isinstance(cell.extra, dict) else None
+        if isinstance(value, (int, float)) and value > 0:
+            return int(value)
+    if cell.model_path:
+        import json
+
+        from students.base import META_FILE
+
+        try:
+            meta = json.loads((Path(cell.model_path) / META_FILE).read_text())
+            return int(meta["parameter_count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return None
+
+
+def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], tuple[float, int]] | None = None,
+          show_n: bool = False, task_order: list[str] | None = None,
+          student_order: list[str] | None = None, title: str = "ftcot leaderboard") -> Leaderboard:
+    """Aggregate finished cells (failed ones are left out) into a leaderboard."""
+    groups: dict[tuple, list[CellResult]] = defaultdict(list)
+    parameters: dict[str, int] = {}
+    for cell in cells:
+        if cell.status != "done" or cell.accuracy is None:
+            continue
+        teacher = cell.teacher if cell.method == "fine-tune-cot" else ""
+        degree = cell.degree if cell.method == "fine-tune-cot" else 1
+        groups[(cell.task, teacher, cell.student, cell.method, degree)].append(cell)
+        if cell.student not in parameters and (count := _parameters(cell)) is not None:
+            parameters[cell.student] = count
+    rows: dict[tuple, Row] = {}
+    tasks: list[str] = list(task_order or [])
+    scoring, epochs = set(), set()
+    for (task, teacher, student, method, degree), members in groups.items():
+        members.sort(key=lambda c: c.seed)
+        entry = Entry(task, teacher, student, method, degree, [c.seed for c in members],
+                      [float(c.accuracy) for c in members], max(c.n for c in members),
+                      ",".join(sorted({c.scoring for c in members})),
+                      ",".join(sorted({c.report_epoch for c in members})))
+        scoring.update(c.scoring for c in members)
+        epochs.update(c.report_epoch for c in members)
+        rows.setdefault((student, method, teacher, degree), Row(student, method, teacher, degree)).entries[task] = entry
+        if task not in tasks:
+            tasks.append(task)
+    students = list(student_order or [])
+    students += sorted({key[0] for key in rows} - set(students))
+
+    def row_order(key: tuple) -> tuple:
+        student, method, teacher, degree = key
+        position = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+        return (students.index(student), position, teacher, degree)
+
+    ordered = [rows[key] for key in sorted(rows, key=row_order)]
+    teacher_rows: dict[str, Row] = {}
+    for (task, teacher), (accuracy, n) in sorted((teacher_accuracy or {}).items()):
+        if task not in tasks:
+            continue
+        row = teacher_rows.setdefault(teacher, Row("", "teacher", teacher, 1))
+        row.entries[task] = Entry(task, teacher, "", "teacher", 1, [], [accuracy], n,
+                                  ",".join(sorted(scoring)), "")
+    return Leaderboard(tasks=[t for t in tasks if any(t in r.entries for r in ordered)], rows=ordered,
+                       teacher_rows=list(teacher_rows.values()), scoring=sorted(scoring),
+                       report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title)
+
+
+def teacher_test_accuracy(store: Any, cells: Iterable[CellResult], data_dir: Path,
+                          splits: dict[str, str] | None = None) -> dict[tuple[str, str], tuple[float, int]]:
+    """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
+    completions of the test examples (the first completion of each, greedy at D=1).
+    Pairs whose teacher has not answered the test questions are left out."""
+    from harness.plugins import create
+
+    found: dict[tuple[str, str], tuple[float, int]] = {}
+    pairs = sorted({(c.task, c.teacher) for c in cells if c.method == "fine-tune-cot" and c.teacher})
+    tasks: dict[str, Any] = {}
+    for task_spec, teacher in pairs:
+        try:
+            task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
+            tasks[task_spec] = task
+            split = (splits or {}).get(task_spec, "default")
+            test = {e.sample_index for e in task.test_examples(split)}
+            key = task.key
+        except Exception:
+            continue
+        answers = [c for c in store.completions(task=key, teacher=teacher)
+                   if c.index == 0 and not c.failed and c.sample_index in test and c.correct is not None]
+        if answers:
+            found[(task_spec, teacher)] = (sum(bool(c.correct) for c in answers) / len(answers), len(answers))
+    return found

@@ -1,0 +1,89 @@
+"""Matrices: a TOML config expands to cells (task × teacher × student × method × D × seed),
+each run once through the per-cell pipeline and stored; re-running does only what is missing.
+
+- ``config``: loading and validating the TOML file;
+- ``plan``: expanding the grid, store status, teacher estimates;
+- ``runner``: the driver loop (prepare, execute, record), with ``executors`` (local worker
+  processes) and ``ray_executor`` (Ray tasks);
+- ``view``: the live terminal view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.matrix.config import MatrixConfig, load_config
+from harness.matrix.plan import PlannedCell, PlanSummary, estimate_teachers, plan_cells
+from harness.store import Store
+
+__all__ = ["MatrixConfig", "Matrix", "load_config"]
+
+
+@dataclass
+class Matrix:
+    """A config with the store, data directory and scoring rule set it runs against.
+
+    The config's own ``store``, ``data_dir`` and ``scoring`` win over the command line's
+    defaults, so a config file alone says where its results live.
+    """
+
+    config: MatrixConfig
+    store: Store
+    data_dir: Path
+    scoring: str
+
+    @classmethod
+    def open(cls, config: MatrixConfig, store: Store | None = None, data_dir: Path | None = None,
+             scoring: str = "paper", store_path: Path | None = None) -> "Matrix":
+        if store is None:
+            store = Store(store_path or config.store)
+        return cls(config, store, config.data_dir or data_dir, config.scoring or scoring)
+
+    def cells(self, only: dict[str, set[str]] | None = None) -> list[PlannedCell]:
+        return plan_cells(self.config, self.store, self.scoring, only)
+
+    def plan(self, only: dict[str, set[str]] | None = None) -> PlanSummary:
+        cells = self.cells(only)
+        return PlanSummary(cells, estimate_teachers(cells, self.store, self.data_dir))
+
+    def run(self, cells: list[PlannedCell], console: Console, executor: str = "local",
+            address: str | None = None) -> dict[str, Any]:
+        """Run the cells not yet done (failed ones again); returns key -> CellResult."""
+        from harness.matrix.executors import make_executor
+        from harness.matrix.runner import run_cells
+        from harness.matrix.view import MatrixView
+
+        todo = [c for c in cells if c.status != "done"]
+        if not todo:
+            return {}
+        runner = make_executor(
+            executor, self.store.directory / "models", parallel=self.config.parallel,
+            threads_per_cell=self.config.threads_per_cell, address=address,
+            resources=lambda spec: self.config.resources_for(spec.student),
+            max_retries=self.config.max_retries,
+        )
+        from harness.leaderboard import short_names
+        from harness.matrix.plan import cell_label
+
+        names = {**short_names(self.config.tasks), **short_names(self.config.students)}
+        view = MatrixView(console, {c.key: cell_label(c.spec, names) for c in todo}, len(cells) - len(todo),
+                          title=f"matrix {self.config.path.name} ({executor})")
+        with view:
+            return run_cells(todo, store=self.store, data_dir=self.data_dir, scoring=self.scoring,
+                             executor=runner, view=view, max_retries=self.config.max_retries,
+                             retry_lost=executor != "ray")
+
+    def leaderboard(self, show_n: bool = False, title: str | None = None):
+        """The leaderboard of this matrix's cells (whatever of them is stored)."""
+        from harness.leaderboard import build, teacher_test_accuracy
+
+        cells = [c.result for c in self.cells() if c.result is not None]
+        splits = {t: self.config.split for t in self.config.tasks}
+        teachers = teacher_test_accuracy(self.store, cells, self.data_dir, splits)
+        return build(cells, teachers, show_n=show_n, task_order=self.config.tasks,
+                     student_order=self.config.students,
+                     title=title or f"ftcot leaderboard: {self.config.path.name}")

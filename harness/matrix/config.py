@@ -1,0 +1,296 @@
+"""A matrix config: one TOML file naming tasks, teachers, students, methods, degrees and seeds,
+with training and teacher settings and per-student, per-task and per-teacher overrides.
+
+``tasks``, ``teachers`` and ``students`` are each either a list of plugin specs or a table
+whose keys are the specs and whose values hold that entry's overrides::
+
+    students = ["tiny-gpt2"]                     # a plain list, or:
+    [students."tiny-llama"]
+    num_cpus = 1
+    training = { max_steps = 300 }
+
+Every problem in a file (unknown keys, unknown plugin names, wrong types) is reported at
+once, in one ``UserError``, each with its line number.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.formatting import FINE_TUNE_COT, METHODS
+from harness.matrix.tomllines import LineIndex
+from harness.pipeline import REPORT_EPOCHS
+from harness.settings import SCORING_RULES
+
+TEACHER_METHODS = frozenset({FINE_TUNE_COT})
+NO_TEACHER = "none"  # the teacher of cells whose method needs none
+
+TOP_LEVEL = {
+    "tasks": "list of task specs, or a table of [tasks.\"SPEC\"] overrides",
+    "teachers": "list of teacher specs, or a table of [teachers.\"SPEC\"] options",
+    "students": "list of student specs, or a table of [students.\"SPEC\"] overrides",
+    "methods": f"list among {', '.join(METHODS)}",
+    "degrees": "list of diversity degrees D >= 1",
+    "seeds": "list of integer seeds",
+    "training": "table of training settings",
+    "teacher": "table of teacher settings",
+    "data_dir": "path (relative to the config file)",
+    "store": "path of the store file (relative to the config file)",
+    "scoring": f"one of {', '.join(SCORING_RULES)}",
+    "filters": "list of filter specs",
+    "report_epoch": f"one of {', '.join(REPORT_EPOCHS)}",
+    "split": "split name, e.g. default",
+    "parallel": "cells at a time with the local executor (>= 1)",
+    "threads_per_cell": "torch threads per cell (>= 1)",
+    "max_retries": "times a cell lost with its worker is retried (>= 0)",
+}
+STUDENT_KEYS = {"training": "table", "num_cpus": "number", "num_gpus": "number"}
+TASK_KEYS = {"training": "table"}
+
+
+@dataclass
+class MatrixConfig:
+    """A validated matrix config; paths are resolved against the config file's folder."""
+
+    path: Path
+    tasks: list[str]
+    teachers: list[str]
+    students: list[str]
+    methods: list[str]
+    degrees: list[int] = field(default_factory=lambda: [1])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    training: dict[str, Any] = field(default_factory=dict)
+    teacher_options: dict[str, Any] = field(default_factory=dict)
+    student_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teacher_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_dir: Path | None = None
+    store: Path | None = None
+    scoring: str | None = None
+    filters: list[str] = field(default_factory=lambda: ["correct"])
+    report_epoch: str = "last"
+    split: str = "default"
+    parallel: int = 1
+    threads_per_cell: int | None = None
+    max_retries: int = 1
+
+    def training_for(self, task: str, student: str) -> dict[str, Any]:
+        """Training settings of one cell: global, then the task's, then the student's."""
+        merged = dict(self.training)
+        merged.update(self.task_overrides.get(task, {}).get("training", {}))
+        merged.update(self.student_overrides.get(student, {}).get("training", {}))
+        return merged
+
+    def teacher_options_for(self, teacher: str) -> dict[str, Any]:
+        return {**self.teacher_options, **self.teacher_overrides.get(teacher, {})}
+
+    def resources_for(self, student: str) -> dict[str, float]:
+        """Ray resources a cell of this student asks for."""
+        own = self.student_overrides.get(student, {})
+        return {"num_cpus": float(own.get("num_cpus", self.threads_per_cell or 1)),
+                "num_gpus": float(own.get("num_gpus", 0))}
+
+
+class _Problems:
+    """Collects problems with their line numbers; raises them together."""
+
+    def __init__(self, path: Path, index: LineIndex):
+        self.path, self.index, self.items = path, index, []
+
+    def add(self, key: tuple[str, ...], message: str, value: str | None = None) -> None:
+        line = self.index.line_of_value(key, value) if value is not None else self.index.line_of(key)
+        self.items.append((line or 0, message))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        lines = [f"  line {line}: {msg}" if line else f"  {msg}" for line, msg in sorted(self.items)]
+        noun = "problem" if len(lines) == 1 else "problems"
+        raise UserError(
+            f"matrix config {self.path} has {len(lines)} {noun} (fix them and run again):\n" + "\n".join(lines)
+        )
+
+
+def _type_name(value: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _known_names(kind: str) -> list[str]:
+    from harness.plugins import registry
+
+    return registry().names(kind)
+
+
+def _training_keys() -> set[str]:
+    """The settings a student's ``TrainConfig`` accepts."""
+    import dataclasses
+
+    from students.base import TrainConfig
+
+    return {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_spec_list(data: dict, key: str, kind: str, problems: _Problems,
+                     allowed: dict[str, str] | None) -> tuple[list[str], dict[str, dict]]:
+    """``tasks``/``teachers``/``students``: a list of specs or a table of spec -> overrides."""
+    value = data.get(key)
+    if value is None:
+        return [], {}
+    overrides: dict[str, dict] = {}
+    if isinstance(value, list):
+        specs = value
+    elif isinstance(value, dict):
+        specs = list(value)
+        for spec, own in value.items():
+            if not isinstance(own, dict):
+                problems.add((key, spec), f"{key}.{spec!r} must be a table of settings, not {_type_name(own)}")
+                continue
+            if allowed is not None:
+                for sub, sub_value in own.items():
+                    if sub not in allowed:
+                        problems.add((key, spec, sub), f"unknown key {sub!r} under {key}.{spec!r} "
+                                     f"(known: {', '.join(sorted(allowed))})")
+                    elif allowed[sub] == "table" and not isinstance(sub_value, dict):
+                        problems.add((key, spec, sub), f"{key}.{spec!r}.{sub} must be a table, not {_type_name(sub_value)}")
+                    elif allowed[sub] == "number" and not (_is_number(sub_value) and sub_value >= 0):
+                        problems.add((key, spec, sub), f"{key}.{spec!r}.{sub} must be a number >= 0")
+            overrides[spec] = own
+    else:
+        problems.add((key,), f"{key} must be a list of {kind} specs or a table, not {_type_name(value)}")
+        return [], {}
+    good: list[str] = []
+    known = _known_names(kind)
+    for spec in specs:
+        if not isinstance(spec, str) or not spec.strip():
+            problems.add((key,), f"{key} entries must be non-empty strings, not {spec!r}")
+            continue
+        name = spec.partition(":")[0].strip()
+        if name not in known:
+            problems.add((key,), f"unknown {kind} {name!r} in {key} (known: {', '.join(known) or 'none'}; "
+                         f"`ftcot plugins` lists them)", value=spec)
+            continue
+        good.append(spec)
+    if len(set(specs)) != len(specs):
+        problems.add((key,), f"{key} lists the same {kind} twice")
+    return good, overrides
+
+
+def _check_list(data: dict, key: str, problems: _Problems, item_ok, what: str) -> list | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        problems.add((key,), f"{key} must be a list of {what}, not {_type_name(value)}")
+        return None
+    bad = [item for item in value if not item_ok(item)]
+    for item in bad:
+        problems.add((key,), f"{key}: {item!r} is not {what}", value=str(item) if isinstance(item, str) else None)
+    return value if not bad else None
+
+
+def parse_config(text: str, path: Path) -> MatrixConfig:
+    """Validate a config's text; ``path`` names it in errors and anchors relative paths."""
+    index = LineIndex(text)
+    problems = _Problems(path, index)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"matrix config {path} is not valid TOML: {exc}") from None
+
+    for key in data:
+        if key not in TOP_LEVEL:
+            problems.add((key,), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})")
+
+    tasks, task_overrides = _check_spec_list(data, "tasks", "task", problems, TASK_KEYS)
+    teachers, teacher_overrides = _check_spec_list(data, "teachers", "teacher", problems, None)
+    students, student_overrides = _check_spec_list(data, "students", "student", problems, STUDENT_KEYS)
+    for key in ("tasks", "students", "methods"):
+        if key not in data:
+            problems.add((), f"missing key {key!r}: {TOP_LEVEL[key]}")
+
+    methods = _check_list(data, "methods", problems, lambda m: m in METHODS, f"a method ({', '.join(METHODS)})") or []
+    degrees = _check_list(data, "degrees", problems, lambda d: _is_int(d) and d >= 1, "an integer >= 1")
+    seeds = _check_list(data, "seeds", problems, _is_int, "an integer")
+    filters = _check_list(data, "filters", problems, lambda f: isinstance(f, str) and f, "a filter spec")
+    if filters:
+        known = _known_names("filter")
+        for spec in filters:
+            name = spec.partition(":")[0]
+            if name not in known:
+                problems.add(("filters",), f"unknown filter {name!r} (known: {', '.join(known) or 'none'})", value=spec)
+    if any(m in TEACHER_METHODS for m in methods) and not data.get("teachers"):
+        problems.add(("methods",), "methods include fine-tune-cot, which needs `teachers` (e.g. teachers = [\"oracle\"])")
+
+    for key in ("training", "teacher"):
+        if key in data and not isinstance(data[key], dict):
+            problems.add((key,), f"{key} must be a table, not {_type_name(data[key])}")
+    for key in ("data_dir", "store", "split"):
+        if key in data and not isinstance(data[key], str):
+            problems.add((key,), f"{key} must be a string, not {_type_name(data[key])}")
+    for key, choices in (("scoring", SCORING_RULES), ("report_epoch", REPORT_EPOCHS)):
+        if key in data and data[key] not in choices:
+            problems.add((key,), f"{key} must be one of {', '.join(choices)}, not {data[key]!r}")
+    for key, low in (("parallel", 1), ("threads_per_cell", 1), ("max_retries", 0)):
+        if key in data and not (_is_int(data[key]) and data[key] >= low):
+            problems.add((key,), f"{key} must be an integer >= {low}, not {data[key]!r}")
+    sections = [("training", data.get("training"))]
+    for key, overrides in (("tasks", task_overrides), ("students", student_overrides)):
+        sections += [((key, spec, "training"), own.get("training")) for spec, own in overrides.items()]
+    known_training = _training_keys()
+    for where, table in sections:
+        where = where if isinstance(where, tuple) else (where,)
+        for sub, value in (table.items() if isinstance(table, dict) else ()):
+            if known_training and sub not in known_training:
+                problems.add(where + (sub,), f"unknown training setting {sub!r} "
+                             f"(known: {', '.join(sorted(known_training))})")
+            elif isinstance(value, (dict, list)):
+                problems.add(where + (sub,), f"training setting {'.'.join(where)}.{sub} must be a single value")
+
+    problems.raise_if_any()
+    base = path.resolve().parent
+    return MatrixConfig(
+        path=path,
+        tasks=tasks,
+        teachers=teachers,
+        students=students,
+        methods=list(dict.fromkeys(methods)),
+        degrees=list(dict.fromkeys(degrees or [1])),
+        seeds=list(dict.fromkeys(seeds or [0])),
+        training=dict(data.get("training", {})),
+        teacher_options=dict(data.get("teacher", {})),
+        student_overrides=student_overrides,
+        task_overrides=task_overrides,
+        teacher_overrides=teacher_overrides,
+        data_dir=(base / data["data_dir"]) if "data_dir" in data else None,
+        store=(base / data["store"]) if "store" in data else None,
+        scoring=data.get("scoring"),
+        filters=list(filters) if filters is not None else ["correct"],
+        report_epoch=data.get("report_epoch", "last"),
+        split=data.get("split", "default"),
+        parallel=data.get("parallel", 1),
+        threads_per_cell=data.get("threads_per_cell"),
+        max_retries=data.get("max_retries", 1),
+    )
+
+
+def load_config(path: str | Path) -> MatrixConfig:
+    """Read and validate the config file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read matrix config {path}: {exc.strerror}; check the path") from None
+    return parse_config(text, path)

@@ -1,0 +1,124 @@
+"""The live view of a running matrix: overall progress, teacher spend, and one row per cell
+with its state, time and result. Long matrices show the active cells and the latest
+finished ones; the rest are counted."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+ACTIVE = ("preparing", "running", "recording")
+STYLES = {"queued": "dim", "preparing": "cyan", "running": "yellow", "recording": "cyan",
+          "done": "green", "failed": "red", "retrying": "magenta"}
+MAX_ROWS = 24
+
+
+@dataclass
+class CellRow:
+    label: str
+    state: str = "queued"
+    started: float | None = None
+    ended: float | None = None
+    result: str = ""
+    changed: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> str:
+        if self.started is None:
+            return ""
+        seconds = (self.ended or time.monotonic()) - self.started
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+class MatrixView:
+    """Holds every cell's state; renders it live on a console (stderr under --json)."""
+
+    def __init__(self, console: Console, labels: dict[str, str], already_done: int, title: str):
+        self.console = console
+        self.rows = {key: CellRow(label) for key, label in labels.items()}
+        self.already_done = already_done
+        self.title = title
+        self.spend = 0.0
+        self.started = time.monotonic()
+        self._live: Live | None = None
+
+    # -- state changes -------------------------------------------------------------------
+    def update(self, key: str, state: str, result: str = "") -> None:
+        row = self.rows[key]
+        now = time.monotonic()
+        if state in ("preparing",) and row.started is None:
+            row.started = now
+        if state in ("done", "failed"):
+            row.ended = now
+        if state == "retrying":
+            row.ended = None
+        row.state, row.changed = state, now
+        if result:
+            row.result = result
+
+    def add_spend(self, usd: float) -> None:
+        self.spend += usd
+
+    # -- rendering -----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row.state] = counts.get(row.state, 0) + 1
+        return counts
+
+    def render(self) -> Group:
+        counts = self.counts()
+        total = len(self.rows)
+        finished = counts.get("done", 0) + counts.get("failed", 0)
+        wall = time.monotonic() - self.started
+        head = Text.assemble(
+            (f"{self.title}  ", "bold"),
+            f"{finished}/{total} cells  ",
+            (f"{counts.get('done', 0)} done ", "green"),
+            (f"{counts.get('failed', 0)} failed ", "red" if counts.get("failed") else "dim"),
+            (f"{sum(counts.get(s, 0) for s in ACTIVE)} running ", "yellow"),
+            (f"{counts.get('queued', 0) + counts.get('retrying', 0)} queued", "dim"),
+            f"  · {self.already_done} already done · teacher spend ${self.spend:.4f}"
+            f" · {int(wall // 60)}:{int(wall % 60):02d}",
+        )
+        width = 40
+        filled = round(width * finished / max(1, total))
+        bar = Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
+                            f" {100 * finished / max(1, total):.0f}%")
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("cell")
+        table.add_column("state")
+        table.add_column("time", justify="right")
+        table.add_column("result")
+        active = [r for r in self.rows.values() if r.state in ACTIVE or r.state == "retrying"]
+        finished_rows = sorted((r for r in self.rows.values() if r.state in ("done", "failed")),
+                               key=lambda r: r.changed, reverse=True)
+        queued = [r for r in self.rows.values() if r.state == "queued"]
+        room = max(0, MAX_ROWS - len(active))
+        shown_finished = finished_rows[:room]
+        room -= len(shown_finished)
+        shown = active + list(reversed(shown_finished)) + queued[:room]
+        for row in shown:
+            table.add_row(row.label, Text(row.state, style=STYLES.get(row.state, "")), row.elapsed(),
+                          Text(row.result, style="red" if row.state == "failed" else ""))
+        hidden = total - len(shown)
+        parts = [head, bar, table]
+        if hidden > 0:
+            parts.append(Text(f"... and {hidden} more cells", style="dim"))
+        return Group(*parts)
+
+    def __enter__(self) -> "MatrixView":
+        self._live = Live(console=self.console, get_renderable=self.render, refresh_per_second=2,
+                          transient=False, redirect_stdout=False, redirect_stderr=False)
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.refresh()
+            self._live.__exit__(*exc)
+            self._live = None
