@@ -385,6 +385,7 @@ def _pct(value: float | None) -> str:
 def report_table(report: Report) -> Table:
     """The comparison as a rich table, worst first: accuracies in points, n under each."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     bad = len(report.regressions)
@@ -401,7 +402,7 @@ def report_table(report: Report) -> Table:
                 f"D={spec.get('degree', 1)}, seed={spec.get('seed', 0)}")
         now = "-" if cur is None or cur.accuracy is None else f"{_pct(cur.accuracy)}\nn={cur.n}"
         table.add_row(
-            cell, f"{_pct(row.baseline.accuracy)}\nn={row.baseline.n}", now,
+            escape(cell), f"{_pct(row.baseline.accuracy)}\nn={row.baseline.n}", now,
             "-" if row.change is None else f"{100 * row.change:+.1f}",
             "-" if row.tolerance is None else f"{100 * row.tolerance:.1f}",
             f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
@@ -412,14 +413,16 @@ def report_table(report: Report) -> Table:
 def print_report(report: Report, console: Any) -> None:
     """The table, each failed cell's error, then one ``warning:`` line per reason the runs may
     not be comparable."""
+    from rich.markup import escape
+
     console.print(report_table(report))
     for row in report.rows:
         if row.verdict == FAILED and row.current is not None:
             error = (row.current.error or "no accuracy recorded").strip().splitlines()
-            console.print(f"[red]failed:[/] {row.baseline.label}: {error[0] if error else ''}",
-                          highlight=False, markup=True)
+            console.print(f"[red]failed:[/] {escape(row.baseline.label)}: {escape(error[0] if error else '')}",
+                          highlight=False, soft_wrap=True)
     for line in report.warnings:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def report_text(report: Report, width: int = 140) -> str:

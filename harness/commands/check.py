@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from harness.check import Baseline, build_baseline, check, print_report
 from harness.context import Context
 
@@ -39,7 +41,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     total = len(baseline.cells)
 
     def announce(i: int) -> None:  # one line per cell on stderr; the pipeline draws its own bars
-        ctx.err.print(f"[{i + 1}/{total}] {baseline.cells[i].label}", highlight=False)
+        ctx.err.print(f"[{i + 1}/{total}] {baseline.cells[i].label}", highlight=False, soft_wrap=True,
+                      markup=False)
 
     report = check(baseline, ctx.store, ctx.settings.data_dir, tolerance_points=args.tolerance,
                    run=args.run, on_cell=announce)
@@ -61,6 +64,7 @@ def _update(ctx: Context, args: argparse.Namespace, path: Path) -> int:
                        **{k: v for k, v in baseline.to_dict().items() if k != "cells"}})
     else:
         for line in warnings:
-            ctx.console.print(f"[yellow]warning:[/] {line}", highlight=False)
-        ctx.console.print(f"wrote {path}: {len(baseline.cells)} cells, scoring {baseline.scoring}")
+            ctx.console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        ctx.console.print(f"wrote {path}: {len(baseline.cells)} cells, scoring {baseline.scoring}",
+                          highlight=False, soft_wrap=True, markup=False)
     return 0
