@@ -1,0 +1,204 @@
+"""The teacher contract: a plugin that writes Zero-shot-CoT completions for examples.
+
+A teacher subclasses ``Teacher``, has a ``name`` and implements ``run(jobs, sink, generation)``:
+for each ``Job`` (one example and completion index) it produces a ``Completion`` with the
+rationale and the step-2 answer text (or a failure) and hands it to ``sink.emit``. Everything
+else — the cache, scoring, the store, the cost limit and the progress bar — is done once, in
+``teachers.teach.teach``.
+
+The two prompting steps (the paper's Zero-shot-CoT):
+- step 1, reasoning: ``Q: {question}\\nA: Let's think step by step.`` -> rationale;
+- step 2, answer: ``{reasoning_prompt}{rationale}\\nTherefore, the answer is`` -> answer text.
+Both templates are options (``templates={"reasoning": ..., "answer": ...}``); chat models get
+the same steps as messages (see ``Generation.answer_messages``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from harness.errors import UserError
+from harness.records import Completion, Example
+from harness.store import content_key
+
+REASONING_TEMPLATE = "Q: {question}\nA: Let's think step by step."
+ANSWER_TEMPLATE = "{reasoning_prompt}{rationale}\nTherefore, the answer is"
+DEFAULT_MAX_TOKENS = 128
+DEFAULT_ANSWER_MAX_TOKENS = 32
+DEFAULT_DIVERSE_TEMPERATURE = 0.7  # the paper's temperature for diverse reasoning
+
+
+def default_temperature(degree: int) -> float:
+    """Greedy (0) for one completion per example, the paper's 0.7 for diverse reasoning."""
+    return 0.0 if degree <= 1 else DEFAULT_DIVERSE_TEMPERATURE
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How completions are asked for; every field is part of a completion's cache key."""
+
+    temperature: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    answer_max_tokens: int = DEFAULT_ANSWER_MAX_TOKENS
+    reasoning_template: str = REASONING_TEMPLATE
+    answer_template: str = ANSWER_TEMPLATE
+
+    @classmethod
+    def from_options(cls, temperature: float, options: dict[str, Any]) -> Generation:
+        templates = options.get("templates") or {}
+        unknown = set(templates) - {"reasoning", "answer"}
+        if unknown:
+            raise UserError(f"unknown template {sorted(unknown)[0]!r}: templates are 'reasoning' and 'answer'")
+        gen = cls(
+            temperature=float(temperature),
+            max_tokens=int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),
+            answer_max_tokens=int(options.get("answer_max_tokens") or DEFAULT_ANSWER_MAX_TOKENS),
+            reasoning_template=templates.get("reasoning", REASONING_TEMPLATE),
+            answer_template=templates.get("answer", ANSWER_TEMPLATE),
+        )
+        if "{question}" not in gen.reasoning_template:
+            raise UserError("the reasoning template must contain {question}")
+        if "{reasoning_prompt}" not in gen.answer_template or "{rationale}" not in gen.answer_template:
+            raise UserError("the answer template must contain {reasoning_prompt} and {rationale}")
+        return gen
+
+    def reasoning_prompt(self, question: str) -> str:
+        return self.reasoning_template.replace("{question}", question)
+
+    def answer_prompt(self, reasoning_prompt: str, rationale: str) -> str:
+        return self.answer_template.replace("{reasoning_prompt}", reasoning_prompt).replace(
+            "{rationale}", rationale
+        )
+
+    @property
+    def answer_trigger(self) -> str:
+        """What step 2 adds after the rationale, e.g. ``Therefore, the answer is``."""
+        return self.answer_prompt("", "").strip()
+
+    def reasoning_messages(self, reasoning_prompt: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": reasoning_prompt}]
+
+    def answer_messages(self, reasoning_prompt: str, rationale: str) -> list[dict[str, str]]:
+        """Step 2 for a chat model: the step-1 exchange, then the answer trigger as a user turn."""
+        return [
+            {"role": "user", "content": reasoning_prompt},
+            {"role": "assistant", "content": rationale.strip()},
+            {"role": "user", "content": self.answer_trigger},
+        ]
+
+    def as_key(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "answer_max_tokens": self.answer_max_tokens,
+            "reasoning_template": self.reasoning_template,
+            "answer_template": self.answer_template,
+        }
+
+
+@dataclass
+class Job:
+    """One completion to produce: an example, its completion index and cache key.
+
+    ``prior``: a stored failure whose step 1 succeeded (its rationale is reused, not paid again).
+    ``recorded``: a completion that already exists (replayed from a file).
+    """
+
+    example: Example
+    index: int
+    key: str
+    reasoning_prompt: str
+    prior: Completion | None = None
+    recorded: Completion | None = None
+
+    def blank(self, teacher: str, generation: Generation, **fields: Any) -> Completion:
+        """A Completion for this job, with the given fields filled in."""
+        return Completion(
+            task=self.example.task,
+            sample_index=self.example.sample_index,
+            teacher=teacher,
+            index=self.index,
+            reasoning_prompt=self.reasoning_prompt,
+            temperature=generation.temperature,
+            **fields,
+        )
+
+
+class Sink(Protocol):
+    """Where a teacher hands its completions (implemented by ``teachers.teach``)."""
+
+    def emit(self, job: Job, completion: Completion) -> None: ...
+
+    def emit_many(self, pairs: Iterable[tuple[Job, Completion]]) -> None: ...
+
+    def reserve(self, job: Job, cost_bound: float) -> bool:
+        """Ask to spend at most ``cost_bound`` USD on this job; False: the cost limit is reached,
+        ask for nothing more. ``emit`` settles the reservation with the actual cost."""
+        ...
+
+    def release(self, job: Job) -> None:
+        """Give back the reservation of a job that was not asked after all."""
+        ...
+
+
+@dataclass
+class Teacher:
+    """Base class of teacher plugins. ``label`` names the teacher in completions and reports."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    cacheable: ClassVar[bool] = True  # False: completions are recomputed on every run (cheap teachers)
+
+    model: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Subclasses read their settings from ``self.options`` here."""
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, **options: Any) -> Teacher:
+        if not argument:
+            raise UserError(f"teacher {cls.name!r} needs a model: write {cls.name}:MODEL")
+        return cls(model=argument, options=options)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.model}" if self.model else self.name
+
+    def parameters(self) -> dict[str, Any]:
+        """Teacher settings that change what it writes (never secrets such as API keys)."""
+        return {}
+
+    def identity(self, generation: Generation) -> str:
+        """A digest of (teacher, model, parameters); a completion's key adds its prompt and index."""
+        return content_key(self.name, self.model, {**self.parameters(), **generation.as_key()})
+
+    def completion_key(self, identity: str, reasoning_prompt: str, index: int) -> str:
+        return content_key(identity, reasoning_prompt, index)
+
+    def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
+        """The jobs for these examples: each example with completion indices 0..degree-1."""
+        identity = self.identity(generation)
+        jobs = []
+        for example in examples:
+            prompt = generation.reasoning_prompt(example.question)
+            for index in range(degree):
+                jobs.append(Job(example, index, self.completion_key(identity, prompt, index), prompt))
+        return jobs
+
+    def prepare(self, task: Any, generation: Generation) -> None:
+        """Check settings before any work (e.g. that a library is installed); UserError if unusable."""
+
+    @property
+    def priced(self) -> bool:
+        """Whether this teacher knows what its completions cost (free teachers do: nothing)."""
+        return True
+
+    def cost_bound(self, job: Job, generation: Generation) -> float:
+        """An upper bound of what one job can cost in USD (0 for free teachers)."""
+        return 0.0
+
+    def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
+        raise NotImplementedError

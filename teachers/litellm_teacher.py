@@ -1,0 +1,289 @@
+"""``litellm:<model>``: any model litellm reaches — OpenAI, Anthropic, Gemini, or a local server.
+
+Examples: ``litellm:gpt-4o-mini`` (OPENAI_API_KEY), ``litellm:text-completion-openai/davinci-002``
+(the plain completions endpoint), ``litellm:hosted_vllm/<name> --api-base http://host:8000/v1``
+for a model served with ``vllm serve <name>`` (no key needed), ``litellm:openai/<name>
+--api-base URL`` for any other OpenAI-compatible server (llama.cpp, ...).
+
+Requests run on asyncio with ``concurrency`` in flight. litellm's and the OpenAI SDK's own retries
+are off (``max_retries=0``): ``teachers.retry`` is the one retry policy. A completion whose every
+try failed is recorded as failed with the reason; the run goes on and a later run retries it.
+Usage and cost are recorded per completion (prices from litellm's cost map, read offline, or the
+``input_cost_per_token``/``output_cost_per_token`` options). ``api_base`` and API keys are not
+part of a completion's key: the same model behind another address is the same teacher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import UserError
+from harness.records import Completion
+from teachers import retry
+from teachers.base import Generation, Job, Sink, Teacher
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+DEFAULTS = {"concurrency": 16, "timeout": 60.0, "max_tries": 6, "backoff": 1.0}
+# providers that speak the OpenAI protocol and insist on some key even for a local server
+_KEYED_OPENAI_PROVIDERS = ("openai", "text-completion-openai")
+
+
+def _litellm() -> Any:
+    try:
+        import litellm
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise UserError("the litellm teacher needs litellm: pip install litellm") from None
+    litellm.disable_aiohttp_transport = True  # else the async text path leaks a session per call
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Answer:
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LiteLLMTeacher(Teacher):
+    """Any model litellm reaches (OpenAI, Anthropic, Gemini, vLLM or llama.cpp servers, ...)."""
+
+    name = "litellm"
+    description = "Any model litellm reaches: OpenAI, Anthropic, Gemini, a local vLLM or llama.cpp server"
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, **options: Any) -> LiteLLMTeacher:
+        if not argument:
+            raise UserError("teacher 'litellm' needs a model: write litellm:MODEL, e.g. litellm:gpt-4o-mini")
+        return cls(model=argument, options=options)
+
+    def __post_init__(self) -> None:
+        opts = self.options
+        self.concurrency = int(opts.get("concurrency") or DEFAULTS["concurrency"])
+        self.timeout = float(opts.get("timeout") or DEFAULTS["timeout"])
+        self.max_tries = int(opts.get("max_tries") or DEFAULTS["max_tries"])
+        self.backoff = float(DEFAULTS["backoff"] if opts.get("backoff") is None else opts["backoff"])
+        self.api_base = opts.get("api_base")
+        self.endpoint = opts.get("endpoint")  # chat | text; None: from the model
+        if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
+            raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
+        if self.endpoint not in (None, "chat", "text"):
+            raise UserError(f"endpoint must be chat or text (got {self.endpoint!r})")
+        self._prices: tuple[float, float] | None = None
+        self._lib: Any = None
+
+    # -- identity and settings -----------------------------------------------------------------
+    def parameters(self) -> dict[str, Any]:
+        return {"endpoint": self._endpoint()}
+
+    def _endpoint(self) -> str:
+        if not self.endpoint:
+            self.endpoint = self._guess_endpoint()
+        return self.endpoint
+
+    def _guess_endpoint(self) -> str:
+        provider = self.model.split("/", 1)[0] if "/" in self.model else ""
+        if provider.startswith("text-completion-"):
+            return "text"
+        if self._lib is None:
+            self._lib = _litellm()
+        try:
+            mode = self._lib.get_model_info(self.model).get("mode")
+        except Exception:
+            mode = None
+        return "text" if mode == "completion" else "chat"
+
+    def prepare(self, task: Any, generation: Generation) -> None:
+        self._lib = self._lib or _litellm()
+        self._prices = self._lookup_prices()
+        self._endpoint()
+
+    def _lookup_prices(self) -> tuple[float, float] | None:
+        given_in = self.options.get("input_cost_per_token")
+        given_out = self.options.get("output_cost_per_token")
+        if given_in is not None or given_out is not None:
+            return float(given_in or 0.0), float(given_out or 0.0)
+        try:
+            info = self._lib.get_model_info(self.model)
+        except Exception:
+            return None
+        price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if price_in is None and price_out is None:
+            return None
+        return float(price_in or 0.0), float(price_out or 0.0)
+
+    @property
+    def priced(self) -> bool:
+        return self._prices is not None
+
+    def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        if self._prices is None:
+            return 0.0
+        return prompt_tokens * self._prices[0] + completion_tokens * self._prices[1]
+
+    def cost_bound(self, job: Job, generation: Generation) -> float:
+        """Worst case of both steps: a token is at least one byte, so bytes bound prompt tokens."""
+        if self._prices is None:
+            return 0.0
+        prompt = len(job.reasoning_prompt.encode()) + 16
+        bound = 0.0
+        if not (job.prior and job.prior.rationale):
+            bound += self._cost(prompt, generation.max_tokens)
+        answer_prompt = prompt + generation.max_tokens + len(generation.answer_trigger.encode()) + 16
+        return bound + self._cost(answer_prompt, generation.answer_max_tokens)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
+        coro = self._run_all(jobs, sink, generation)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(coro)
+            return
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from async code
+            pool.submit(asyncio.run, coro).result()
+
+    async def _run_all(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
+        self._redact = retry.Redactor(self.options.get("api_key"))
+        self._pause_until = 0.0
+        self._call_options = self._request_options()
+        queue = iter(jobs)
+
+        async def worker() -> None:
+            for job in queue:
+                if not sink.reserve(job, self.cost_bound(job, generation)):
+                    return
+                try:
+                    completion = await self._complete(job, generation)
+                except BaseException:
+                    sink.release(job)
+                    raise
+                sink.emit(job, completion)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(jobs)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _request_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0, "drop_params": True}
+        if self.api_base:
+            options["api_base"] = self.api_base
+        key = self.options.get("api_key")
+        if not key and self.api_base:
+            provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
+            if provider in _KEYED_OPENAI_PROVIDERS and not os.environ.get("OPENAI_API_KEY"):
+                key = "EMPTY"  # a local OpenAI-compatible server takes any key
+        if key:
+            options["api_key"] = key
+        return options
+
+    async def _complete(self, job: Job, gen: Generation) -> Completion:
+        prompt_tokens = completion_tokens = 0
+        cost = 0.0
+        chat = self._endpoint() == "chat"
+        prior = job.prior
+        if prior is not None and prior.rationale:
+            rationale, finish = prior.rationale, prior.finish_reason
+            prompt_tokens, completion_tokens, cost = prior.prompt_tokens, prior.completion_tokens, prior.cost_usd
+        else:
+            try:
+                first = await self._ask(
+                    chat, job.reasoning_prompt, gen.reasoning_messages(job.reasoning_prompt),
+                    gen.temperature, gen.max_tokens, seed=job.index,
+                )
+            except _Failed as exc:
+                return job.blank(self.label, gen, error=exc.reason)
+            rationale, finish = first.text, first.finish_reason
+            prompt_tokens, completion_tokens = first.prompt_tokens, first.completion_tokens
+            cost = self._cost(first.prompt_tokens, first.completion_tokens)
+        answer_prompt = gen.answer_prompt(job.reasoning_prompt, rationale)
+        fields = dict(rationale=rationale, answer_prompt=answer_prompt, finish_reason=finish)
+        try:
+            second = await self._ask(
+                chat, answer_prompt, gen.answer_messages(job.reasoning_prompt, rationale),
+                0.0, gen.answer_max_tokens, seed=None,
+            )
+        except _Failed as exc:
+            return job.blank(self.label, gen, error=exc.reason, prompt_tokens=prompt_tokens,
+                             completion_tokens=completion_tokens, cost_usd=cost, **fields)
+        return job.blank(
+            self.label, gen, answer_text=second.text,
+            prompt_tokens=prompt_tokens + second.prompt_tokens,
+            completion_tokens=completion_tokens + second.completion_tokens,
+            cost_usd=cost + self._cost(second.prompt_tokens, second.completion_tokens), **fields,
+        )
+
+    async def _ask(self, chat: bool, prompt: str, messages: list[dict[str, str]], temperature: float,
+                   max_tokens: int, seed: int | None) -> _Answer:
+        """One step, with the retry policy; raises _Failed after the last try."""
+        lib = self._lib
+        kwargs = dict(self._call_options, model=self.model, temperature=temperature, max_tokens=max_tokens)
+        if seed is not None and temperature > 0:
+            kwargs["seed"] = seed  # the k-th sample of a prompt: reproducible where the server allows
+        last: BaseException | None = None
+        for attempt in range(1, self.max_tries + 1):
+            wait = self._pause_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                if chat:
+                    response = await lib.acompletion(messages=messages, **kwargs)
+                else:
+                    response = await lib.atext_completion(prompt=prompt, **kwargs)
+                return _read(response, chat)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                kind = retry.classify(exc)
+                if kind == retry.FATAL:
+                    raise UserError(
+                        f"teacher {self.label} refused the request ({retry.describe(exc, self._redact)}); "
+                        f"check the model name, --api-base and the provider's API key variable"
+                    ) from None
+                if kind == retry.REJECTED:
+                    raise _Failed(f"rejected: {retry.describe(exc, self._redact)}") from None
+                last = exc
+                if attempt == self.max_tries:
+                    break
+                delay = retry.retry_after(exc) if kind == retry.RATE_LIMITED else None
+                if delay is not None:
+                    self._pause_until = max(self._pause_until, time.monotonic() + delay)
+                else:
+                    delay = retry.backoff(attempt, self.backoff)
+                await asyncio.sleep(delay)
+        raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
+
+
+def _read(response: Any, chat: bool) -> _Answer:
+    try:
+        choice = response.choices[0]
+        text = choice.message.content if chat else choice.text
+    except (AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise retry.Malformed(f"response without a choice: {exc}") from None
+    if not isinstance(text, str):
+        raise retry.Malformed("response without text")
+    usage = getattr(response, "usage", None)
+    return _Answer(
+        text=text,
+        finish_reason=getattr(choice, "finish_reason", None),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )

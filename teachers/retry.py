@@ -1,0 +1,98 @@
+"""The one retry policy of API teachers: which errors are retried, and how long to wait.
+
+- 429: wait what ``Retry-After`` (or ``retry-after-ms``) says, else back off;
+- 5xx, timeouts, dropped connections, malformed responses: exponential backoff with jitter;
+- a request the provider rejects as such (400, 413, 422: too long, content policy): not retried,
+  recorded as failed;
+- authentication, permission or unknown model (401, 403, 404): the run stops with a user error,
+  since every other request would fail the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Callable
+
+RATE_LIMITED = "rate_limited"
+TRANSIENT = "transient"
+REJECTED = "rejected"
+FATAL = "fatal"
+
+MAX_BACKOFF_S = 60.0
+
+
+class Malformed(Exception):
+    """A response that arrived but cannot be read (no choices, no text)."""
+
+
+def classify(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    if status == 429 or kind == "RateLimitError":
+        return RATE_LIMITED
+    if status in (401, 403, 404) or kind in ("AuthenticationError", "PermissionDeniedError", "NotFoundError"):
+        return FATAL
+    if status in (400, 413, 422) or kind in (
+        "BadRequestError", "ContextWindowExceededError", "ContentPolicyViolationError",
+        "UnsupportedParamsError", "UnprocessableEntityError",
+    ):
+        return REJECTED
+    return TRANSIENT
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked to wait, from the error's response headers."""
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if not headers:
+            continue
+        try:
+            lowered = {str(k).lower(): v for k, v in dict(headers).items()}
+        except (TypeError, ValueError):
+            continue
+        try:
+            if "retry-after-ms" in lowered:
+                return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+            if "retry-after" in lowered:
+                return max(0.0, float(lowered["retry-after"]))
+        except (TypeError, ValueError):
+            continue  # an HTTP date: fall back to backoff
+    return None
+
+
+def backoff(attempt: int, base: float, draw: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: a uniform draw in [d/2, d], d = base * 2**(attempt-1)."""
+    delay = min(MAX_BACKOFF_S, base * 2 ** (attempt - 1))
+    return delay / 2 + draw() * delay / 2
+
+
+_KEY_LIKE = re.compile(r"\b(sk|pk|key|api)[-_][A-Za-z0-9_\-]{12,}")
+
+
+class Redactor:
+    """Removes secrets (given API keys, ``*_API_KEY``/``*_TOKEN`` environment values) from text."""
+
+    def __init__(self, *secrets: str | None):
+        found = {s for s in secrets if s and len(s) >= 6}
+        for name, value in os.environ.items():
+            if name.endswith(("_API_KEY", "_TOKEN", "_SECRET", "_KEY")) and value and len(value) >= 6:
+                found.add(value)
+        self.secrets = sorted(found, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return _KEY_LIKE.sub("***", text)
+
+
+def describe(exc: BaseException, redact: Redactor) -> str:
+    """One short line naming an error, with secrets removed."""
+    message = " ".join(str(exc).split())
+    if len(message) > 240:
+        message = message[:237] + "..."
+    return redact(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)

@@ -1,0 +1,296 @@
+"""``teach``: ask a teacher for the completions of some examples, reusing what the store has.
+
+Every completion is keyed by (teacher, model, parameters, prompt, index) — see
+``Teacher.completion_key`` — so it is reused by any task or matrix that asks for the same thing,
+and written to the store as soon as it arrives, so a killed run loses at most the requests in
+flight. Answers are always (re)scored with the asking task's own extraction: the step-2 answer
+text goes through ``task.extract(text, "direct", scoring)``, as in the paper.
+
+Each call also records a ``teach`` artifact (task, teacher and the keys of its completions),
+which ``ftcot teacher-report`` reads: a completion shared by two tasks counts for both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import plugins
+from harness.errors import UserError
+from harness.records import Completion, Example
+from harness.store import Store, content_key
+from teachers.base import Generation, Job, Teacher, default_temperature
+
+ARTIFACT_KIND = "teach"
+
+
+@dataclass
+class TeachResult:
+    """What ``teach`` returns: every stored completion of the examples (successes and failures,
+    ordered by sample_index then index) and the summary of ``ftcot teach --json``.
+
+    In the summary, ``completions`` counts successful completions (``new + cached``); ``failed``
+    counts completions whose every try failed (recorded with the reason, retried by a later run);
+    ``accuracy`` is ``correct / completions``; ``cost_usd`` is what all of them cost, ``spent_usd``
+    what this call spent; ``missing`` counts completions not asked because ``max_cost`` was reached.
+    """
+
+    task: str
+    teacher: str
+    degree: int
+    temperature: float
+    completions: list[Completion] = field(default_factory=list)
+    examples: int = 0
+    new: int = 0
+    cached: int = 0
+    failed: int = 0
+    correct: int = 0
+    cost_usd: float = 0.0
+    spent_usd: float = 0.0
+    missing: int = 0
+    stopped: str | None = None
+    unmatched: int = 0  # replay: recorded entries that match no example of the task
+
+    @property
+    def successes(self) -> list[Completion]:
+        return [c for c in self.completions if not c.failed]
+
+    @property
+    def accuracy(self) -> float | None:
+        done = self.new + self.cached
+        return self.correct / done if done else None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "teacher": self.teacher,
+            "degree": self.degree,
+            "temperature": self.temperature,
+            "examples": self.examples,
+            "completions": self.new + self.cached,
+            "new": self.new,
+            "cached": self.cached,
+            "failed": self.failed,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "cost_usd": round(self.cost_usd, 8),
+            "spent_usd": round(self.spent_usd, 8),
+            "missing": self.missing,
+            "stopped": self.stopped,
+            "unmatched": self.unmatched,
+        }
+
+
+def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -> Teacher:
+    """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is)."""
+    if isinstance(spec, Teacher):
+        return spec
+    return plugins.create("teacher", spec, **(options or {}))
+
+
+def score(task: Any, example: Example, completion: Completion, scoring: str) -> Completion:
+    """The completion labelled with this task's example and scored by the task's own rules."""
+    prediction = correct = None
+    if not completion.failed:
+        prediction = task.extract(completion.answer_text, "direct", scoring)
+        correct = prediction is not None and bool(task.is_correct(prediction, example.answer, scoring))
+    return dataclasses.replace(
+        completion, task=example.task, sample_index=example.sample_index,
+        prediction=prediction, correct=correct, scoring=scoring,
+    )
+
+
+def teach(
+    store: Store,
+    task: Any,
+    teacher_spec: str | Teacher,
+    examples: list[Example],
+    *,
+    degree: int = 1,
+    temperature: float | None = None,
+    scoring: str = "paper",
+    options: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> TeachResult:
+    """Completions of ``teacher_spec`` for ``examples`` (indices 0..degree-1), asking only for what
+    the store lacks. ``temperature=None``: 0 for degree 1, 0.7 above. ``options``: teacher
+    settings (concurrency, timeout, max_tries, backoff, max_cost, api_base, templates, max_tokens,
+    answer_max_tokens, match, ...)."""
+    if degree < 1:
+        raise UserError(f"degree must be at least 1 (got {degree})")
+    options = dict(options or {})
+    temperature = default_temperature(degree) if temperature is None else float(temperature)
+    if temperature < 0:
+        raise UserError(f"temperature must be >= 0 (got {temperature})")
+    max_cost = options.get("max_cost")
+    teacher = create_teacher(teacher_spec, options)
+    generation = Generation.from_options(temperature, options)
+    teacher.prepare(task, generation)
+    if max_cost is not None and not teacher.priced:
+        raise UserError(
+            f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
+            f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
+        )
+
+    jobs = teacher.plan(task, examples, degree, generation)
+    stored = store.get_completions(job.key for job in jobs) if teacher.cacheable else {}
+    todo: dict[str, Job] = {}
+    for job in jobs:
+        found = stored.get(job.key)
+        if found is not None and not found.failed:
+            continue
+        if found is not None and found.rationale and found.reasoning_prompt == job.reasoning_prompt:
+            job.prior = found
+        todo.setdefault(job.key, job)
+
+    result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature)
+    artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
+    if todo:
+        _record_artifact(store, artifact_key, result, jobs, {})
+    sink = _Sink(store, task, scoring, max_cost, _ProgressView(progress, teacher, task, len(todo)))
+    if todo:
+        try:
+            with sink.view:
+                teacher.run(list(todo.values()), sink, generation)
+        finally:
+            sink.flush()
+
+    seen_examples = set()
+    final: dict[str, Completion] = {}
+    for job in jobs:
+        completion = sink.results.get(job.key)
+        fresh = completion is not None
+        if completion is None:
+            completion = stored.get(job.key)
+        if completion is None:
+            result.missing += 1
+            continue
+        completion = score(task, job.example, completion, scoring)
+        final[job.key] = completion
+        seen_examples.add(job.example.sample_index)
+        result.completions.append(completion)
+        if completion.failed:
+            result.failed += 1
+        elif fresh:
+            result.new += 1
+        else:
+            result.cached += 1
+        result.correct += bool(completion.correct)
+        result.cost_usd += completion.cost_usd
+    result.completions.sort(key=lambda c: (c.sample_index, c.index))
+    result.examples = len({e.sample_index for e in examples})
+    result.spent_usd = sink.spent
+    result.stopped = sink.stopped
+    result.unmatched = getattr(teacher, "unmatched", 0)
+    _record_artifact(store, artifact_key, result, jobs, final)
+    return result
+
+
+def _record_artifact(store: Store, key: str, result: TeachResult, jobs: list[Job],
+                     final: dict[str, Completion]) -> None:
+    entries = []
+    for job in jobs:
+        done = final.get(job.key)
+        entries.append([job.example.sample_index, job.index, job.key, None if done is None else done.correct])
+    store.put_artifact(ARTIFACT_KIND, key, {
+        "task": result.task,
+        "teacher": result.teacher,
+        "degree": result.degree,
+        "temperature": result.temperature,
+        "entries": entries,
+        "summary": result.summary() if final else None,
+        "updated": time.time(),
+    })
+
+
+class _Sink:
+    """Scores and stores completions as they arrive; keeps the spend within ``max_cost``."""
+
+    def __init__(self, store: Store, task: Any, scoring: str, max_cost: float | None, view: _ProgressView):
+        self.store = store
+        self.task = task
+        self.scoring = scoring
+        self.max_cost = None if max_cost is None else float(max_cost)
+        self.view = view
+        self.results: dict[str, Completion] = {}
+        self.spent = 0.0
+        self.failed = 0
+        self.stopped: str | None = None
+        self._reserved: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, job: Job, cost_bound: float) -> bool:
+        with self._lock:
+            if self.stopped:
+                return False
+            if self.max_cost is not None:
+                held = sum(self._reserved.values())
+                if self.spent + held + cost_bound > self.max_cost:
+                    self.stopped = "max_cost"
+                    return False
+            self._reserved[job.key] = cost_bound
+            return True
+
+    def release(self, job: Job) -> None:
+        with self._lock:
+            self._reserved.pop(job.key, None)
+
+    def emit(self, job: Job, completion: Completion) -> None:
+        self.emit_many([(job, completion)])
+
+    def emit_many(self, pairs: Any) -> None:
+        rows = []
+        with self._lock:
+            for job, completion in pairs:
+                completion = score(self.task, job.example, completion, self.scoring)
+                self._reserved.pop(job.key, None)
+                self.results[job.key] = completion
+                self.spent += completion.cost_usd
+                self.failed += completion.failed
+                rows.append((job.key, completion))
+        self.store.put_completions(rows)
+        self.view.advance(len(rows), self.failed, self.spent)
+
+    def flush(self) -> None:
+        """Completions are written as they arrive; nothing is held back."""
+
+
+class _ProgressView:
+    """A rich progress bar on stderr: done/total, rate, ETA, failures and spend (or nothing)."""
+
+    def __init__(self, enabled: bool, teacher: Teacher, task: Any, total: int):
+        self.progress = None
+        if not enabled or total == 0:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                   TextColumn, TimeRemainingColumn)
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, t):  # noqa: ANN001
+                return Text(f"{t.speed or 0:.1f}/s")
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
+            TextColumn("${task.fields[spent]:.4f}"),
+            console=Console(stderr=True), transient=False,
+        )
+        self.task_id = self.progress.add_task(f"{teacher.label} · {task.key}", total=total, failed=0, spent=0.0)
+
+    def __enter__(self) -> _ProgressView:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def advance(self, n: int, failed: int, spent: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)

@@ -1,0 +1,351 @@
+"""A small, deterministic OpenAI-compatible HTTP server for tests and benchmarks.
+
+It answers ``POST /v1/completions`` and ``POST /v1/chat/completions`` (and ``GET /v1/models``)
+on 127.0.0.1, from its own thread and event loop, so a test can drive it through litellm or a
+child process. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
+a step-2 prompt (ending ``Therefore, the answer is``) gets an answer.
+
+Usage::
+
+    with OpenAIServer(answers={"Q text": "yes"}, faults=[Fault("500", rate=0.2)]) as server:
+        ...  # api_base = server.url
+        server.log          # every request, with the fault it got (if any)
+
+Faults are chosen deterministically from a hash of the request body, and a faulted request fails
+only on its first ``attempts`` tries (``attempts=None``: always), so a client that retries gets a
+normal answer in the end. Kinds: ``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after
+``slow_seconds``, later than a client's timeout), ``malformed`` (200 with broken JSON), ``drop``
+(closes the connection without an answer) and ``empty`` (200 with no choices).
+
+Run it by hand: ``python tests/openai_server.py --port 8000 [--delay 0.5]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("429", "500", "slow", "malformed", "drop", "empty")
+ANSWER_TRIGGER = "Therefore, the answer is"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Requests whose hash falls in this fault's share (``rate``) fail their first ``attempts`` tries.
+
+    ``when``: only requests whose prompt text contains this string are eligible.
+    """
+
+    kind: str
+    rate: float = 1.0
+    attempts: int | None = 1
+    when: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+@dataclass
+class LoggedRequest:
+    """One request the server received and what it did with it."""
+
+    path: str
+    body: dict[str, Any]
+    prompt: str
+    identity: str  # hash of the request body: equal bodies are the same completion asked again
+    attempt: int  # 1 for the first time this identity was seen
+    fault: str | None  # the fault it got, None when answered normally
+    step: str  # "reasoning" or "answer"
+    time: float = field(default_factory=time.time)
+
+    @property
+    def answered(self) -> bool:
+        return self.fault is None
+
+
+Responder = Callable[[str, dict[str, Any]], str]
+
+
+def question_of(prompt: str) -> str:
+    """The question inside a ``Q: ...\\nA:`` prompt (the whole prompt when there is none)."""
+    match = re.search(r"Q: (.*?)\nA:", prompt, re.S)
+    return match.group(1) if match else prompt
+
+
+class EchoResponder:
+    """The default answers: a rationale naming a digest of the prompt (and seed, when sampling),
+    and for step 2 the answer from ``answers[question]`` (else ``default_answer``)."""
+
+    def __init__(self, answers: dict[str, str] | None = None, default_answer: str = "42"):
+        self.answers = answers or {}
+        self.default_answer = default_answer
+
+    def __call__(self, prompt: str, body: dict[str, Any]) -> str:
+        question = question_of(prompt)
+        if prompt.rstrip().endswith(ANSWER_TRIGGER):
+            return " " + self.answers.get(question, self.default_answer) + "."
+        salt = f"{body.get('seed')}/{body.get('temperature')}" if body.get("temperature") else ""
+        digest = hashlib.sha1(f"{question}|{salt}".encode()).hexdigest()[:8]
+        words = len(question.split())
+        return f" The question has {words} words. Its digest is {digest}. So we are done."
+
+
+def _prompt_text(path: str, body: dict[str, Any]) -> str:
+    if path.endswith("/chat/completions"):
+        return "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+    prompt = body.get("prompt", "")
+    if isinstance(prompt, list):
+        prompt = prompt[0] if prompt else ""
+    return str(prompt)
+
+
+class OpenAIServer:
+    """A deterministic OpenAI-compatible server on 127.0.0.1; ``start()``/``stop()`` or ``with``."""
+
+    def __init__(
+        self,
+        *,
+        responder: Responder | None = None,
+        answers: dict[str, str] | None = None,
+        faults: list[Fault] | None = None,
+        delay: float = 0.0,
+        retry_after: float = 0.05,
+        slow_seconds: float = 2.0,
+        port: int = 0,
+    ):
+        self.responder = responder or EchoResponder(answers)
+        self.faults = list(faults or [])
+        self.delay = delay
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self.port = port
+        self.log: list[LoggedRequest] = []
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The API base to hand to a client, e.g. ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAIServer:
+        self._thread = threading.Thread(target=self._run, name="openai-test-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise RuntimeError(f"test server failed to start: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    # -- what the log says -------------------------------------------------------------------
+    def answered(self) -> Counter[str]:
+        """How many times each request identity got a normal answer."""
+        return Counter(r.identity for r in self.log if r.answered)
+
+    def fault_counts(self) -> Counter[str]:
+        return Counter(r.fault for r in self.log if r.fault)
+
+    # -- serving -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            self._server.close()
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                method, path, _ = request_line.decode("latin-1").split(" ", 2)
+                headers: dict[str, str] = {}
+                while True:
+                    line = await reader.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0"))
+                raw = await reader.readexactly(length) if length else b""
+                keep = await self._respond(method, path.split("?")[0], raw, writer)
+                if not keep:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    async def _respond(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter) -> bool:
+        if method == "GET" and path.endswith("/models"):
+            self._send(writer, 200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+            return True
+        if method != "POST" or not path.endswith(("/completions",)):
+            self._send(writer, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
+            return True
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._send(writer, 400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            return True
+        chat = path.endswith("/chat/completions")
+        prompt = _prompt_text(path, body)
+        identity = hashlib.sha256(
+            (path + json.dumps(body, sort_keys=True)).encode()
+        ).hexdigest()
+        with self._lock:
+            self._seen[identity] += 1
+            attempt = self._seen[identity]
+        fault = self._fault_for(identity, prompt, attempt)
+        step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
+        self.log.append(LoggedRequest(path, body, prompt, identity, attempt, fault, step))
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if fault == "429":
+            self._send(writer, 429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                       extra={"Retry-After": f"{self.retry_after:g}"})
+            return True
+        if fault == "500":
+            self._send(writer, 500, {"error": {"message": "server error", "type": "server_error"}})
+            return True
+        if fault == "drop":
+            writer.transport.abort()
+            return False
+        if fault == "malformed":
+            self._send_raw(writer, 200, b'{"id": "cmpl-x", "choices": [{"text": "unterminated')
+            return True
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        text = self.responder(prompt, body)
+        if fault == "empty":
+            self._send(writer, 200, {"id": "cmpl-empty", "object": "text_completion", "choices": []})
+            return True
+        self._send(writer, 200, self._payload(body, prompt, text, chat, identity))
+        return True
+
+    def _fault_for(self, identity: str, prompt: str, attempt: int) -> str | None:
+        bucket = int(identity[:8], 16) / 2**32
+        start = 0.0
+        for fault in self.faults:
+            if fault.when is not None and fault.when not in prompt:
+                continue
+            end = start + fault.rate
+            if start <= bucket < end:
+                if fault.attempts is None or attempt <= fault.attempts:
+                    return fault.kind
+                return None
+            start = end
+        return None
+
+    @staticmethod
+    def _payload(body: dict[str, Any], prompt: str, text: str, chat: bool, identity: str) -> dict[str, Any]:
+        max_tokens = body.get("max_tokens")
+        words = text.split(" ")
+        finish = "stop"
+        if isinstance(max_tokens, int) and len(words) > max_tokens:
+            text, finish = " ".join(words[:max_tokens]), "length"
+        usage = {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(text.split()),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if chat:
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            obj = "chat.completion"
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+            obj = "text_completion"
+        return {
+            "id": "cmpl-" + identity[:12],
+            "object": obj,
+            "created": 1700000000,
+            "model": body.get("model", "test-model"),
+            "choices": [choice],
+            "usage": usage,
+        }
+
+    def _send(self, writer: asyncio.StreamWriter, status: int, payload: dict[str, Any],
+              extra: dict[str, str] | None = None) -> None:
+        self._send_raw(writer, status, json.dumps(payload).encode(), extra)
+
+    @staticmethod
+    def _send_raw(writer: asyncio.StreamWriter, status: int, data: bytes,
+                  extra: dict[str, str] | None = None) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+                  500: "Internal Server Error"}.get(status, "Status")
+        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
+                f"Content-Length: {len(data)}", "Connection: keep-alive"]
+        head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every answer")
+    args = parser.parse_args(argv)
+    server = OpenAIServer(port=args.port, delay=args.delay).start()
+    print(f"serving on {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
