@@ -62,7 +62,7 @@ DEFAULT_DIVERSE_TEMPERATURE = 0.7  # the paper's sampling temperature for D > 1
 BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
 # teacher options that change how completions are fetched, not what they are
 OPERATIONAL_TEACHER_OPTIONS = frozenset(
-    {"concurrency", "timeout", "max_tries", "max_cost", "progress", "api_key", "api_base", "match"}
+    {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base"}
 )
 _SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
 _MODEL_DIR_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
