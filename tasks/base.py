@@ -315,6 +315,8 @@ class DatasetTask(Task):
 
     files: ClassVar[tuple[RawFile, ...]] = ()
     split_names: ClassVar[tuple[str, ...]] = ("default",)
+    split_sha256: ClassVar[dict[str, str]] = {}  # split name -> checksum of its file (built-ins: tasks.catalog)
+    split_url: ClassVar[str | None] = None  # where ``ftcot data fetch`` gets split files ({stem}.json)
     generator: ClassVar[type[GeneratedTask] | None] = None
 
     @classmethod

@@ -69,7 +69,9 @@ def files_of(task: type[DatasetTask]) -> list[DataFile]:
     out = [_raw(task, f) for f in task.files]
     for split in task.split_names:
         stem = f"{task.name}__{split}"
-        out.append(DataFile(f"splits/{stem}.json", f"{REASONING_TEACHER}/split/{stem}.json", SPLIT_SHA256.get(stem)))
+        base = task.split_url or f"{REASONING_TEACHER}/split"
+        sha = task.split_sha256.get(split) or SPLIT_SHA256.get(stem)
+        out.append(DataFile(f"splits/{stem}.json", f"{base}/{stem}.json", sha))
     return out
 
 
@@ -143,9 +145,10 @@ def _already_ok(data_dir: Path, f: DataFile) -> bool:
     return f.verify(path.read_bytes())
 
 
-def wanted_files(tasks: list[type[DatasetTask]]) -> list[DataFile]:
+def wanted_files(tasks: list[type[DatasetTask]], prompts: bool = True) -> list[DataFile]:
+    """The files of ``tasks`` (and the shared few-shot prompts file), each once."""
     out, seen = [], set()
-    for f in [prompts_file()] + [f for t in tasks for f in files_of(t)]:
+    for f in ([prompts_file()] if prompts else []) + [f for t in tasks for f in files_of(t)]:
         if f.relpath not in seen:
             seen.add(f.relpath)
             out.append(f)
@@ -153,10 +156,14 @@ def wanted_files(tasks: list[type[DatasetTask]]) -> list[DataFile]:
 
 
 def fetch(data_dir: Path, tasks: list[type[DatasetTask]], base: str | None = None,
-          progress: Callable[[str], None] | None = None, timeout: float = 60.0) -> list[Outcome]:
-    """Download every missing or wrong file of ``tasks`` from its original URL, checking it."""
+          progress: Callable[[str], None] | None = None, timeout: float = 60.0,
+          prompts: bool = True) -> list[Outcome]:
+    """Download every missing or wrong file of ``tasks`` from its original URL, checking it.
+
+    A file whose checksum is wrong is not installed; an optional file the server lacks is
+    reported ``missing`` (AQUA's train.json), any other failure ``failed``."""
     outcomes = []
-    for f in wanted_files(tasks):
+    for f in wanted_files(tasks, prompts):
         if progress:
             progress(f.relpath)
         if _already_ok(data_dir, f):

@@ -150,7 +150,7 @@ def run_import(ctx: Context, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     outcomes = catalog.import_mirror(Path(args.path), ctx.settings.data_dir, catalog.select(args.tasks))
-    if not any(o.status in ("installed", "present") for o in outcomes):
+    if all(o.status == "missing" for o in outcomes):
         raise UserError(f"no data file found under {args.path}; give a directory laid out like raw/<task>/<file>")
     return _report(ctx, args, "import", outcomes)
 
