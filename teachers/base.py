@@ -202,3 +202,7 @@ class Teacher:
 
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         raise NotImplementedError
+
+    def notes(self) -> dict[str, Any]:
+        """Extra facts for the run's summary (e.g. replay: entries that matched no example)."""
+        return {}

@@ -52,7 +52,7 @@ class TeachResult:
     spent_usd: float = 0.0
     missing: int = 0
     stopped: str | None = None
-    unmatched: int = 0  # replay: recorded entries that match no example of the task
+    notes: dict[str, Any] = field(default_factory=dict)  # teacher-specific, e.g. replay's unmatched
 
     @property
     def successes(self) -> list[Completion]:
@@ -80,7 +80,7 @@ class TeachResult:
             "spent_usd": round(self.spent_usd, 8),
             "missing": self.missing,
             "stopped": self.stopped,
-            "unmatched": self.unmatched,
+            **self.notes,
         }
 
 
@@ -184,7 +184,7 @@ def teach(
     result.examples = len({e.sample_index for e in examples})
     result.spent_usd = sink.spent
     result.stopped = sink.stopped
-    result.unmatched = getattr(teacher, "unmatched", 0)
+    result.notes = teacher.notes()
     _record_artifact(store, artifact_key, result, jobs, final)
     return result
 

@@ -1,0 +1,135 @@
+"""``ftcot teach`` (ask a teacher for rationales) and ``ftcot teacher-report``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from harness import plugins
+from harness.context import Context
+from harness.errors import UserError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "teach", help="ask a teacher for Zero-shot-CoT rationales (cached, costed, resumable)",
+        description="Ask a teacher for the two-step Zero-shot-CoT completions of a task's examples. "
+                    "Completions are stored as they arrive; running again asks only for what is "
+                    "missing (and retries failed ones).",
+    )
+    p.add_argument("task", metavar="TASK", help="task spec, e.g. coin_flip or coin_flip:flips=4")
+    p.add_argument("--teacher", required=True, metavar="SPEC",
+                   help="litellm:MODEL | vllm:MODEL | hf:MODEL | replay:PATH | oracle")
+    p.add_argument("--split", choices=("train", "test", "all"), default="train",
+                   help="which examples (default: train)")
+    p.add_argument("-D", "--degree", type=int, default=1, metavar="N",
+                   help="completions per example (diverse reasoning; default 1)")
+    p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP",
+                   help="sampling temperature (default: 0 for -D 1, else 0.7)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="requests in flight (default 16)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per request (default 60)")
+    p.add_argument("--max-tries", type=int, default=None, metavar="N",
+                   help="tries per request before the completion is recorded as failed (default 6)")
+    p.add_argument("--backoff", type=float, default=None, metavar="S",
+                   help="first backoff delay in seconds, doubled per try (default 1)")
+    p.add_argument("--max-cost", type=float, default=None, metavar="USD",
+                   help="stop asking before the spend of this run would exceed USD")
+    p.add_argument("--api-base", default=None, metavar="URL", help="API base URL (litellm teachers)")
+    p.add_argument("--match", choices=("index", "question"), default=None,
+                   help="replay: match recorded entries by sample_index (default) or question text")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N examples")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a further teacher option (e.g. endpoint=text, tensor_parallel_size=2); repeatable")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run_teach)
+
+    r = sub.add_parser("teacher-report", help="per task and teacher: examples, completions, accuracy, tokens, cost")
+    r.add_argument("tasks", nargs="*", metavar="TASK", help="task specs or names (default: all)")
+    r.add_argument("--teacher", default=None, metavar="SPEC", help="only this teacher")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(func=run_report)
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--option {text!r} is not KEY=VALUE")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip().replace("-", "_"), parsed
+
+
+def teach_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = dict(_parse_option(o) for o in args.option)
+    for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def run_teach(ctx: Context, args: argparse.Namespace) -> int:
+    from teachers.teach import teach
+
+    task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
+    if args.split == "train":
+        examples = task.train_examples()
+    elif args.split == "test":
+        examples = task.test_examples()
+    else:
+        examples = task.examples()
+    if args.limit is not None:
+        examples = examples[: max(0, args.limit)]
+    result = teach(
+        ctx.store, task, args.teacher, examples, degree=args.degree, temperature=args.temperature,
+        scoring=ctx.settings.scoring, options=teach_options(args), progress=not args.no_progress,
+    )
+    summary = result.summary()
+    if ctx.json_output:
+        ctx.emit_json(summary)
+    else:
+        accuracy = "n/a" if summary["accuracy"] is None else f"{summary['accuracy']:.1%}"
+        ctx.console.print(
+            f"{summary['teacher']} on {summary['task']}: {summary['examples']} examples, "
+            f"{summary['completions']} completions ({summary['new']} new, {summary['cached']} cached), "
+            f"{summary['failed']} failed, accuracy {accuracy}, cost ${summary['cost_usd']:.4f} "
+            f"(this run ${summary['spent_usd']:.4f})"
+        )
+        if "unmatched" in summary:
+            ctx.console.print(
+                f"replay: {summary['entries']} recorded entries, {summary['unmatched']} match no example "
+                f"of the task, {summary['outside']} belong to examples outside --split {args.split}"
+            )
+    if result.failed:
+        ctx.err.print(f"{result.failed} completions failed (reasons are stored); run the command again to retry them")
+    if result.stopped == "max_cost":
+        ctx.err.print(f"stopped before exceeding --max-cost {args.max_cost}: {result.missing} completions not asked")
+    return 0
+
+
+def run_report(ctx: Context, args: argparse.Namespace) -> int:
+    from teachers.report import teacher_report
+
+    rows = teacher_report(ctx.store, args.tasks or None, args.teacher)
+    if ctx.json_output:
+        ctx.emit_json(rows)
+        return 0
+    if not rows:
+        ctx.console.print("no teacher completions stored yet; run `ftcot teach TASK --teacher SPEC`")
+        return 0
+    table = Table(title="teacher completions")
+    for column in ("task", "teacher", "examples", "completions", "failed", "accuracy", "tokens", "cost (USD)"):
+        table.add_column(column, justify="left" if column in ("task", "teacher") else "right")
+    for row in rows:
+        accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.1%}"
+        table.add_row(row["task"], row["teacher"], str(row["examples"]), str(row["completions"]),
+                      str(row["failed"]), accuracy, f"{row['prompt_tokens'] + row['completion_tokens']:,}",
+                      f"{row['cost_usd']:.4f}")
+    ctx.console.print(table)
+    return 0

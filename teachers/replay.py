@@ -1,0 +1,178 @@
+"""``replay:<path>``: recorded completions instead of a model, e.g. the paper's released
+text-davinci-002 completions.
+
+Two formats:
+- the reasoning-teacher ``CompletionDataset`` JSON: ``{"metadata": {"dataset_key", "base_model",
+  ...}, "data": {"<sample_index>": [entry, ...]}}``;
+- JSON lines, one entry per line.
+An entry has ``sample_index``, ``completion_index``, ``question``, ``answer``, ``reasoning_prompt``,
+``reasoning_completion``, ``prompt``, ``completion`` (the step-2 answer text) and
+``finish_reason``.
+
+Entries match examples by ``sample_index`` (default) or, with the ``match=question`` option
+(``--match question``), by question text (whitespace and case folded). Every entry of a matched
+example is kept; entries of the task's other examples are counted as ``outside`` and entries of no
+example as ``unmatched`` — both are reported, none is dropped silently. Answers are re-scored with
+the task's own extraction; the file's own scores are never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.records import Example
+from harness.store import content_key
+from teachers.base import Generation, Job, Sink, Teacher
+
+MATCH_MODES = ("index", "question")
+BATCH = 512
+
+
+def _fold(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def read_entries(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(metadata, entries) of a CompletionDataset JSON or JSON-lines file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"replay file {path} does not exist; pass the path of a recorded completions file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read replay file {path}: {exc}") from None
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            document = None  # perhaps JSON lines whose first line is an object
+        if isinstance(document, dict) and "data" in document:
+            data = document["data"]
+            if not isinstance(data, dict):
+                raise UserError(f"replay file {path}: 'data' must map sample_index to a list of entries")
+            entries = []
+            for key, items in data.items():
+                if not isinstance(items, list):
+                    raise UserError(f"replay file {path}: data[{key!r}] must be a list of entries")
+                for item in items:
+                    if not isinstance(item, dict):
+                        raise UserError(f"replay file {path}: data[{key!r}] holds a non-object entry")
+                    entries.append({"sample_index": key, **item})
+            return dict(document.get("metadata") or {}), entries
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"replay file {path} line {number} is not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict):
+            raise UserError(f"replay file {path} line {number} is not a JSON object")
+        entries.append(item)
+    return {}, entries
+
+
+class ReplayTeacher(Teacher):
+    """Recorded completions from a file (reasoning-teacher CompletionDataset JSON or JSON lines)."""
+
+    name = "replay"
+    description = "Recorded completions from a file (reasoning-teacher CompletionDataset JSON or JSON lines)"
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, **options: Any) -> ReplayTeacher:
+        if not argument:
+            raise UserError("teacher 'replay' needs a file: write replay:PATH")
+        return cls(model=argument, options=options)
+
+    def __post_init__(self) -> None:
+        self.match = self.options.get("match") or "index"
+        if self.match not in MATCH_MODES:
+            raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
+        self.path = Path(self.model).expanduser()
+        self.unmatched = 0
+        self.outside = 0
+        self.entries_read = 0
+
+    def prepare(self, task: Any, generation: Generation) -> None:
+        self.metadata, self.entries = read_entries(self.path)
+        self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def parameters(self) -> dict[str, Any]:
+        return {"file_sha256": getattr(self, "digest", None)}
+
+    def identity(self, generation: Generation) -> str:
+        # a recorded completion depends on the file only, not on this run's sampling settings
+        return content_key(self.name, self.parameters())
+
+    def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
+        chosen = {e.sample_index: e for e in examples}
+        try:
+            every = task.examples()
+        except UserError:
+            every = list(examples)
+        if self.match == "index":
+            lookup = {e.sample_index: e for e in every}
+        else:
+            lookup = {}
+            for e in every:
+                lookup.setdefault(_fold(e.question), e)
+        identity = self.identity(generation)
+        used: dict[int, set[int]] = {}
+        jobs = []
+        self.unmatched = self.outside = 0
+        self.entries_read = len(self.entries)
+        for position, entry in enumerate(self.entries):
+            example = self._find(entry, lookup, position)
+            if example is None:
+                self.unmatched += 1
+                continue
+            if example.sample_index not in chosen:
+                self.outside += 1
+                continue
+            example = chosen[example.sample_index]
+            taken = used.setdefault(example.sample_index, set())
+            index = _int(entry.get("completion_index"), default=0)
+            if index in taken:  # several entries with one index: keep them all, renumbered
+                index = max(taken) + 1
+            taken.add(index)
+            reasoning_prompt = entry.get("reasoning_prompt") or generation.reasoning_prompt(example.question)
+            key = content_key(identity, reasoning_prompt, _int(entry.get("completion_index"), 0), position)
+            job = Job(example, index, key, reasoning_prompt)
+            job.recorded = job.blank(
+                self.label, generation,
+                rationale=str(entry.get("reasoning_completion") or ""),
+                answer_prompt=str(entry.get("prompt") or ""),
+                answer_text=str(entry.get("completion") or ""),
+                finish_reason=entry.get("reasoning_finish_reason") or entry.get("finish_reason"),
+            )
+            jobs.append(job)
+        return jobs
+
+    def _find(self, entry: dict[str, Any], lookup: dict, position: int) -> Example | None:
+        if self.match == "index":
+            if entry.get("sample_index") is None:
+                raise UserError(f"replay file {self.path}: entry {position} has no sample_index; try --match question")
+            return lookup.get(_int(entry["sample_index"], None))
+        question = entry.get("question")
+        if not question:
+            raise UserError(f"replay file {self.path}: entry {position} has no question; try --match index")
+        return lookup.get(_fold(question))
+
+    def notes(self) -> dict[str, Any]:
+        return {"entries": self.entries_read, "outside": self.outside, "unmatched": self.unmatched}
+
+    def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
+        for start in range(0, len(jobs), BATCH):
+            sink.emit_many([(job, job.recorded) for job in jobs[start:start + BATCH]])
+
+
+def _int(value: Any, default: int | None) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
