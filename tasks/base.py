@@ -82,13 +82,17 @@ class Task:
     # -- examples ---------------------------------------------------------------------------
     def examples(self) -> list[Example]:
         """Every example, ordered by sample_index (cached per process)."""
+        return list(self._cached()[0])
+
+    def _cached(self) -> tuple[list[Example], dict[int, Example]]:
         stamp = self._cache_stamp()
-        cache_key = (type(self).__module__, type(self).__qualname__, self.key, stamp)
+        cache_key = (type(self).__module__, type(self).__qualname__, self.key, str(self.data_dir), stamp)
         cached = _EXAMPLES.get(cache_key)
         if cached is None:
-            cached = self._load()
+            examples = self._load()
+            cached = (examples, {e.sample_index: e for e in examples})
             _EXAMPLES[cache_key] = cached
-        return list(cached)
+        return cached
 
     def _cache_stamp(self) -> Any:
         return None
@@ -97,7 +101,7 @@ class Task:
         raise NotImplementedError
 
     def _by_index(self) -> dict[int, Example]:
-        return {e.sample_index: e for e in self.examples()}
+        return self._cached()[1]
 
     def example(self, sample_index: int) -> Example:
         found = self._by_index().get(sample_index)
@@ -172,7 +176,7 @@ class Task:
                 "distillable": True, "files": [], "missing": []}
 
 
-_EXAMPLES: dict[tuple, list[Example]] = {}
+_EXAMPLES: dict[tuple, tuple[list[Example], dict[int, Example]]] = {}
 _JSON: dict[tuple, Any] = {}
 
 

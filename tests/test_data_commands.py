@@ -51,7 +51,6 @@ def test_tasks_json_lists_size_split_type_and_presence(capsys, store_path):
     assert len(rows) == 12
     for row in rows.values():
         assert {"name", "size", "train", "test", "answer_type", "present"} <= set(row)
-    assert rows["gsm8k"] | {} == rows["gsm8k"]
     assert (rows["gsm8k"]["size"], rows["gsm8k"]["train"], rows["gsm8k"]["test"]) == (5, 3, 2)
     assert rows["gsm8k"]["answer_type"] == "number" and rows["gsm8k"]["present"] is True
     assert rows["aqua"]["present"] is True and rows["aqua"]["distillable"] is False

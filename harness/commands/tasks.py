@@ -56,6 +56,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         table.add_row(r["name"], r["answer_type"], str(r["size"] or "-"), str(r["train"] or "-"),
                       str(r["test"] or "-"), data, r["generator"] or "")
     ctx.console.print(table)
+    ctx.console.print("Generated variants take parameters, e.g. coin_flip:flips=6,seed=1; "
+                      "tracking_shuffled_objects:preset=demo is the 5-object, 5-swap CPU demo.", markup=False)
     if any(not r["present"] for r in rows):
         ctx.console.print("Missing data: `ftcot data status` says what and how to fix it.")
     return 0
