@@ -15,6 +15,9 @@ generates questions (parameters may be omitted; these are the defaults):
 ``objects=5,swaps=5,train=2000,test=500,seed=0,people=fixed,order=start``; further parameters
 override the preset's (``preset=demo,seed=1``).
 
+Answers are letters among the first N (``A``..``C`` for the dataset); the ``paper`` rules look
+for those capital letters, as the paper's evaluator does with ``[ABC]``.
+
 The oracle rationale writes the whole state after every swap as the choice letters each person
 holds (``Bob and Dave swap: Alice A, Bob D, Claire C, Dave B, Eve E. ... Dave has C.``); a tiny
 student learns that format, and fails to learn one written in object names.
