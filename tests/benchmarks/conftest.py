@@ -46,14 +46,15 @@ _figures: list[dict[str, Any]] = []
 # -- what a benchmark test uses ----------------------------------------------------------------
 @pytest.fixture
 def figure(benchmark: Any) -> Callable[..., dict[str, Any]]:
-    """``figure(name, value, unit, baseline=..., baseline_label=..., goal=...)`` records this test's
-    figure in ``benchmark.extra_info`` (ratio = value / baseline) and returns it."""
+    """``figure(name, value, unit, baseline=..., baseline_label=..., goal=..., **details)`` records
+    this test's figure in ``benchmark.extra_info`` (ratio = value / baseline; details are shown
+    under the figure) and returns it."""
 
     def record(name: str, value: float, unit: str, *, baseline: float | None = None,
-               baseline_label: str = "", goal: str | None = None) -> dict[str, Any]:
+               baseline_label: str = "", goal: str | None = None, **details: Any) -> dict[str, Any]:
         info = {"figure": name, "value": value, "unit": unit, "baseline": baseline,
                 "baseline_label": baseline_label,
-                "ratio": (value / baseline) if baseline else None, "goal": goal}
+                "ratio": (value / baseline) if baseline else None, "goal": goal, **details}
         benchmark.extra_info.update({k: v for k, v in info.items() if v is not None})
         return info
 
