@@ -66,37 +66,77 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
             "cost_usd": _total_cost(summary.teachers),
         })
         return 0
-    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}")
-    for column in ("task", "teacher", "student", "method", "D", "seed", "status"):
-        table.add_column(column)
-    styles = {"done": "green", "failed": "red", "todo": "yellow"}
-    for cell in summary.cells:
-        s = cell.spec
-        status = cell.status
-        if cell.result is not None and cell.result.accuracy is not None:
-            status += f" ({cell.result.accuracy:.3f})"
-        table.add_row(s.task, s.teacher or "—", s.student, s.method, str(s.degree), str(s.seed),
-                      f"[{styles[cell.status]}]{status}[/]")
-    ctx.console.print(table)
+    if len(summary.cells) <= MAX_LISTED:
+        ctx.console.print(_cells_table(args, matrix, summary))
+    else:
+        ctx.console.print(_grouped_table(args, matrix, summary))
     ctx.console.print(f"{counts['cells']} cells: [green]{counts['done']} done[/], "
                       f"[red]{counts['failed']} failed[/] (run again), [yellow]{counts['todo']} to do[/]")
     if summary.teachers:
+        from harness.leaderboard import short_names
+
+        tasks = short_names(t.task for t in summary.teachers)
+        names = short_names(t.teacher for t in summary.teachers)
         teachers = Table(title="teacher completions for the cells to do")
         for column in ("task", "teacher", "examples", "D", "needed", "cached", "calls", "tokens in",
                        "tokens out", "cost"):
             teachers.add_column(column, justify="left" if column in ("task", "teacher") else "right")
         for t in summary.teachers:
             cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
-            teachers.add_row(t.task, t.teacher, str(t.examples), str(t.degree), str(t.needed), str(t.cached),
-                             str(t.calls), str(t.prompt_tokens), str(t.completion_tokens),
-                             cost if not t.note else f"{cost} ({t.note})")
+            teachers.add_row(tasks[t.task], names[t.teacher], str(t.examples), str(t.degree), _compact(t.needed),
+                             _compact(t.cached), _compact(t.calls), _compact(t.prompt_tokens),
+                             _compact(t.completion_tokens), cost)
         ctx.console.print(teachers)
+        for t in summary.teachers:
+            if t.note:
+                ctx.console.print(f"  {t.task} · {t.teacher}: {t.note}", style="dim" if not t.examples == 0 else "yellow")
         total = _total_cost(summary.teachers)
         ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers)}, tokens: "
                           f"{sum(t.prompt_tokens + t.completion_tokens for t in summary.teachers)}, cost: "
                           + ("unknown for some models" if total is None else f"${total:.2f}")
                           + " (token counts are upper bounds until completions are stored)")
     return 0
+
+
+MAX_LISTED = 60
+STATUS_STYLES = {"done": "green", "failed": "red", "todo": "yellow"}
+
+
+def _cells_table(args, matrix, summary) -> Table:
+    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}")
+    for column in ("task", "teacher", "student", "method", "D", "seed", "status"):
+        table.add_column(column)
+    for cell in summary.cells:
+        s = cell.spec
+        status = cell.status
+        if cell.result is not None and cell.result.accuracy is not None:
+            status += f" ({cell.result.accuracy:.3f})"
+        table.add_row(s.task, s.teacher, s.student, s.method, str(s.degree), str(s.seed),
+                      f"[{STATUS_STYLES[cell.status]}]{status}[/]")
+    return table
+
+
+def _grouped_table(args, matrix, summary) -> Table:
+    """Many cells: counts per task and method."""
+    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring} "
+                        f"(cells per task and method)")
+    for column in ("task", "method", "cells", "done", "failed", "to do"):
+        table.add_column(column, justify="left" if column in ("task", "method") else "right")
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for cell in summary.cells:
+        counts = groups.setdefault((cell.spec.task, cell.spec.method), {"done": 0, "failed": 0, "todo": 0})
+        counts[cell.status] += 1
+    for (task, method), counts in groups.items():
+        table.add_row(task, method, str(sum(counts.values())), str(counts["done"]), str(counts["failed"]),
+                      str(counts["todo"]))
+    return table
+
+
+def _compact(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e4)):
+        if n >= size:
+            return f"{n / (size if unit != 'k' else 1e3):.3g}{unit}"
+    return str(n)
 
 
 def _total_cost(teachers) -> float | None:

@@ -69,7 +69,8 @@ class Matrix:
         from harness.leaderboard import short_names
         from harness.matrix.plan import cell_label
 
-        names = {**short_names(self.config.tasks), **short_names(self.config.students)}
+        names = {**short_names(self.config.tasks), **short_names(self.config.students),
+                 **short_names(self.config.teachers)}
         view = MatrixView(console, {c.key: cell_label(c.spec, names) for c in todo}, len(cells) - len(todo),
                           title=f"matrix {self.config.path.name} ({executor})")
         with view:

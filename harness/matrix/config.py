@@ -9,6 +9,10 @@ whose keys are the specs and whose values hold that entry's overrides::
     num_cpus = 1
     training = { max_steps = 300 }
 
+A task's table may hold ``training`` and its own ``degrees``; a student's ``training``,
+``num_cpus`` and ``num_gpus`` (what a Ray task of that student asks for); a teacher's holds
+options for that teacher, over the ``[teacher]`` table's.
+
 Every problem in a file (unknown keys, unknown plugin names, wrong types) is reported at
 once, in one ``UserError``, each with its line number.
 """
@@ -49,7 +53,7 @@ TOP_LEVEL = {
     "max_retries": "times a cell lost with its worker is retried (>= 0)",
 }
 STUDENT_KEYS = {"training": "table", "num_cpus": "number", "num_gpus": "number"}
-TASK_KEYS = {"training": "table"}
+TASK_KEYS = {"training": "table", "degrees": "degrees"}
 
 
 @dataclass
@@ -84,6 +88,10 @@ class MatrixConfig:
         merged.update(self.task_overrides.get(task, {}).get("training", {}))
         merged.update(self.student_overrides.get(student, {}).get("training", {}))
         return merged
+
+    def degrees_for(self, task: str) -> list[int]:
+        """Diversity degrees of a task's Fine-tune-CoT cells: the task's own list, else ``degrees``."""
+        return list(self.task_overrides.get(task, {}).get("degrees", self.degrees))
 
     def teacher_options_for(self, teacher: str) -> dict[str, Any]:
         return {**self.teacher_options, **self.teacher_overrides.get(teacher, {})}
@@ -167,6 +175,10 @@ def _check_spec_list(data: dict, key: str, kind: str, problems: _Problems,
                         problems.add((key, spec, sub), f"{key}.{spec!r}.{sub} must be a table, not {_type_name(sub_value)}")
                     elif allowed[sub] == "number" and not (_is_number(sub_value) and sub_value >= 0):
                         problems.add((key, spec, sub), f"{key}.{spec!r}.{sub} must be a number >= 0")
+                    elif allowed[sub] == "degrees" and not (
+                            isinstance(sub_value, list) and sub_value
+                            and all(_is_int(d) and d >= 1 for d in sub_value)):
+                        problems.add((key, spec, sub), f"{key}.{spec!r}.{sub} must be a list of integers >= 1")
             overrides[spec] = own
     else:
         problems.add((key,), f"{key} must be a list of {kind} specs or a table, not {_type_name(value)}")
@@ -179,8 +191,11 @@ def _check_spec_list(data: dict, key: str, kind: str, problems: _Problems,
             continue
         name = spec.partition(":")[0].strip()
         if name not in known:
-            problems.add((key,), f"unknown {kind} {name!r} in {key} (known: {', '.join(known) or 'none'}; "
-                         f"`ftcot plugins` lists them)", value=spec)
+            message = f"unknown {kind} {name!r} in {key} (known: {', '.join(known) or 'none'}; `ftcot plugins` lists them)"
+            if isinstance(value, dict):
+                problems.add((key, spec), message)
+            else:
+                problems.add((key,), message, value=spec)
             continue
         good.append(spec)
     if len(set(specs)) != len(specs):
@@ -208,7 +223,11 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"matrix config {path} is not valid TOML: {exc}") from None
+        hint = ""
+        if "twice" in str(exc):
+            hint = ("; note that a list (tasks = [...]) and tables ([tasks.\"X\"]) of the same key cannot "
+                    "be mixed: write every entry as a table")
+        raise UserError(f"matrix config {path} is not valid TOML: {exc}{hint}") from None
 
     for key in data:
         if key not in TOP_LEVEL:

@@ -47,14 +47,15 @@ class PlannedCell:
 
 
 def cell_label(spec: Any, names: dict[str, str] | None = None) -> str:
-    """``task · teacher · student · method · D=4 · seed=0``, specs shortened through ``names``."""
+    """``task · student · Fine-tune-CoT D=4 (teacher) · seed 0``, specs shortened through ``names``."""
+    from harness.leaderboard import METHOD_LABELS
+
     names = names or {}
-    parts = [names.get(spec.task, spec.task), names.get(spec.student, spec.student), spec.method]
+    method = METHOD_LABELS.get(spec.method, spec.method)
     if spec.method in TEACHER_METHODS:
-        parts.insert(1, spec.teacher)
-        parts.append(f"D={spec.degree}")
-    parts.append(f"seed={spec.seed}")
-    return " · ".join(parts)
+        method += f" D={spec.degree} ({names.get(spec.teacher, spec.teacher)})"
+    return " · ".join([names.get(spec.task, spec.task), names.get(spec.student, spec.student), method,
+                       f"seed {spec.seed}"])
 
 
 def expand(config: MatrixConfig) -> list[Any]:
@@ -67,7 +68,7 @@ def expand(config: MatrixConfig) -> list[Any]:
             training = config.training_for(task, student)
             for method in config.methods:
                 if method in TEACHER_METHODS:
-                    combos = [(t, d) for t in config.teachers for d in config.degrees]
+                    combos = [(t, d) for t in config.teachers for d in config.degrees_for(task)]
                 else:
                     combos = [(NO_TEACHER, 1)]
                 for teacher, degree in combos:

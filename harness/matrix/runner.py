@@ -121,7 +121,7 @@ def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path, scoring
                 try:
                     if cell.spec.method in TEACHER_METHODS:
                         spend.before(_task_key(cell.spec, data_dir, task_keys), cell.spec.teacher)
-                    inputs = prepare_cell(cell.spec, store, data_dir, scoring)
+                    inputs = prepare_cell(cell.spec, store, data_dir, scoring, progress=False)
                 except Exception as exc:
                     fail(cell, exc, "prepare")
                     continue

@@ -90,10 +90,10 @@ class MatrixView:
         bar = Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
                             f" {100 * finished / max(1, total):.0f}%")
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("cell")
-        table.add_column("state")
-        table.add_column("time", justify="right")
-        table.add_column("result")
+        table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=64)
+        table.add_column("state", no_wrap=True, min_width=9)
+        table.add_column("time", justify="right", no_wrap=True, min_width=5)
+        table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=40)
         active = [r for r in self.rows.values() if r.state in ACTIVE or r.state == "retrying"]
         finished_rows = sorted((r for r in self.rows.values() if r.state in ("done", "failed")),
                                key=lambda r: r.changed, reverse=True)
@@ -122,3 +122,4 @@ class MatrixView:
             self._live.refresh()
             self._live.__exit__(*exc)
             self._live = None
+            self.console.print()
