@@ -15,7 +15,8 @@ Faults are chosen deterministically from a hash of the request body, and a fault
 only on its first ``attempts`` tries (``attempts=None``: always), so a client that retries gets a
 normal answer in the end. Kinds: ``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after
 ``slow_seconds``, later than a client's timeout), ``malformed`` (200 with broken JSON), ``drop``
-(closes the connection without an answer) and ``empty`` (200 with no choices).
+(closes the connection without an answer), ``empty`` (200 with no choices), and the client errors
+``400`` (a rejected request) and ``401`` (a bad API key).
 
 Run it by hand: ``python tests/openai_server.py --port 8000 [--delay 0.5]``.
 """
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("429", "500", "slow", "malformed", "drop", "empty")
+FAULT_KINDS = ("429", "500", "slow", "malformed", "drop", "empty", "400", "401")
 ANSWER_TRIGGER = "Therefore, the answer is"
 
 
@@ -41,13 +42,20 @@ ANSWER_TRIGGER = "Therefore, the answer is"
 class Fault:
     """Requests whose hash falls in this fault's share (``rate``) fail their first ``attempts`` tries.
 
-    ``when``: only requests whose prompt text contains this string are eligible.
+    ``when``: only requests whose prompt text contains this string (or each of these strings)
+    are eligible; the share is then taken of those requests.
     """
 
     kind: str
     rate: float = 1.0
     attempts: int | None = 1
-    when: str | None = None
+    when: str | tuple[str, ...] | None = None
+
+    def applies_to(self, prompt: str) -> bool:
+        if self.when is None:
+            return True
+        needles = (self.when,) if isinstance(self.when, str) else self.when
+        return all(n in prompt for n in needles)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -257,8 +265,9 @@ class OpenAIServer:
             self._send(writer, 429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
                        extra={"Retry-After": f"{self.retry_after:g}"})
             return True
-        if fault == "500":
-            self._send(writer, 500, {"error": {"message": "server error", "type": "server_error"}})
+        if fault in ("500", "400", "401"):
+            kinds = {"500": "server_error", "400": "invalid_request_error", "401": "authentication_error"}
+            self._send(writer, int(fault), {"error": {"message": f"fault {fault}", "type": kinds[fault]}})
             return True
         if fault == "drop":
             writer.transport.abort()
@@ -279,7 +288,11 @@ class OpenAIServer:
         bucket = int(identity[:8], 16) / 2**32
         start = 0.0
         for fault in self.faults:
-            if fault.when is not None and fault.when not in prompt:
+            if not fault.applies_to(prompt):
+                continue
+            if fault.when is not None:  # a targeted fault: its own share of the requests it targets
+                if bucket < fault.rate and (fault.attempts is None or attempt <= fault.attempts):
+                    return fault.kind
                 continue
             end = start + fault.rate
             if start <= bucket < end:
@@ -323,7 +336,7 @@ class OpenAIServer:
     @staticmethod
     def _send_raw(writer: asyncio.StreamWriter, status: int, data: bytes,
                   extra: dict[str, str] | None = None) -> None:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
                   500: "Internal Server Error"}.get(status, "Status")
         head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
                 f"Content-Length: {len(data)}", "Connection: keep-alive"]
