@@ -44,6 +44,17 @@ class TrainConfig(Record):
     lora: str | None = None  # e.g. "r=16,alpha=32" (also dropout=, targets=q_proj+v_proj)
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
 
+    def training_dict(self) -> dict[str, Any]:
+        """The fields that change the trained weights (decoding settings left out): what a
+        trained model's identity should hash."""
+        data = self.to_dict()
+        for name in DECODING_FIELDS:
+            data.pop(name)
+        return data
+
+
+DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
+
 
 EpochCallback = Callable[[int, "StudentModel"], None]
 

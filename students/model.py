@@ -114,8 +114,7 @@ class HFStudentModel(StudentModel):
     def train(self, pairs: list[tuple[str, str]], config: TrainConfig, checkpoint_dir: Path, seed: int,
               on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
         self.max_length = config.max_length
-        state = training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
-        self.history = state.history
+        training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
 
     def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module:
         """The module to optimise: the model, wrapped with LoRA adapters when ``config.lora``."""

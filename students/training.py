@@ -78,7 +78,7 @@ def steps_per_epoch(n_examples: int, config: TrainConfig) -> int:
 def run_fingerprint(pairs: list[tuple[str, str]], config: TrainConfig, seed: int, key: str) -> str:
     """Identifies a training run, so a checkpoint from another run is never resumed."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([key, seed, config.to_dict()], sort_keys=True).encode())
+    digest.update(json.dumps([key, seed, config.training_dict()], sort_keys=True).encode())
     for source, target in pairs:
         digest.update(json.dumps([source, target]).encode())
     return digest.hexdigest()
@@ -121,10 +121,9 @@ def train(
         warm = config.warmup_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
 
-    state = TrainState()
-    resumed = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler)
-    if resumed is not None:
-        state = resumed
+    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler) or TrainState()
+    student.history = state.history  # type: ignore[attr-defined]  # grows as epochs finish
+    if state.epoch > 0:
         if on_epoch is not None and _callback_done(checkpoint_dir) < state.epoch:
             on_epoch(state.epoch, student)
             _mark_callback_done(checkpoint_dir, state.epoch)
