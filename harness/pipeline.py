@@ -538,7 +538,7 @@ class _Trainer:
         _write_json(self.state_path, self.state)
 
     def on_epoch(self, epoch: int, model: Any) -> None:
-        entry: dict[str, Any] = {"epoch": epoch}
+        entry: dict[str, Any] = {"epoch": epoch, "finished_at": round(time.time(), 3)}
         mode = self.inputs.report_epoch
         if mode != "last":
             test = evaluate(model, self.inputs, self.inputs.test)
