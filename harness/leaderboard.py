@@ -181,12 +181,14 @@ def _parameters(cell: CellResult) -> int | None:
 
 def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], tuple[float, int]] | None = None,
           show_n: bool = False, task_order: list[str] | None = None,
-          student_order: list[str] | None = None, title: str = "ftcot leaderboard") -> Leaderboard:
-    """Aggregate finished cells (failed ones are left out) into a leaderboard."""
+          student_order: list[str] | None = None, title: str = "ftcot leaderboard",
+          scoring: str | None = None) -> Leaderboard:
+    """Aggregate finished cells (failed ones are left out) into a leaderboard; ``scoring``
+    keeps only the cells scored with that rule set."""
     groups: dict[tuple, list[CellResult]] = defaultdict(list)
     parameters: dict[str, int] = {}
     for cell in cells:
-        if cell.status != "done" or cell.accuracy is None:
+        if cell.status != "done" or cell.accuracy is None or (scoring and cell.scoring != scoring):
             continue
         teacher = cell.teacher if cell.method == "fine-tune-cot" else ""
         degree = cell.degree if cell.method == "fine-tune-cot" else 1
@@ -195,20 +197,22 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
             parameters[cell.student] = count
     rows: dict[tuple, Row] = {}
     tasks: list[str] = list(task_order or [])
-    scoring, epochs = set(), set()
+    rule_sets, epochs = set(), set()
     for (task, teacher, student, method, degree), members in groups.items():
         members.sort(key=lambda c: c.seed)
         entry = Entry(task, teacher, student, method, degree, [c.seed for c in members],
                       [float(c.accuracy) for c in members], max(c.n for c in members),
                       ",".join(sorted({c.scoring for c in members})),
                       ",".join(sorted({c.report_epoch for c in members})))
-        scoring.update(c.scoring for c in members)
+        rule_sets.update(c.scoring for c in members)
         epochs.update(c.report_epoch for c in members)
         rows.setdefault((student, method, teacher, degree), Row(student, method, teacher, degree)).entries[task] = entry
         if task not in tasks:
             tasks.append(task)
     students = list(student_order or [])
-    students += sorted({key[0] for key in rows} - set(students))
+    # the rest smallest first where sizes are known (as the paper orders its students)
+    students += sorted({key[0] for key in rows} - set(students),
+                       key=lambda s: (parameters.get(s, math.inf), s))
 
     def row_order(key: tuple) -> tuple:
         student, method, teacher, degree = key
@@ -222,9 +226,9 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
             continue
         row = teacher_rows.setdefault(teacher, Row("", "teacher", teacher, 1))
         row.entries[task] = Entry(task, teacher, "", "teacher", 1, [], [accuracy], n,
-                                  ",".join(sorted(scoring)), "")
+                                  ",".join(sorted(rule_sets)), "")
     return Leaderboard(tasks=[t for t in tasks if any(t in r.entries for r in ordered)], rows=ordered,
-                       teacher_rows=list(teacher_rows.values()), scoring=sorted(scoring),
+                       teacher_rows=list(teacher_rows.values()), scoring=sorted(rule_sets),
                        report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title)
 
 

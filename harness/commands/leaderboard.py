@@ -30,7 +30,8 @@ def build_board(ctx: Context, config_path: Path | None, show_n: bool):
         return matrix.leaderboard(show_n=show_n)
     cells = [c for c in ctx.store.cells() if c.scoring == ctx.settings.scoring]
     teachers = teacher_test_accuracy(ctx.store, cells, ctx.settings.data_dir)
-    return build(cells, teachers, show_n=show_n, title=f"ftcot leaderboard: {ctx.store.path}")
+    return build(cells, teachers, show_n=show_n, title=f"ftcot leaderboard: {ctx.store.path}",
+                 scoring=ctx.settings.scoring)
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
