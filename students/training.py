@@ -164,7 +164,7 @@ def train(
                 module.eval()
                 on_epoch(state.epoch, student)
                 module.train()
-                _mark_callback_done(checkpoint_dir, state.epoch)
+            _mark_callback_done(checkpoint_dir, state.epoch)
     finally:
         bar.close()
         module.eval()
