@@ -1,8 +1,9 @@
 """ftcot's pytest plugin (entry point ``pytest11``): gate a project's own tests on small students.
 
-- ``ftcot_cell`` fixture: ``ftcot_cell(task, student=..., method=..., teacher="oracle", degree=1,
+- ``ftcot_cell`` fixture: ``ftcot_cell(task, student=..., method=..., teacher=..., degree=1,
   seed=0, training={...})`` runs one cell through the pipeline (or returns it from the store when
-  it is already done) and gives its ``CellResult``::
+  it is already done) and gives its ``CellResult``. The teacher defaults to ``oracle`` (rationales
+  computed for the generated tasks) where the method uses one, else ``none``, as in a matrix::
 
       def test_student(ftcot_cell):
           cell = ftcot_cell("coin_flip:flips=4,train=64,test=32,seed=0", student="tiny-gpt2",
@@ -74,12 +75,15 @@ def ftcot_cell(ftcot_store: Any, pytestconfig: pytest.Config) -> Callable[..., A
     data_dir = _settings(pytestconfig)[1]
     scoring = pytestconfig.getoption("ftcot_scoring")
 
-    def run(task: str, *, student: str, method: str = "fine-tune-cot", teacher: str = "oracle",
+    def run(task: str, *, student: str, method: str = "fine-tune-cot", teacher: str | None = None,
             degree: int = 1, seed: int = 0, training: dict[str, Any] | None = None,
             teacher_options: dict[str, Any] | None = None, filters: tuple[str, ...] = ("correct",),
             report_epoch: str = "last", split: str = "default") -> Any:
+        from harness.matrix.config import NO_TEACHER, TEACHER_METHODS
         from harness.pipeline import CellSpec, run_cell
 
+        if teacher is None:  # as a matrix names them, so both share finished cells
+            teacher = "oracle" if method in TEACHER_METHODS else NO_TEACHER
         spec = CellSpec(task=task, teacher=teacher, student=student, method=method, degree=degree,
                         seed=seed, training=dict(training or {}), teacher_options=dict(teacher_options or {}),
                         filters=tuple(filters), report_epoch=report_epoch, split=split)

@@ -16,7 +16,7 @@ from harness.plugins import create
 from harness.store import Store
 
 TASK = "coin_flip:flips=2,train=32,test=16,seed=0"
-SPEC = CellSpec(task=TASK, teacher="oracle", student="tiny-gpt2", method="fine-tune",
+SPEC = CellSpec(task=TASK, teacher="none", student="tiny-gpt2", method="fine-tune",
                 training={"max_steps": 20, "batch_size": 16, "max_new_tokens": 8})
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import harness.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
 from harness.check import build_baseline
 from harness.pipeline import CellSpec, run_cell
 from harness.store import Store
@@ -76,7 +77,8 @@ def test_ftcot_cell_runs_real_cells(pytester: pytest.Pytester, store_file: Path)
         cells = store.cells(status="done")
     finally:
         store.close()
-    assert [(c.task, c.student, c.method, c.n) for c in cells] == [(TASK, "tiny-gpt2", "fine-tune", 16)]
+    # no teacher for plain fine-tuning, named as a matrix names it
+    assert [(c.task, c.teacher, c.student, c.method, c.n) for c in cells] == [(TASK, "none", "tiny-gpt2", "fine-tune", 16)]
 
 
 def test_store_comes_from_the_environment(pytester: pytest.Pytester, store_file: Path,
@@ -90,7 +92,7 @@ def test_store_comes_from_the_environment(pytester: pytest.Pytester, store_file:
 def _baseline(store_file: Path, path: Path, accuracy: float | None = None, n: int | None = None) -> Path:
     store = Store(store_file)
     try:  # the user's cell (finished already when the tests above ran)
-        run_cell(CellSpec(task=TASK, teacher="oracle", student="tiny-gpt2", method="fine-tune", training=TRAINING),
+        run_cell(CellSpec(task=TASK, teacher="none", student="tiny-gpt2", method="fine-tune", training=TRAINING),
                  store, None, "paper", progress=False)
         baseline, _ = build_baseline(store, Path("."), "paper")
     finally:
