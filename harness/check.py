@@ -204,8 +204,12 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
         for cell in store.cells(status="done"):
             if cell.accuracy is None or cell.scoring != scoring:
                 continue
-            spec = spec_of(cell)
-            key = cell_key(CellSpec.from_dict(spec), scoring)
+            try:
+                spec = spec_of(cell)
+                key = cell_key(CellSpec.from_dict(spec), scoring)
+            except UserError as exc:  # written by another ftcot version
+                warnings.append(f"skipped a stored cell of {cell.task} / {cell.student}: {exc}")
+                continue
             if key in seen:
                 continue
             stored = store.get_cell(key)
