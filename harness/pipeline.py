@@ -315,9 +315,15 @@ def prepare_cell(
     spec: CellSpec, store: Store, data_dir: Path | str | None, scoring: str, progress: bool = True
 ) -> CellInputs:
     """Driver side: examples, teacher completions, filters. Writes the filter report artifact."""
+    from harness.plugins import create
+    from plugins.filters import create_filters
+
     started = time.perf_counter()
     task = load_task(spec.task, data_dir)
     config = train_config(spec)
+    create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    if spec.uses_teacher:
+        create_filters(spec.filters)
     train = task.train_examples(spec.split)
     test = task.test_examples(spec.split)
     if not test:
