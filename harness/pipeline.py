@@ -289,13 +289,21 @@ def teach_examples(
         store, task, spec.teacher, examples, degree=spec.degree, temperature=spec.temperature,
         scoring=scoring, options=options, progress=progress,
     )
+    if result.missing:
+        why = f" ({result.stopped})" if result.stopped else ""
+        raise UserError(
+            f"the teacher stopped{why} with {result.missing} of {len(examples) * spec.degree} completions "
+            f"of {task.key} not asked; raise the limit (e.g. --max-cost) and run again: stored ones are reused"
+        )
     return list(result.completions)
 
 
 def filter_completions(
     spec: CellSpec, task: Any, examples: list[Example], completions: list[Completion], scoring: str
 ):
-    """Run the cell's filters; ``max-tokens`` counts tokens of the student built on this text."""
+    """Run the cell's filters. ``max-tokens`` counts tokens of the student built on every
+    completion's text; a tiny student then trains its tokenizer on the kept ones only, so its
+    counts may differ by a few tokens from the ones the filter saw."""
     from plugins.filters import FilterContext, apply_filters, create_filters, needs_tokens
 
     filters = create_filters(spec.filters)
@@ -469,6 +477,18 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _status(enabled: bool, text: str) -> Iterator[None]:
+    """A spinner on stderr while ``text`` is going on (nothing when ``enabled`` is False)."""
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
+
+
 def _generate(model: Any, prompts: list[str], max_new_tokens: int, batch_size: int, stop: str | None) -> list[str]:
     if not prompts:
         return []
@@ -627,24 +647,27 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
             if not outputs.predictions:
                 cache = directory / "evals" / f"{_eval_key(inputs)[:24]}.json"
                 cached = _read_json(cache)
-                if cached is not None:
-                    outputs.predictions = cached
+                if cached is not None:  # the texts are kept; answers are read again with today's rules
+                    outputs.predictions = _rescore(cached, inputs)
                 else:
                     eval_started = time.perf_counter()
                     if model is None:
                         from students.base import StudentModel
 
                         model = StudentModel.load_saved(directory / trainer.model_subdir())
-                    outputs.predictions = evaluate(model, inputs, inputs.test)
+                    with _status(progress, f"evaluating on {len(inputs.test)} test questions"):
+                        outputs.predictions = evaluate(model, inputs, inputs.test)
                     cache.parent.mkdir(exist_ok=True)
-                    _write_json(cache, outputs.predictions)
+                    _write_json(cache, [{"sample_index": p["sample_index"], "text": p["text"]}
+                                        for p in outputs.predictions])
                     timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
     else:
         eval_started = time.perf_counter()
         # a base model: tiny students build their tokenizer from the prompts' own text
         corpus = corpus_for([], inputs.method, [inputs.exemplars, *(i.question for i in inputs.test)])
         model = student.load(corpus, inputs.seed)
-        outputs.predictions = evaluate(model, inputs, inputs.test)
+        with _status(progress, f"{inputs.method}: answering {len(inputs.test)} test questions"):
+            outputs.predictions = evaluate(model, inputs, inputs.test)
         timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
     outputs.n = len(outputs.predictions)
     outputs.accuracy = _accuracy(outputs.predictions)
@@ -654,9 +677,21 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
 
 
 def _eval_key(inputs: CellInputs) -> str:
-    return content_key("eval", PIPELINE_VERSION, inputs.method, [dataclasses.astuple(e) for e in inputs.test],
-                       inputs.scoring, inputs.config.get("max_new_tokens"), inputs.config.get("eval_batch_size"),
-                       inputs.scorer.answer_format and dataclasses.asdict(inputs.scorer.answer_format))
+    """What determines a fine-tuned model's test outputs (the model's directory holds the rest)."""
+    return content_key("eval", PIPELINE_VERSION, inputs.method, [(e.sample_index, e.question) for e in inputs.test],
+                       inputs.config.get("max_new_tokens"))
+
+
+def _rescore(texts: list[dict[str, Any]], inputs: CellInputs) -> list[dict[str, Any]]:
+    """Stored outputs of a fine-tuned model, scored again (only those methods are cached)."""
+    gold = {e.sample_index: e.gold for e in inputs.test}
+    mode = fmt.EXTRACTION_MODE[inputs.method]
+    out = []
+    for item in texts:
+        prediction, correct = inputs.scorer.score(item["text"], mode, gold[item["sample_index"]])
+        out.append({"sample_index": item["sample_index"], "text": item["text"], "prediction": prediction,
+                    "correct": bool(correct)})
+    return out
 
 
 # -- driver side: record --------------------------------------------------------------------
