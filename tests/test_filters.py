@@ -117,3 +117,22 @@ def test_parse_filter_specs():
     assert parse_filter_specs(["correct", "dedupe"]) == ("correct", "dedupe")
     assert parse_filter_specs("none") == () and parse_filter_specs("") == ()
     assert parse_filter_specs("mine:a=1,b=2,correct") == ("mine:a=1,b=2", "correct")
+
+
+def test_correct_rescores_completions_scored_under_another_rule_set():
+    task = create("task", "tracking_shuffled_objects:objects=3,swaps=2,train=4,test=2", data_dir=None)
+    example = task.train_examples()[0]
+    wrong_letter = next(letter for letter in "ABC" if letter != example.answer)
+    # "In August (X)": the paper's rules read the capital A of "August" first; strict reads (X)
+    answer_text = f"In August ({example.answer})"
+    scored_by_paper = Completion(
+        task=task.key, sample_index=example.sample_index, teacher="t", index=0, rationale="r",
+        answer_text=answer_text, prediction="A", correct=example.answer == "A", scoring="paper")
+    context = FilterContext(task=task, examples={example.sample_index: example}, scoring="strict")
+    kept = apply_filters([scored_by_paper], create_filters(["correct"]), context)
+    assert len(kept.kept) == 1
+    wrong = Completion(
+        task=task.key, sample_index=example.sample_index, teacher="t", index=1, rationale="r",
+        answer_text=f"({wrong_letter})", scoring="paper", correct=True)  # stale label, re-scored
+    dropped = apply_filters([wrong], create_filters(["correct"]), context)
+    assert dropped.kept == [] and f"teacher answered '{wrong_letter}'" in dropped.dropped[0].reason
