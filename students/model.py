@@ -95,15 +95,30 @@ class HFStudentModel(StudentModel):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def encode_source(self, text: str, max_length: int) -> list[int]:
-        """The input with its special tokens, its beginning cut to fit ``max_length``."""
-        body = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, without special tokens (one batched call)."""
+        return list(self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]) if texts else []
+
+    def source_ids(self, body: list[int], max_length: int) -> list[int]:
+        """An input's ids with its special tokens, its beginning cut to fit ``max_length``."""
         room = max(1, max_length - len(self._affixes.prefix) - len(self._affixes.suffix))
         return self._affixes.prefix + body[-room:] + self._affixes.suffix
 
-    def encode_target(self, text: str, max_length: int) -> list[int]:
-        body = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def target_ids(self, body: list[int], max_length: int) -> list[int]:
+        """A target's ids and ``</s>``, its end cut to fit ``max_length``."""
         return body[: max(0, max_length - 1)] + [self.eos_id]
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], max_length: int) -> list[tuple[list[int], list[int]]]:
+        """Training examples: (input ids, target ids) of each pair."""
+        sources = self.token_ids([s for s, _ in pairs])
+        targets = self.token_ids([t for _, t in pairs])
+        return [self._pair(s, t, max_length) for s, t in zip(sources, targets)]
+
+    def encode_pair(self, source: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
+        return self.encode_pairs([(source, target)], max_length)[0]
+
+    def _pair(self, source: list[int], target: list[int], max_length: int) -> tuple[list[int], list[int]]:
+        return self.source_ids(source, max_length), self.target_ids(target, max_length)
 
     @property
     def parameter_count(self) -> int:
@@ -132,7 +147,7 @@ class HFStudentModel(StudentModel):
                  stop: str | None = "END") -> list[str]:
         if batch_size < 1 or max_new_tokens < 0:
             raise UserError("generation needs batch_size >= 1 and max_new_tokens >= 0")
-        encoded = [self.encode_source(p, self.max_length) for p in prompts]
+        encoded = [self.source_ids(body, self.max_length) for body in self.token_ids(prompts)]
         # Similar lengths together: less padding; greedy outputs do not depend on the grouping.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         results: list[str] = [""] * len(prompts)
@@ -204,26 +219,23 @@ class CausalStudentModel(HFStudentModel):
             getattr(config, "max_position_embeddings", None) if config.model_type in LEARNED_POSITIONS else None
         )
 
-    def encode_pair(self, source: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
-        prompt = self.encode_source(source, max_length)
-        answer = self.encode_target(target, max_length)
+    def _pair(self, source: list[int], target: list[int], max_length: int) -> tuple[list[int], list[int]]:
+        prompt, answer = self.source_ids(source, max_length), self.target_ids(target, max_length)
         if self.context_limit is not None and len(prompt) + len(answer) > self.context_limit:
             answer = answer[: self.context_limit // 2]
-            prompt = self.encode_source(source, self.context_limit - len(answer))
+            prompt = self.source_ids(source, self.context_limit - len(answer))
         return prompt, answer
 
     def collate(self, examples: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
         """Right padding; labels are -100 on the prompt and on padding."""
         width = max(len(p) + len(a) for p, a in examples)
-        input_ids = torch.full((len(examples), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(examples), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(examples), width), dtype=torch.long)
-        for row, (prompt, answer) in enumerate(examples):
-            n, m = len(prompt), len(answer)
-            input_ids[row, : n + m] = torch.tensor(prompt + answer)
-            labels[row, n : n + m] = torch.tensor(answer)
-            mask[row, : n + m] = 1
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+        ids, labels, mask = [], [], []
+        for prompt, answer in examples:
+            pad = width - len(prompt) - len(answer)
+            ids.append(prompt + answer + [self.pad_id] * pad)
+            labels.append([-100] * len(prompt) + answer + [-100] * pad)
+            mask.append([1] * (width - pad) + [0] * pad)
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
 
     def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
         """Left padding, so every row's next token comes right after its prompt."""
@@ -252,22 +264,14 @@ class Seq2SeqStudentModel(HFStudentModel):
     is_encoder_decoder = True
     auto_class = AutoModelForSeq2SeqLM
 
-    def encode_pair(self, source: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
-        return self.encode_source(source, max_length), self.encode_target(target, max_length)
-
     def collate(self, examples: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
         """Right padding on both sides; padded labels are -100."""
-        n = len(examples)
         source_width = max(len(s) for s, _ in examples)
         target_width = max(len(t) for _, t in examples)
-        input_ids = torch.full((n, source_width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, source_width), dtype=torch.long)
-        labels = torch.full((n, target_width), -100, dtype=torch.long)
-        for row, (source, target) in enumerate(examples):
-            input_ids[row, : len(source)] = torch.tensor(source)
-            mask[row, : len(source)] = 1
-            labels[row, : len(target)] = torch.tensor(target)
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+        ids = [s + [self.pad_id] * (source_width - len(s)) for s, _ in examples]
+        mask = [[1] * len(s) + [0] * (source_width - len(s)) for s, _ in examples]
+        labels = [t + [-100] * (target_width - len(t)) for _, t in examples]
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
 
     def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
         if max_new_tokens == 0:

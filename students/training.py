@@ -39,7 +39,7 @@ class Trainable(Protocol):
 
     device: torch.device
 
-    def encode_pair(self, source: str, target: str, max_length: int) -> Any: ...
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], max_length: int) -> list[Any]: ...
 
     def example_length(self, example: Any) -> int: ...
 
@@ -106,7 +106,7 @@ def train(
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = run_fingerprint(pairs, config, seed, getattr(student, "key", ""))
 
-    examples = [model_obj.encode_pair(s, t, config.max_length) for s, t in pairs]
+    examples = model_obj.encode_pairs(pairs, config.max_length)
     lengths = [model_obj.example_length(e) for e in examples]
     per_epoch = steps_per_epoch(len(examples), config)
     total_steps = config.max_steps if config.max_steps is not None else per_epoch * config.epochs
