@@ -15,6 +15,8 @@ the same steps as messages (see ``Generation.answer_messages``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -176,16 +178,21 @@ class Teacher:
         return content_key(self.name, self.model, {**self.parameters(), **generation.as_key()})
 
     def completion_key(self, identity: str, reasoning_prompt: str, index: int) -> str:
+        """``content_key(identity, reasoning_prompt, index)``."""
         return content_key(identity, reasoning_prompt, index)
 
     def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
         """The jobs for these examples: each example with completion indices 0..degree-1."""
         identity = self.identity(generation)
+        head = json.dumps(identity) + ","
         jobs = []
         for example in examples:
             prompt = generation.reasoning_prompt(example.question)
+            # the bytes content_key(identity, prompt, index) hashes, with the prompt encoded once
+            middle = "[" + head + json.dumps(prompt, ensure_ascii=False) + ","
             for index in range(degree):
-                jobs.append(Job(example, index, self.completion_key(identity, prompt, index), prompt))
+                key = hashlib.sha256(f"{middle}{index}]".encode()).hexdigest()
+                jobs.append(Job(example, index, key, prompt))
         return jobs
 
     def prepare(self, task: Any, generation: Generation) -> None:

@@ -12,7 +12,6 @@ which ``ftcot teacher-report`` reads: a completion shared by two tasks counts fo
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,16 +90,47 @@ def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -
     return plugins.create("teacher", spec, **(options or {}))
 
 
+class Scorer:
+    """Scores completions with a task's own rules; remembers answers already extracted (a
+    teacher's answer texts repeat a lot: `` no.``, `` (B)``), so a cached re-run stays fast."""
+
+    def __init__(self, task: Any, scoring: str):
+        self.task = task
+        self.scoring = scoring
+        self._predictions: dict[str, str | None] = {}
+        self._verdicts: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, example: Example, completion: Completion) -> Completion:
+        """The completion labelled with this task's example and scored (a copy where anything changes)."""
+        prediction = correct = None
+        if not completion.failed:
+            text = completion.answer_text
+            if text in self._predictions:
+                prediction = self._predictions[text]
+            else:
+                prediction = self._predictions[text] = self.task.extract(text, "direct", self.scoring)
+            if prediction is not None:
+                verdict = (prediction, example.answer)
+                correct = self._verdicts.get(verdict)
+                if correct is None:
+                    correct = self._verdicts[verdict] = bool(
+                        self.task.is_correct(prediction, example.answer, self.scoring))
+            else:
+                correct = False
+        c = completion
+        if (c.task, c.sample_index, c.prediction, c.correct, c.scoring) == (
+                example.task, example.sample_index, prediction, correct, self.scoring):
+            return c
+        c = object.__new__(Completion)  # a shallow copy, cheaper than copy.copy
+        c.__dict__.update(completion.__dict__)
+        c.task, c.sample_index, c.prediction, c.correct, c.scoring = (
+            example.task, example.sample_index, prediction, correct, self.scoring)
+        return c
+
+
 def score(task: Any, example: Example, completion: Completion, scoring: str) -> Completion:
     """The completion labelled with this task's example and scored by the task's own rules."""
-    prediction = correct = None
-    if not completion.failed:
-        prediction = task.extract(completion.answer_text, "direct", scoring)
-        correct = prediction is not None and bool(task.is_correct(prediction, example.answer, scoring))
-    return dataclasses.replace(
-        completion, task=example.task, sample_index=example.sample_index,
-        prediction=prediction, correct=correct, scoring=scoring,
-    )
+    return Scorer(task, scoring)(example, completion)
 
 
 def teach(
@@ -150,7 +180,8 @@ def teach(
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
     if todo:
         _record_artifact(store, artifact_key, result, jobs, {})
-    sink = _Sink(store, task, scoring, max_cost, _ProgressView(progress, teacher, task, len(todo)))
+    scorer = Scorer(task, scoring)
+    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)))
     if todo:
         try:
             with sink.view:
@@ -168,7 +199,7 @@ def teach(
         if completion is None:
             result.missing += 1
             continue
-        completion = score(task, job.example, completion, scoring)
+        completion = scorer(job.example, completion)
         final[job.key] = completion
         seen_examples.add(job.example.sample_index)
         result.completions.append(completion)
@@ -209,10 +240,9 @@ def _record_artifact(store: Store, key: str, result: TeachResult, jobs: list[Job
 class _Sink:
     """Scores and stores completions as they arrive; keeps the spend within ``max_cost``."""
 
-    def __init__(self, store: Store, task: Any, scoring: str, max_cost: float | None, view: _ProgressView):
+    def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: _ProgressView):
         self.store = store
-        self.task = task
-        self.scoring = scoring
+        self.scorer = scorer
         self.max_cost = None if max_cost is None else float(max_cost)
         self.view = view
         self.results: dict[str, Completion] = {}
@@ -245,7 +275,7 @@ class _Sink:
         rows = []
         with self._lock:
             for job, completion in pairs:
-                completion = score(self.task, job.example, completion, self.scoring)
+                completion = self.scorer(job.example, completion)
                 self._reserved.pop(job.key, None)
                 self.results[job.key] = completion
                 self.spent += completion.cost_usd

@@ -1,0 +1,145 @@
+"""Teacher throughput against the local OpenAI-compatible server (tests/openai_server.py).
+
+- harness overhead: completions/s of ``teach`` with ``litellm:hosted_vllm/...`` at concurrency 64
+  vs bare ``litellm.acompletion`` calls doing the same two steps at the same concurrency, on a
+  server that answers at once (goal >= 0.9);
+- latency-bound efficiency: the server adds 500 ms to every answer; completions/s at concurrency
+  64 vs the ideal, 64 completions per (2 steps x 0.5 s) (goal >= 0.9; as requests/s it is the
+  same ratio against 64/0.5 s);
+- a fully cached re-run: completions/s of ``teach`` when the store holds every completion
+  (goal >= 20,000/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from harness import plugins
+from harness.records import Completion
+from harness.store import Store
+from openai_server import OpenAIServer
+from teachers.base import Generation
+from teachers.teach import create_teacher, teach
+
+MODEL = "hosted_vllm/bench-model"
+CONCURRENCY = 64
+
+
+def _task(tmp_path, train: int):
+    return plugins.create("task", f"coin_flip:flips=3,train={train},test=2", data_dir=tmp_path)
+
+
+async def _bare(url: str, questions: list[str]) -> None:
+    """The baseline: the same two steps per completion with litellm alone, 64 in flight."""
+    import litellm
+
+    litellm.disable_aiohttp_transport = True
+    gate = asyncio.Semaphore(CONCURRENCY)
+    common = dict(model=MODEL, api_base=url, max_retries=0, timeout=60, temperature=0.0, drop_params=True)
+
+    async def one(question: str) -> None:
+        async with gate:
+            prompt = f"Q: {question}\nA: Let's think step by step."
+            first = await litellm.acompletion(messages=[{"role": "user", "content": prompt}], max_tokens=128, **common)
+            rationale = first.choices[0].message.content
+            await litellm.acompletion(messages=[
+                {"role": "user", "content": prompt}, {"role": "assistant", "content": rationale.strip()},
+                {"role": "user", "content": "Therefore, the answer is"}], max_tokens=32, **common)
+
+    await asyncio.gather(*(one(q) for q in questions))
+
+
+def _teach(tmp_path, task, url: str, round_no: int):
+    store = Store(tmp_path / f"round{round_no}-{time.monotonic_ns()}.db")
+    result = teach(store, task, f"litellm:{MODEL}", task.train_examples(),
+                   options={"api_base": url, "concurrency": CONCURRENCY}, progress=False)
+    assert result.new == len(task.train_examples()) and result.failed == 0
+    return result
+
+
+def test_harness_overhead_vs_bare_litellm(benchmark, tmp_path):
+    n = 240
+    task = _task(tmp_path, n)
+    questions = [e.question for e in task.train_examples()]
+    with OpenAIServer() as server:
+        asyncio.run(_bare(server.url, questions[:16]))  # warm both paths up
+        _teach(tmp_path, _task(tmp_path, 16), server.url, -1)
+        bare, ours = [], []
+        for r in range(3):  # interleaved, so load changes hit both alike
+            start = time.perf_counter()
+            asyncio.run(_bare(server.url, questions))
+            bare.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            _teach(tmp_path, task, server.url, r)
+            ours.append(time.perf_counter() - start)
+        benchmark.pedantic(lambda: _teach(tmp_path, task, server.url, 99), rounds=1, iterations=1)
+    bare_rate, our_rate = n / min(bare), n / min(ours)
+    benchmark.extra_info.update({
+        "figure": "litellm teacher completions/s vs bare litellm.acompletion (concurrency 64)",
+        "value": our_rate, "unit": "completions/s", "baseline": bare_rate,
+        "baseline_label": "bare litellm.acompletion, same two steps", "ratio": our_rate / bare_rate,
+        "goal": "ratio >= 0.9",
+    })
+    assert our_rate / bare_rate > 0.5
+
+
+def test_latency_bound_efficiency(benchmark, tmp_path):
+    delay, n = 0.5, 256
+    task = _task(tmp_path, n)
+    with OpenAIServer(delay=delay) as server:
+        _teach(tmp_path, _task(tmp_path, 4), server.url, -1)
+        seconds = []
+
+        def once():
+            start = time.perf_counter()
+            _teach(tmp_path, task, server.url, len(seconds))
+            seconds.append(time.perf_counter() - start)
+
+        benchmark.pedantic(once, rounds=2, iterations=1)
+    rate = n / min(seconds)
+    ideal = CONCURRENCY / (2 * delay)
+    benchmark.extra_info.update({
+        "figure": "completions/s at concurrency 64, server answering in 0.5 s",
+        "value": rate, "unit": "completions/s", "baseline": ideal,
+        "baseline_label": "ideal: 64 in flight / (2 steps x 0.5 s)", "ratio": rate / ideal,
+        "goal": "ratio >= 0.9", "requests_per_s": 2 * rate,
+    })
+    assert rate / ideal > 0.5
+
+
+def test_fully_cached_rerun(benchmark, tmp_path):
+    train, degree = 10_000, 2
+    task = _task(tmp_path, train)
+    examples = task.train_examples()
+    store = Store(tmp_path / "cached.db")
+    teacher = create_teacher(f"litellm:{MODEL}", {"api_base": "http://127.0.0.1:9/v1"})
+    generation = Generation(temperature=0.7)
+    teacher.prepare(task, generation)
+    jobs = teacher.plan(task, examples, degree, generation)
+    store.put_completions(
+        (job.key, job.blank(teacher.label, generation, rationale=" One flip, so tails.",
+                            answer_prompt="", answer_text=" no.", prompt_tokens=60, completion_tokens=9))
+        for job in jobs)
+    n = len(jobs)
+
+    def rerun():
+        result = teach(store, task, teacher, examples, degree=degree, progress=False)
+        assert result.cached == n and result.new == 0
+        return result
+
+    rerun()  # warm up
+    benchmark.pedantic(rerun, rounds=3, iterations=1)
+    seconds = benchmark.stats.stats.min if getattr(benchmark, "stats", None) else None
+    if seconds is None:
+        start = time.perf_counter()
+        rerun()
+        seconds = time.perf_counter() - start
+    rate = n / seconds
+    benchmark.extra_info.update({
+        "figure": "fully cached re-run of 20,000 completions", "value": rate, "unit": "completions/s",
+        "goal": "value >= 20000",
+    })
+    assert rate > 2_000
