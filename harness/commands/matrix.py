@@ -78,12 +78,12 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
         tasks = short_names(t.task for t in summary.teachers)
         names = short_names(t.teacher for t in summary.teachers)
         teachers = Table(title="teacher completions for the cells to do")
-        for column in ("task", "teacher", "examples", "D", "needed", "cached", "calls", "tokens in",
+        for column in ("task", "teacher", "for", "examples", "D", "needed", "cached", "calls", "tokens in",
                        "tokens out", "cost"):
-            teachers.add_column(column, justify="left" if column in ("task", "teacher") else "right")
+            teachers.add_column(column, justify="left" if column in ("task", "teacher", "for") else "right")
         for t in summary.teachers:
             cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
-            teachers.add_row(tasks[t.task], names[t.teacher], str(t.examples), str(t.degree), _compact(t.needed),
+            teachers.add_row(tasks[t.task], names[t.teacher], t.part, str(t.examples), str(t.degree), _compact(t.needed),
                              _compact(t.cached), _compact(t.calls), _compact(t.prompt_tokens),
                              _compact(t.completion_tokens), cost)
         ctx.console.print(teachers)

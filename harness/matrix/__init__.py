@@ -10,6 +10,7 @@ each run once through the per-cell pipeline and stored; re-running does only wha
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ class Matrix:
 
     def plan(self, only: dict[str, set[str]] | None = None) -> PlanSummary:
         cells = self.cells(only)
-        return PlanSummary(cells, estimate_teachers(cells, self.store, self.data_dir))
+        return PlanSummary(cells, estimate_teachers(cells, self.store, self.data_dir, self.config.teacher_test))
 
     def run(self, cells: list[PlannedCell], console: Console, executor: str = "local",
             address: str | None = None) -> dict[str, Any]:
@@ -74,9 +75,36 @@ class Matrix:
         view = MatrixView(console, {c.key: cell_label(c.spec, names) for c in todo}, len(cells) - len(todo),
                           title=f"matrix {self.config.path.name} ({executor})")
         with view:
-            return run_cells(todo, store=self.store, data_dir=self.data_dir, scoring=self.scoring,
-                             executor=runner, view=view, max_retries=self.config.max_retries,
-                             retry_lost=executor != "ray")
+            results = run_cells(todo, store=self.store, data_dir=self.data_dir, scoring=self.scoring,
+                                executor=runner, view=view, max_retries=self.config.max_retries,
+                                retry_lost=executor != "ray")
+        if self.config.teacher_test:
+            self.evaluate_teachers(todo, console)
+        return results
+
+    def evaluate_teachers(self, cells: list[PlannedCell], console: Console) -> None:
+        """The teachers of these Fine-tune-CoT cells answer their tasks' test questions once
+        (greedy), through the store, for the leaderboard's teacher rows."""
+        from harness.matrix.plan import teacher_groups
+        from harness.plugins import create
+        from teachers.teach import teach
+
+        for (task_spec, teacher, split, part, _, options_json), _ in teacher_groups(cells, True).items():
+            if part != "test":
+                continue
+            options = {k: v for k, v in json.loads(options_json).items() if k != "temperature"}
+            try:
+                task = create("task", task_spec, data_dir=self.data_dir)
+                result = teach(self.store, task, teacher, task.test_examples(split), degree=1, temperature=0.0,
+                               scoring=self.scoring, options=options, progress=False)
+            except Exception as exc:  # the cells are done; the reference row is a bonus
+                console.print(f"[yellow]teacher {teacher} could not answer the test questions of {task_spec}: "
+                              f"{type(exc).__name__}: {exc}[/]")
+                continue
+            answered = result.new + result.cached
+            if answered:
+                console.print(f"teacher {teacher} on the test questions of {task_spec}: "
+                              f"{result.correct}/{answered} right", style="dim")
 
     def leaderboard(self, show_n: bool = False, title: str | None = None):
         """The leaderboard of this matrix's cells (whatever of them is stored)."""

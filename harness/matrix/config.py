@@ -51,6 +51,7 @@ TOP_LEVEL = {
     "parallel": "cells at a time with the local executor (>= 1)",
     "threads_per_cell": "torch threads per cell (>= 1)",
     "max_retries": "times a cell lost with its worker is retried (>= 0)",
+    "teacher_test": "true/false: teachers also answer the test questions, for the leaderboard's teacher rows",
 }
 STUDENT_KEYS = {"training": "table", "num_cpus": "number", "num_gpus": "number"}
 TASK_KEYS = {"training": "table", "degrees": "degrees"}
@@ -81,6 +82,7 @@ class MatrixConfig:
     parallel: int = 1
     threads_per_cell: int | None = None
     max_retries: int = 1
+    teacher_test: bool = True
 
     def training_for(self, task: str, student: str) -> dict[str, Any]:
         """Training settings of one cell: global, then the task's, then the student's."""
@@ -262,6 +264,8 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
     for key, choices in (("scoring", SCORING_RULES), ("report_epoch", REPORT_EPOCHS)):
         if key in data and data[key] not in choices:
             problems.add((key,), f"{key} must be one of {', '.join(choices)}, not {data[key]!r}")
+    if "teacher_test" in data and not isinstance(data["teacher_test"], bool):
+        problems.add(("teacher_test",), f"teacher_test must be true or false, not {data['teacher_test']!r}")
     for key, low in (("parallel", 1), ("threads_per_cell", 1), ("max_retries", 0)):
         if key in data and not (_is_int(data[key]) and data[key] >= low):
             problems.add((key,), f"{key} must be an integer >= {low}, not {data[key]!r}")
@@ -302,6 +306,7 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
         parallel=data.get("parallel", 1),
         threads_per_cell=data.get("threads_per_cell"),
         max_retries=data.get("max_retries", 1),
+        teacher_test=data.get("teacher_test", True),
     )
 
 

@@ -9,6 +9,7 @@ without opening a model.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from harness.store import Store
 ONLY_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
 # Teachers that compute or import rationales instead of asking a model.
 NO_CALL_TEACHERS = frozenset({"oracle", "replay"})
+# Teachers that run a model on this machine: calls, but nothing to pay per token.
+LOCAL_TEACHERS = frozenset({"hf", "vllm"})
 # Upper bounds of one Zero-shot-CoT completion: step 1 and step 2 new tokens.
 STEP1_TOKENS, STEP2_TOKENS = 128, 32
 
@@ -132,12 +135,14 @@ def plan_cells(config: MatrixConfig, store: Store, scoring: str,
 
 @dataclass
 class TeacherEstimate:
-    """What one (task, teacher) pair still needs from its teacher for the cells to do."""
+    """What one (task, teacher, part, temperature) group still needs from its teacher."""
 
     task: str
     teacher: str
+    part: str  # "train" (rationales to learn from) or "test" (the teacher's own accuracy)
     examples: int
     degree: int
+    temperature: float
     needed: int
     cached: int
     calls: int
@@ -150,31 +155,42 @@ class TeacherEstimate:
         return dict(self.__dict__)
 
 
-def _task_examples(task_spec: str, data_dir: Path, split: str) -> tuple[list[Any] | None, str]:
-    from harness.plugins import create
+def teacher_groups(cells: list[PlannedCell], teacher_test: bool) -> dict[tuple, int]:
+    """(task, teacher, split, part, temperature, options) -> the largest degree still needed.
+    Completions at different temperatures are different completions."""
+    groups: dict[tuple, int] = {}
+    for cell in cells:
+        spec = cell.spec
+        if spec.method not in TEACHER_METHODS:
+            continue
+        options = json.dumps(spec.teacher_options, sort_keys=True, default=str)
+        if cell.status != "done":
+            key = (spec.task, spec.teacher, spec.split, "train", spec.temperature, options)
+            groups[key] = max(groups.get(key, 0), spec.degree)
+        if teacher_test:
+            groups.setdefault((spec.task, spec.teacher, spec.split, "test", 0.0, options), 1)
+    return groups
 
-    try:
-        task = create("task", task_spec, data_dir=data_dir)
-        return task.train_examples(split), ""
-    except UserError as exc:
-        return None, str(exc)
-    except Exception as exc:  # a plugin's own bug should not stop the plan
-        return None, f"{type(exc).__name__}: {exc}"
 
+def _cached(task: Any, teacher_spec: str, options: dict, examples: list[Any], degree: int,
+            temperature: float, store: Store) -> tuple[int, bool]:
+    """How many of these completions the store holds (by the teacher's own keys), and
+    whether the teacher calls a model for the rest."""
+    from teachers.base import Generation
+    from teachers.teach import create_teacher
 
-def _task_key(task_spec: str, data_dir: Path) -> str:
-    from harness.plugins import create
-
-    try:
-        return create("task", task_spec, data_dir=data_dir).key
-    except Exception:
-        return task_spec
+    teacher = create_teacher(teacher_spec, {k: v for k, v in options.items() if k != "temperature"})
+    generation = Generation.from_options(temperature, options)
+    jobs = teacher.plan(task, examples, degree, generation)
+    calls_model = teacher.cacheable and teacher_spec.partition(":")[0] not in NO_CALL_TEACHERS
+    stored = store.get_completions(job.key for job in jobs)
+    return sum(1 for job in jobs if (c := stored.get(job.key)) is not None and not c.failed), calls_model
 
 
 def _price(teacher: str, prompt_tokens: int, completion_tokens: int) -> float | None:
     """Cost in USD from litellm's offline cost map, or None where the model has no price."""
     name, _, model = teacher.partition(":")
-    if name in NO_CALL_TEACHERS:
+    if name in NO_CALL_TEACHERS or name in LOCAL_TEACHERS:
         return 0.0
     if name != "litellm" or not model:
         return None
@@ -188,44 +204,41 @@ def _price(teacher: str, prompt_tokens: int, completion_tokens: int) -> float | 
         return None
 
 
-def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path) -> list[TeacherEstimate]:
-    """Teacher completions the cells still to do need, what the store already holds, and
-    tokens and cost of the rest (tokens from stored completions of the pair where there are
-    some, else from question length and the step limits; an upper bound)."""
-    degree_by_pair: dict[tuple[str, str, str], int] = {}
-    for cell in cells:
-        spec = cell.spec
-        if cell.status == "done" or spec.method not in TEACHER_METHODS:
-            continue
-        pair = (spec.task, spec.teacher, spec.split)
-        degree_by_pair[pair] = max(degree_by_pair.get(pair, 0), spec.degree)
+def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
+                      teacher_test: bool = True) -> list[TeacherEstimate]:
+    """Teacher completions the cells still to do need (and, with ``teacher_test``, the teachers'
+    answers to the test questions), what the store holds, and calls, tokens and cost of the
+    rest. Tokens come from question length and the steps' token limits (an upper bound for
+    the rationales); cost from litellm's offline price map, None where a model is unpriced."""
+    from harness.plugins import create
+
     estimates = []
-    for (task_spec, teacher, split), degree in degree_by_pair.items():
-        examples, note = _task_examples(task_spec, data_dir, split)
-        if examples is None:
-            estimates.append(TeacherEstimate(task_spec, teacher, 0, degree, 0, 0, 0, 0, 0, None, note))
+    tasks: dict[str, Any] = {}
+    for (task_spec, teacher, split, part, temperature, options_json), degree in teacher_groups(
+            cells, teacher_test).items():
+        options = json.loads(options_json)
+        try:
+            task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
+            tasks[task_spec] = task
+            examples = task.train_examples(split) if part == "train" else task.test_examples(split)
+            cached, calls_model = _cached(task, teacher, options, examples, degree, temperature, store)
+        except Exception as exc:  # missing data, a bad option: say so, plan the rest
+            note = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            estimates.append(TeacherEstimate(task_spec, teacher, part, 0, degree, temperature, 0, 0, 0, 0, 0,
+                                             None, note.splitlines()[0]))
             continue
-        wanted = {e.sample_index for e in examples}
-        stored = store.completions(task=_task_key(task_spec, data_dir), teacher=teacher)
-        have = [c for c in stored if not c.failed and c.index < degree and c.sample_index in wanted]
         needed = len(examples) * degree
-        cached = min(len(have), needed)
-        free = teacher.partition(":")[0] in NO_CALL_TEACHERS
-        calls = 0 if free else needed - cached
-        priced = [c for c in have if c.prompt_tokens or c.completion_tokens]
-        if priced:
-            per_prompt = sum(c.prompt_tokens for c in priced) / len(priced)
-            per_completion = sum(c.completion_tokens for c in priced) / len(priced)
-        else:
-            mean_chars = sum(len(e.question) for e in examples) / max(1, len(examples))
-            # step 1 prompt, then step 2 re-sends it with the rationale: about 4 characters a token
-            per_prompt = 2 * (mean_chars / 4 + 12) + STEP1_TOKENS
-            per_completion = STEP1_TOKENS + STEP2_TOKENS
-        prompt_tokens, completion_tokens = int(calls * per_prompt), int(calls * per_completion)
+        calls = needed - cached if calls_model else 0
+        mean_chars = sum(len(e.question) for e in examples) / max(1, len(examples))
+        step1 = int(options.get("max_tokens") or STEP1_TOKENS)
+        step2 = int(options.get("answer_max_tokens") or STEP2_TOKENS)
+        # step 1 sends the question; step 2 sends it again with the rationale (about 4 characters a token)
+        prompt_tokens = calls * int(2 * (mean_chars / 4 + 12) + step1)
+        completion_tokens = calls * (step1 + step2)
+        cost = _price(teacher, prompt_tokens, completion_tokens) if calls else 0.0
         estimates.append(TeacherEstimate(
-            task_spec, teacher, len(examples), degree, needed, cached, calls, prompt_tokens,
-            completion_tokens, _price(teacher, prompt_tokens, completion_tokens) if calls or free else 0.0,
-            "computed locally, no model calls" if free else "",
+            task_spec, teacher, part, len(examples), degree, temperature, needed, cached, calls,
+            prompt_tokens, completion_tokens, cost, "" if calls_model else "computed locally, no model calls",
         ))
     return estimates
 
