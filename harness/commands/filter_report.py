@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
-
 from rich.table import Table
 
 from harness import formatting as fmt
@@ -55,7 +53,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                        "examples_kept": len({c.sample_index for c in result.kept}),
                        **result.to_dict(with_drops=True)})
         return 0
-    table = Table(title=f"filters on {task.key} · teacher {spec.teacher} · D={spec.degree} · scoring {scoring}")
+    ctx.console.print(f"[bold]{task.key}[/bold] · teacher {spec.teacher} · D={spec.degree} · scoring {scoring}")
+    table = Table()
     for column in ("filter", "seen", "kept", "dropped"):
         table.add_column(column, justify="left" if column == "filter" else "right")
     for step in result.steps:
@@ -69,8 +68,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             drops = result.dropped_by(step.filter)
             if not drops:
                 continue
-            reasons = Counter(d.reason for d in drops)
-            ctx.console.print(f"[bold]{step.filter}[/bold]: {len(reasons)} distinct reasons")
+            ctx.console.print(f"[bold]{step.filter}[/bold] dropped {len(drops)}, e.g.:", markup=True)
             for d in drops[: args.drops]:
                 ctx.console.print(f"  example {d.sample_index} completion {d.completion_index}: {d.reason}",
                                   markup=False)
