@@ -167,7 +167,6 @@ def parse_options(text: str | None, known: dict[str, type], what: str) -> dict[s
         try:
             values[name] = known[name](raw.strip())
         except ValueError:
-            raise UserError(
-                f"bad {what} option {part!r}: {name} must be a {known[name].__name__}"
-            ) from None
+            kind = {int: "an integer", float: "a number"}.get(known[name], known[name].__name__)
+            raise UserError(f"bad {what} option {part!r}: {name} must be {kind}") from None
     return values

@@ -214,6 +214,8 @@ class CausalStudentModel(HFStudentModel):
 
     def __init__(self, model: PreTrainedModel, tokenizer: Any, **kwargs: Any):
         super().__init__(model, tokenizer, **kwargs)
+        if getattr(model, "loss_type", None) is None:
+            model.loss_type = "ForCausalLM"  # what transformers falls back to, without its warning
         config = model.config
         self.context_limit: int | None = (
             getattr(config, "max_position_embeddings", None) if config.model_type in LEARNED_POSITIONS else None

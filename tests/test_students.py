@@ -159,7 +159,7 @@ def test_specs_have_canonical_keys_and_checked_options():
         plugins.create("student", "tiny-llama:layerz=3")
     with pytest.raises(UserError, match="multiple of heads"):
         plugins.create("student", "tiny-gpt2:dim=130,heads=4")
-    with pytest.raises(UserError, match="must be a int"):
+    with pytest.raises(UserError, match="dim must be an integer"):
         plugins.create("student", "tiny-t5:dim=wide")
     with pytest.raises(UserError, match="needs a model"):
         plugins.create("student", "hf")
@@ -173,6 +173,20 @@ def test_default_tiny_llama_size_and_families():
     assert load("tiny-t5", pairs).is_encoder_decoder
     bigger = load("tiny-llama:layers=3,dim=64,heads=2", pairs)
     assert bigger.model.config.num_hidden_layers == 3 and bigger.model.config.hidden_size == 64
+
+
+def test_a_tiny_student_builds_without_any_text_and_honours_threads():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        student = plugins.create("student", "tiny-t5:layers=1,dim=32,heads=2", threads=1)
+        model = student.load([], seed=0)
+        assert torch.get_num_threads() == 1
+        assert student.key == plugins.create("student", "tiny-t5:layers=1,dim=32,heads=2").key
+    finally:
+        torch.set_num_threads(before)
+    assert len(model.generate(["Q: which? ###", "x"], max_new_tokens=3, batch_size=2)) == 2
+    assert model.count_tokens("END") == 1
 
 
 def test_tokenizer_keeps_markers_and_digits_whole():
