@@ -179,7 +179,7 @@ def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, modul
         "epoch": state.epoch,
         "step": state.step,
         "history": state.history,
-        "model": module.state_dict(),
+        "model": _changing_state(module),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
@@ -189,6 +189,20 @@ def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, modul
     tmp = directory / f"{CHECKPOINT}.tmp"
     torch.save(payload, tmp)
     os.replace(tmp, directory / CHECKPOINT)
+
+
+def _has_frozen(module: torch.nn.Module) -> bool:
+    return any(not p.requires_grad for p in module.parameters())
+
+
+def _changing_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The weights training changes: all of them, or only the trainable ones (LoRA adapters)
+    when the rest is frozen, which keeps a LoRA checkpoint small."""
+    state = module.state_dict()
+    if not _has_frozen(module):
+        return state
+    trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+    return {k: v for k, v in state.items() if k in trainable}
 
 
 def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
@@ -206,7 +220,7 @@ def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
         print(f"warning: checkpoint {path} belongs to another training run; training from scratch",
               file=sys.stderr)
         return None
-    module.load_state_dict(payload["model"])
+    module.load_state_dict(payload["model"], strict=not _has_frozen(module))
     optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None and payload.get("scheduler") is not None:
         scheduler.load_state_dict(payload["scheduler"])

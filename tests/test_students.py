@@ -256,3 +256,17 @@ def test_missing_hub_model_offline_is_one_line(monkeypatch: pytest.MonkeyPatch):
 def test_missing_local_directory_is_one_line(tmp_path: Path):
     with pytest.raises(UserError, match="no model directory"):
         plugins.create("student", f"hf:{tmp_path}/missing/model")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_and_generation_on_a_gpu_use_bf16_autocast(tmp_path: Path):
+    pairs = sort_pairs(200, seed=1, decoder=True)
+    model = load("tiny-llama", pairs)
+    assert model.device.type == "cuda" and next(model.model.parameters()).is_cuda
+    model.train(pairs, TrainConfig(lr=1e-3, batch_size=32, max_steps=100), tmp_path, seed=0, progress=False)
+    assert next(model.model.parameters()).dtype == torch.float32  # master weights stay fp32
+    outputs = model.generate([s for s, _ in pairs[:40]], max_new_tokens=12, batch_size=16)
+    assert sum(o.strip() == bare(t) for o, (_, t) in zip(outputs, pairs[:40])) >= 30
+    model.save(tmp_path / "m")
+    assert StudentModel.load_saved(tmp_path / "m", device="cpu").device.type == "cpu"

@@ -217,3 +217,23 @@ def test_train_config_round_trips():
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert "max_new_tokens" not in config.training_dict()
     assert TrainConfig() == TrainConfig(lr=3e-4, epochs=20, batch_size=8, max_length=512, max_new_tokens=1024)
+
+
+def test_a_lora_run_resumes_from_a_checkpoint_of_its_adapters_only(tmp_path: Path):
+    config = TrainConfig(lr=1e-2, batch_size=8, epochs=2, lora="r=2,alpha=4")
+    first = fresh()
+    first.train(pairs(), TrainConfig(**{**config.to_dict(), "epochs": 1}), tmp_path / "x", seed=0, progress=False)
+    saved = torch.load(tmp_path / "x" / CHECKPOINT, weights_only=False)["model"]
+    assert saved and all("lora_" in k for k in saved)
+
+    def stop_after_one(epoch: int, _: StudentModel) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fresh().train(pairs(), config, tmp_path / "a", seed=0, on_epoch=stop_after_one, progress=False)
+    resumed = fresh()
+    resumed.train(pairs(), config, tmp_path / "a", seed=0, progress=False)
+    straight = fresh()
+    straight.train(pairs(), config, tmp_path / "b", seed=0, progress=False)
+    assert same_weights(resumed, straight)
