@@ -27,6 +27,9 @@ import asyncio
 import hashlib
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -344,19 +347,63 @@ class OpenAIServer:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
 
 
+class ServerProcess:
+    """The same server in a child process, with its own interpreter: a benchmark's client then
+    has this process to itself, as with a remote server. No request log; ``start``/``stop``
+    or ``with``::
+
+        with ServerProcess(delay=0.5) as server:
+            ...  # api_base = server.url
+    """
+
+    def __init__(self, *, delay: float = 0.0):
+        self.delay = delay
+        self.url = ""
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> ServerProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--port", "0", "--delay", str(self.delay)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        if not line.startswith("serving on "):
+            self.stop()
+            raise RuntimeError(f"test server process did not start: {line!r}")
+        self.url = line.split("serving on ", 1)[1].strip()
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        self._proc = None
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every answer")
     args = parser.parse_args(argv)
     server = OpenAIServer(port=args.port, delay=args.delay).start()
     print(f"serving on {server.url}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         server.stop()
 
 

@@ -1,4 +1,5 @@
-"""Teacher throughput against the local OpenAI-compatible server (tests/openai_server.py).
+"""Teacher throughput against the local OpenAI-compatible server (tests/openai_server.py, in a
+child process, so the client has this interpreter to itself as with a remote server).
 
 - harness overhead: completions/s of ``teach`` with ``litellm:hosted_vllm/...`` at concurrency 64
   vs bare ``litellm.acompletion`` calls doing the same two steps at the same concurrency, on a
@@ -20,9 +21,9 @@ import pytest
 from harness import plugins
 from harness.records import Completion
 from harness.store import Store
-from openai_server import OpenAIServer
+from openai_server import ServerProcess
 from teachers.base import Generation
-from teachers.teach import create_teacher, teach
+from teachers.teach import Scorer, create_teacher, teach
 
 MODEL = "hosted_vllm/bench-model"
 CONCURRENCY = 64
@@ -64,7 +65,7 @@ def test_harness_overhead_vs_bare_litellm(benchmark, tmp_path):
     n = 240
     task = _task(tmp_path, n)
     questions = [e.question for e in task.train_examples()]
-    with OpenAIServer() as server:
+    with ServerProcess() as server:
         asyncio.run(_bare(server.url, questions[:16]))  # warm both paths up
         _teach(tmp_path, _task(tmp_path, 16), server.url, -1)
         bare, ours = [], []
@@ -89,7 +90,7 @@ def test_harness_overhead_vs_bare_litellm(benchmark, tmp_path):
 def test_latency_bound_efficiency(benchmark, tmp_path):
     delay, n = 0.5, 256
     task = _task(tmp_path, n)
-    with OpenAIServer(delay=delay) as server:
+    with ServerProcess(delay=delay) as server:
         _teach(tmp_path, _task(tmp_path, 4), server.url, -1)
         seconds = []
 
@@ -99,13 +100,18 @@ def test_latency_bound_efficiency(benchmark, tmp_path):
             seconds.append(time.perf_counter() - start)
 
         benchmark.pedantic(once, rounds=2, iterations=1)
+        # context: what litellm alone reaches here (the client's CPU can be the limit, not the harness)
+        questions = [e.question for e in task.train_examples()]
+        start = time.perf_counter()
+        asyncio.run(_bare(server.url, questions))
+        bare_rate = n / (time.perf_counter() - start)
     rate = n / min(seconds)
     ideal = CONCURRENCY / (2 * delay)
     benchmark.extra_info.update({
         "figure": "completions/s at concurrency 64, server answering in 0.5 s",
         "value": rate, "unit": "completions/s", "baseline": ideal,
         "baseline_label": "ideal: 64 in flight / (2 steps x 0.5 s)", "ratio": rate / ideal,
-        "goal": "ratio >= 0.9", "requests_per_s": 2 * rate,
+        "goal": "ratio >= 0.9", "requests_per_s": 2 * rate, "bare_litellm_completions_per_s": bare_rate,
     })
     assert rate / ideal > 0.5
 
@@ -119,9 +125,11 @@ def test_fully_cached_rerun(benchmark, tmp_path):
     generation = Generation(temperature=0.7)
     teacher.prepare(task, generation)
     jobs = teacher.plan(task, examples, degree, generation)
+    scorer = Scorer(task, "paper")  # stored as a first run stores them: scored by the task
     store.put_completions(
-        (job.key, job.blank(teacher.label, generation, rationale=" One flip, so tails.",
-                            answer_prompt="", answer_text=" no.", prompt_tokens=60, completion_tokens=9))
+        (job.key, scorer(job.example, job.blank(
+            teacher.label, generation, rationale=f" Three flips in all, so {job.example.answer} it is.",
+            answer_prompt="", answer_text=f" {job.example.answer}.", prompt_tokens=60, completion_tokens=9)))
         for job in jobs)
     n = len(jobs)
 
