@@ -154,7 +154,7 @@ class Teacher:
     cacheable: ClassVar[bool] = True  # False: completions are recomputed on every run (cheap teachers)
 
     model: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an API key
 
     def __post_init__(self) -> None:
         """Subclasses read their settings from ``self.options`` here."""

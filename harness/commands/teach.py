@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from harness import plugins
@@ -123,9 +124,11 @@ def run_report(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         ctx.console.print("no teacher completions stored yet; run `ftcot teach TASK --teacher SPEC`")
         return 0
-    table = Table(title="teacher completions")
-    for column in ("task", "teacher", "examples", "completions", "failed", "accuracy", "tokens", "cost (USD)"):
-        table.add_column(column, justify="left" if column in ("task", "teacher") else "right")
+    table = Table(title="teacher completions (done: successful ones)", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("task", overflow="fold", min_width=14)
+    table.add_column("teacher", overflow="fold", min_width=8)
+    for column in ("examples", "done", "failed", "acc.", "tokens", "USD"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.1%}"
         table.add_row(row["task"], row["teacher"], str(row["examples"]), str(row["completions"]),
