@@ -97,19 +97,26 @@ class ReplayTeacher(Teacher):
         self.unmatched = 0
         self.outside = 0
         self.entries_read = 0
+        self.entries: list[dict[str, Any]] | None = None
 
     def prepare(self, task: Any, generation: Generation) -> None:
-        self.metadata, self.entries = read_entries(self.path)
-        self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self._load()
+
+    def _load(self) -> None:
+        if getattr(self, "entries", None) is None:
+            self.metadata, self.entries = read_entries(self.path)
+            self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def parameters(self) -> dict[str, Any]:
-        return {"file_sha256": getattr(self, "digest", None)}
+        self._load()
+        return {"file_sha256": self.digest}
 
     def identity(self, generation: Generation) -> str:
         # a recorded completion depends on the file only, not on this run's sampling settings
         return content_key(self.name, self.parameters())
 
     def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
+        self._load()
         chosen = {e.sample_index: e for e in examples}
         try:
             every = task.examples()
