@@ -15,6 +15,7 @@ STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }
 h1 { font-size: 1.4rem; margin-bottom: .2rem; }
 p.meta { color: #555; margin-top: 0; }
+p.legend { color: #555; font-size: .85rem; margin: .1rem 0; font-family: ui-monospace, monospace; }
 table.leaderboard { border-collapse: collapse; margin: 1rem 0 2rem; font-size: .9rem; }
 table.leaderboard th, table.leaderboard td { padding: .3rem .6rem; border-bottom: 1px solid #ddd; }
 table.leaderboard th { background: #f3f3f3; text-align: right; }

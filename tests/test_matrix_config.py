@@ -172,10 +172,14 @@ def test_plan_command_counts_cells_and_teacher_work(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert (plan["cells"], plan["done"], plan["failed"], plan["todo"]) == (32, 0, 0, 32)
-    pairs = {(t["task"].partition(":")[0], t["teacher"]): t for t in plan["teachers"]}
-    coin = pairs[("coin_flip", "oracle")]
+    groups = {(t["task"].partition(":")[0], t["teacher"], t["part"]): t for t in plan["teachers"]}
+    assert len(groups) == len(plan["teachers"]) == 4  # two tasks: training and test questions
+    coin = groups[("coin_flip", "oracle", "train")]
+    # D=1 and D=4 share the configured temperature, so D=4's completions include D=1's
     assert coin["examples"] == 12 and coin["degree"] == 4 and coin["needed"] == 48
     assert coin["calls"] == 0 and coin["cost_usd"] == 0.0  # the oracle computes rationales locally
+    test = groups[("coin_flip", "oracle", "test")]
+    assert (test["examples"], test["degree"], test["temperature"]) == (4, 1, 0.0)
     bad = run_cli("matrix", "plan", str(write(tmp_path, BAD, "bad.toml")), cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.startswith("error: matrix config")
     assert "Traceback" not in bad.stderr
@@ -200,15 +204,3 @@ def test_paper_config_plans_the_papers_grid(tmp_path: Path) -> None:
         assert len(present) >= 11  # AQUA's training file may be missing
         assert all(t["calls"] == t["needed"] > 0 and t["prompt_tokens"] > 0 for t in present)
         assert plan["cost_usd"] > 0
-
-
-def test_demo_config_is_shipped_in_the_package() -> None:
-    from harness.commands.demo import demo_config_text
-
-    assert (REPO / "examples" / "demo.toml").read_text() == demo_config_text()
-    config = parse_config(demo_config_text(), Path("demo.toml"))
-    specs = expand(config)
-    assert len(specs) == 6 and config.parallel == 2 and config.threads_per_cell == 1
-    assert {s.task for s in specs} == {"tracking_shuffled_objects:preset=demo",
-                                       "coin_flip:flips=4,train=350,test=150,seed=0"}
-    assert {(s.method, s.degree) for s in specs} == {("fine-tune", 1), ("fine-tune-cot", 1), ("fine-tune-cot", 4)}

@@ -92,3 +92,62 @@ def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     counts = json.loads(plan.stdout)
     assert (counts["done"], counts["failed"], counts["todo"]) == (4, 4, 0)
+
+
+def spawned_workers() -> list[int]:
+    """This process's spawned worker processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_local_worker_killed_mid_cell_costs_only_that_cell(tmp_path: Path) -> None:
+    import io
+    import signal
+    import threading
+
+    from rich.console import Console
+
+    from harness.matrix import Matrix, load_config
+
+    path = tmp_path / "one.toml"
+    path.write_text(f"""\
+tasks = ["coin_flip:flips=2,train=16,test=6,seed=0"]
+students = ["{TINY}"]
+methods = ["fine-tune"]
+store = "store/ftcot.db"
+max_retries = 1
+[training]
+max_steps = 150
+batch_size = 4
+max_new_tokens = 24
+""")
+    matrix = Matrix.open(load_config(path))
+    output: dict = {}
+    runner = threading.Thread(target=lambda: output.setdefault(
+        "results", matrix.run(matrix.cells(), Console(file=io.StringIO()))))
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and runner.is_alive() and time.monotonic() < deadline:
+        workers = spawned_workers()
+        if workers:
+            time.sleep(3.0)  # into the cell
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+        time.sleep(0.1)
+    runner.join(timeout=600)
+    assert killed is not None, "never saw the worker process"
+    [result] = output["results"].values()
+    assert result.status == "done" and result.n == 6
+    [stored] = Store(tmp_path / "store" / "ftcot.db").cells()
+    assert stored.status == "done"

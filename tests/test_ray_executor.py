@@ -44,6 +44,7 @@ max_new_tokens = 24
 @pytest.fixture(scope="module")
 def local_ray():
     os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as the executor does for a Ray it starts
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()

@@ -17,6 +17,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the offline demo matrix (about 10 minutes on 2 CPU cores)")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"folder for the demo's store, models and report (default: {DEFAULT_OUTPUT})")
+    p.add_argument("--only", action="append", metavar="FIELD=VALUE,...",
+                   help="run part of the demo, e.g. task=coin_flip (as `ftcot matrix run --only`)")
     p.add_argument("--json", action="store_true", help="print the leaderboard as JSON at the end")
     p.set_defaults(func=run)
 
@@ -38,7 +40,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     (output / "demo.toml").write_text(demo_config_text(), encoding="utf-8")
     matrix = Matrix.open(config, store_path=output / "ftcot.db", data_dir=ctx.settings.data_dir,
                          scoring=ctx.settings.scoring)
-    cells = matrix.cells()
+    from harness.matrix.plan import parse_only
+
+    cells = matrix.cells(parse_only(args.only))
     ctx.console.print(f"ftcot demo: {len(cells)} cells, {config.parallel} at a time, results in {output}/")
     results = matrix.run(cells, ctx.console)
     board = matrix.leaderboard(title="ftcot demo: Fine-tune-CoT vs fine-tuning, tiny-llama, oracle rationales")

@@ -9,11 +9,14 @@ costs only the cell it was running; an exception raised by the cell itself is no
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import UserError
 from harness.matrix.executors import Lost, execute_in_worker
+
+WORKER_NICENESS = "RAY_worker_niceness"
 
 
 def import_ray():
@@ -32,6 +35,10 @@ class RayExecutor:
                  threads_per_cell: int | None = None, max_retries: int = 1):
         self.ray = import_ray()
         if not self.ray.is_initialized():
+            if address is None:
+                # a Ray started here runs its workers at normal priority (Ray's default niceness
+                # of 15 starves the cells whenever anything else runs on the machine)
+                os.environ.setdefault(WORKER_NICENESS, "0")
             try:
                 self.ray.init(address=address, log_to_driver=False, include_dashboard=False,
                               configure_logging=False)
