@@ -245,9 +245,11 @@ class LiteLLMTeacher(Teacher):
                 await asyncio.sleep(wait)
             try:
                 if chat:
-                    response = await lib.acompletion(messages=messages, **kwargs)
+                    call = lib.acompletion(messages=messages, **kwargs)
                 else:
-                    response = await lib.atext_completion(prompt=prompt, **kwargs)
+                    call = lib.atext_completion(prompt=prompt, **kwargs)
+                # a backstop: the client enforces the timeout, this catches a request that hangs anyway
+                response = await asyncio.wait_for(call, self.timeout * 2 + 5)
                 return _read(response, chat)
             except asyncio.CancelledError:
                 raise

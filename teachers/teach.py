@@ -310,11 +310,18 @@ class _ProgressView:
             TextColumn("${task.fields[spent]:.4f}"),
             console=Console(stderr=True), transient=False,
         )
-        self.task_id = self.progress.add_task(f"{teacher.label} · {task.key}", total=total, failed=0, spent=0.0)
+        what = f"{teacher.label} · {task.key}"
+        what = what if len(what) <= 48 else what[:47] + "…"
+        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0)
 
     def __enter__(self) -> _ProgressView:
         if self.progress is not None:
-            self.progress.start()
+            from rich.errors import LiveError
+
+            try:
+                self.progress.start()
+            except LiveError:  # another live display (e.g. a matrix view) owns the terminal
+                self.progress = None
         return self
 
     def __exit__(self, *exc: object) -> None:
