@@ -113,7 +113,7 @@ def test_latency_bound_efficiency(benchmark, tmp_path):
         "baseline_label": "ideal: 64 in flight / (2 steps x 0.5 s)", "ratio": rate / ideal,
         "goal": "ratio >= 0.9", "requests_per_s": 2 * rate, "bare_litellm_completions_per_s": bare_rate,
     })
-    assert rate / ideal > 0.5
+    assert rate > 0.7 * bare_rate  # the harness is not what limits it
 
 
 def test_fully_cached_rerun(benchmark, tmp_path):
