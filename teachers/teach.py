@@ -189,7 +189,6 @@ def teach(
         finally:
             sink.flush()
 
-    seen_examples = set()
     final: dict[str, Completion] = {}
     for job in jobs:
         completion = sink.results.get(job.key)
@@ -201,7 +200,6 @@ def teach(
             continue
         completion = scorer(job.example, completion)
         final[job.key] = completion
-        seen_examples.add(job.example.sample_index)
         result.completions.append(completion)
         if completion.failed:
             result.failed += 1
@@ -250,23 +248,23 @@ class _Sink:
         self.failed = 0
         self.stopped: str | None = None
         self._reserved: dict[str, float] = {}
+        self._held = 0.0  # the sum of the reservations
         self._lock = threading.Lock()
 
     def reserve(self, job: Job, cost_bound: float) -> bool:
         with self._lock:
             if self.stopped:
                 return False
-            if self.max_cost is not None:
-                held = sum(self._reserved.values())
-                if self.spent + held + cost_bound > self.max_cost:
-                    self.stopped = "max_cost"
-                    return False
+            if self.max_cost is not None and self.spent + self._held + cost_bound > self.max_cost:
+                self.stopped = "max_cost"
+                return False
             self._reserved[job.key] = cost_bound
+            self._held += cost_bound
             return True
 
     def release(self, job: Job) -> None:
         with self._lock:
-            self._reserved.pop(job.key, None)
+            self._held -= self._reserved.pop(job.key, 0.0)
 
     def emit(self, job: Job, completion: Completion) -> None:
         self.emit_many([(job, completion)])
@@ -276,7 +274,7 @@ class _Sink:
         with self._lock:
             for job, completion in pairs:
                 completion = self.scorer(job.example, completion)
-                self._reserved.pop(job.key, None)
+                self._held -= self._reserved.pop(job.key, 0.0)
                 self.results[job.key] = completion
                 self.spent += completion.cost_usd
                 self.failed += completion.failed
