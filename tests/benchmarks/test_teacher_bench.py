@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
 from harness import plugins
-from harness.records import Completion
 from harness.store import Store
 from openai_server import ServerProcess
 from teachers.base import Generation
