@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-
 from harness import plugins
 from harness.store import Store
 from openai_server import ServerProcess
