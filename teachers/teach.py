@@ -303,13 +303,13 @@ class _ProgressView:
                 return Text(f"{t.speed or 0:.1f}/s")
 
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), RateColumn(),
             TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
             TextColumn("${task.fields[spent]:.4f}"),
             console=Console(stderr=True), transient=False,
         )
         what = f"{teacher.label} · {task.key}"
-        what = what if len(what) <= 48 else what[:47] + "…"
+        what = what if len(what) <= 28 else what[:27] + "…"
         self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0)
 
     def __enter__(self) -> _ProgressView:
