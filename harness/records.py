@@ -24,6 +24,8 @@ class Record:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         names = _field_names(cls)
+        if names.issuperset(data):
+            return cls(**data)
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def to_json(self) -> str:
