@@ -108,3 +108,21 @@ def test_cli_reports_unmatched_entries(tmp_path, store_path, capsys):
     assert main(["teacher-report", "coin_flip", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["completions"], r["correct"], r["examples"]) for r in rows] == [(4, 2, 3)]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_exported_completions_replay_to_the_same_completions(tmp_path, store_path, capsys, suffix):
+    out = tmp_path / f"export{suffix}"
+    assert main(["--data-dir", str(tmp_path), "teach", TASK, "--teacher", "oracle", "-D", "2", "--json",
+                 "--no-progress", "--export", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["exported"] == 12
+    task = plugins.create("task", TASK, data_dir=tmp_path)
+    original = Store(store_path).completions(teacher="oracle")
+    replayed = teach(Store(tmp_path / "r.db"), task, f"replay:{out}", task.train_examples(), progress=False)
+    assert replayed.summary()["unmatched"] == 0
+
+    def fields(completions):
+        return [(c.sample_index, c.index, c.reasoning_prompt, c.rationale, c.answer_prompt, c.answer_text,
+                 c.prediction, c.correct) for c in completions]
+
+    assert fields(replayed.completions) == fields(original)

@@ -44,6 +44,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N examples")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a further teacher option (e.g. endpoint=text, tensor_parallel_size=2); repeatable")
+    p.add_argument("--export", default=None, metavar="PATH",
+                   help="also write the completions as reasoning-teacher CompletionDataset JSON "
+                        "(JSON lines when PATH ends in .jsonl), readable by replay:PATH")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_teach)
@@ -92,6 +95,11 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
         scoring=ctx.settings.scoring, options=teach_options(args), progress=not args.no_progress,
     )
     summary = result.summary()
+    if args.export:
+        from teachers.export import write_completions
+
+        summary["exported"] = write_completions(
+            args.export, result.completions, examples, dataset_key=task.key, base_model=result.teacher)
     if ctx.json_output:
         ctx.emit_json(summary)
     else:

@@ -1,0 +1,51 @@
+"""Completions written in the reasoning-teacher ``CompletionDataset`` format (JSON), or as JSON
+lines with the same entry fields — the formats ``replay:`` reads back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.records import Completion, Example
+
+
+def entry(completion: Completion, example: Example | None) -> dict[str, Any]:
+    """One completion as a CompletionDataset entry."""
+    return {
+        "sample_index": completion.sample_index,
+        "completion_index": completion.index,
+        "question": example.question if example else "",
+        "answer": example.answer if example else "",
+        "reasoning_prompt": completion.reasoning_prompt,
+        "reasoning_completion": completion.rationale,
+        "reasoning_finish_reason": completion.finish_reason,
+        "prompt": completion.answer_prompt,
+        "completion": completion.answer_text,
+        "finish_reason": None,
+    }
+
+
+def write_completions(path: str | Path, completions: list[Completion], examples: list[Example], *,
+                      dataset_key: str, base_model: str) -> int:
+    """Write the successful completions to ``path`` (``.jsonl``: JSON lines, else CompletionDataset
+    JSON); returns how many were written."""
+    path = Path(path)
+    by_index = {e.sample_index: e for e in examples}
+    entries = [entry(c, by_index.get(c.sample_index)) for c in completions if not c.failed]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            if path.suffix == ".jsonl":
+                for item in entries:
+                    fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            else:
+                data: dict[str, list[dict[str, Any]]] = {}
+                for item in entries:
+                    data.setdefault(str(item["sample_index"]), []).append(item)
+                json.dump({"metadata": {"dataset_key": dataset_key, "base_model": base_model},
+                           "data": data}, fh, ensure_ascii=False, indent=1)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc}") from None
+    return len(entries)
