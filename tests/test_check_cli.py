@@ -15,6 +15,7 @@ from harness.pipeline import CellSpec, cell_key, run_cell
 from harness.plugins import create
 from harness.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
 TASK = "coin_flip:flips=2,train=32,test=16,seed=0"
 SPEC = CellSpec(task=TASK, teacher="none", student="tiny-gpt2", method="fine-tune",
                 training={"max_steps": 20, "batch_size": 16, "max_new_tokens": 8})
@@ -160,3 +161,19 @@ def test_check_runs_the_baseline_cells_in_a_fresh_store(ran: Path, tmp_path: Pat
     assert row["verdict"] == "ok" and row["current"]["status"] == "done"
     assert row["current"]["accuracy"] == stored(ran).accuracy  # seeded training on CPU repeats itself
     assert stored(fresh) is not None
+
+
+def test_demo_baseline_names_exactly_the_demo_cells() -> None:
+    """CI gates ``ftcot demo`` with ``baselines/demo.json``: when the demo's cells change, the
+    baseline must be recorded again (``ftcot --store DEMO/ftcot.db check --update baselines/demo.json``
+    after a fresh ``ftcot demo --output DEMO``)."""
+    from harness.commands.demo import demo_config_text
+    from harness.matrix.config import parse_config
+    from harness.matrix.plan import expand
+
+    baseline = Baseline.load(REPO / "baselines" / "demo.json")
+    demo = expand(parse_config(demo_config_text(), REPO / "examples" / "demo.toml"))
+    recorded = {cell_key(CellSpec.from_dict(c.spec), baseline.scoring) for c in baseline.cells}
+    assert recorded == {cell_key(spec, baseline.scoring) for spec in demo}
+    assert all(c.n > 0 and 0.0 <= c.accuracy <= 1.0 for c in baseline.cells)
+    assert baseline.data == {t: create("task", t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
