@@ -48,11 +48,13 @@ def _join(names: list[str]) -> str:
 
 def rationales(people: list[str], start: list[int], swaps: list[tuple[int, int]], target: int,
                choices: list[str] | None = None) -> list[str]:
-    """Rationales from the structure of a question.
+    """Rationales from the structure of a question, every one stating the whole state after each
+    swap in choice letters (a state in object names leaves a small student unable to map the
+    final object back to its letter); the phrasings differ only in wording.
 
     ``start[i]``: index of the choice person i holds at first; ``swaps``: pairs of person indices
-    in order; ``target``: the person asked about; ``choices``: the choice texts (for the
-    object-name phrasing).
+    in order; ``target``: the person asked about; ``choices`` is accepted for symmetry with the
+    other tasks and not used.
     """
     held = list(start)
 
@@ -60,21 +62,20 @@ def rationales(people: list[str], start: list[int], swaps: list[tuple[int, int]]
         return ", ".join(f"{p} {LETTERS[c]}" for p, c in zip(people, held))
 
     initial = state()
-    steps, named = [], []
+    states = []
     for a, b in swaps:
         held[a], held[b] = held[b], held[a]
-        steps.append(f"{people[a]} and {people[b]} swap: {state()}.")
-        if choices:
-            named.append(f"{people[a]} and {people[b]} swap, so {people[a]} has the {choices[held[a]]} "
-                         f"and {people[b]} has the {choices[held[b]]}.")
+        states.append((people[a], people[b], state()))
     letter = LETTERS[held[target]]
-    end = f"{people[target]} has {letter}."
-    canonical = " ".join(steps + [end])
-    out = [canonical, f"Start: {initial}. " + canonical]
-    if choices:
-        out.append(" ".join(named) + f" At the end, {people[target]} has the {choices[held[target]]}, "
-                   f"which is choice {letter}.")
-    return out
+    who = people[target]
+    canonical = " ".join(f"{a} and {b} swap: {s}." for a, b, s in states) + f" {who} has {letter}."
+    return [
+        canonical,
+        f"Start: {initial}. " + canonical,
+        " ".join(f"After {a} and {b} swap: {s}." for a, b, s in states) + f" So {who} has {letter}.",
+        f"At first: {initial}. " + " ".join(f"{a} swaps with {b}: {s}." for a, b, s in states)
+        + f" In the end {who} has {letter}.",
+    ]
 
 
 class ShuffledObjectsGenerated(GeneratedTask):
