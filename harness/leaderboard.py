@@ -136,8 +136,11 @@ class Leaderboard:
     @property
     def subtitle(self) -> str:
         """The rule set and the reported epoch: shown by every format."""
+        from harness.pipeline import REPORT_EPOCH_LABELS
+
+        epochs = [REPORT_EPOCH_LABELS.get(mode, mode) for mode in self.report_epochs]
         return (f"scoring: {', '.join(self.scoring) or 'n/a'} · reported epoch: "
-                f"{', '.join(self.report_epochs) or 'n/a'} · mean ± standard error over seeds")
+                f"{', '.join(epochs) or 'n/a'} · mean ± standard error over seeds")
 
     def task_names(self) -> dict[str, str]:
         return short_names(self.tasks)
