@@ -171,6 +171,13 @@ class Store:
         rows = self._read(f"SELECT data FROM completions{where} ORDER BY task, teacher, sample_index, idx", params)
         return [Completion.from_json(r[0]) for r in rows]
 
+    def completion_cost(self, task: str, teacher: str) -> float:
+        """Total USD of the stored completions of one task and teacher."""
+        rows = self._read(
+            "SELECT COALESCE(SUM(json_extract(data, '$.cost_usd')), 0) FROM completions "
+            "WHERE task=? AND teacher=?", (task, teacher))
+        return float(rows[0][0] or 0.0)
+
     # -- predictions ----------------------------------------------------------------------
     def put_predictions(self, run_key: str, predictions: Iterable[Prediction]) -> None:
         rows = [(run_key, p.sample_index, p.to_json()) for p in predictions]

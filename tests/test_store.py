@@ -74,6 +74,17 @@ def test_sigkill_mid_batch_leaves_every_committed_row(tmp_path: Path) -> None:
     assert sorted(c.sample_index for c in rows) == list(range(len(rows)))
 
 
+def test_completion_cost_sums_one_task_and_teacher(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.put_completions([
+        ("a", Completion(task="t", sample_index=0, teacher="x", index=0, cost_usd=0.5)),
+        ("b", Completion(task="t", sample_index=1, teacher="x", index=0, cost_usd=0.25)),
+        ("c", Completion(task="u", sample_index=0, teacher="x", index=0, cost_usd=9.0)),
+    ])
+    assert store.completion_cost("t", "x") == 0.75
+    assert store.completion_cost("t", "y") == 0.0
+
+
 def test_failure_never_replaces_a_success(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     ok = Completion(task="t", sample_index=1, teacher="x", index=0, rationale="good")

@@ -52,10 +52,7 @@ class Spend:
         self._baseline: dict[tuple[str, str], float] = {}
 
     def _cost(self, task: str, teacher: str) -> float:
-        rows = self.store._read(
-            "SELECT COALESCE(SUM(json_extract(data, '$.cost_usd')), 0) FROM completions "
-            "WHERE teacher=? AND task=?", (teacher, task))
-        return float(rows[0][0] or 0.0)
+        return self.store.completion_cost(task, teacher)
 
     def before(self, task: str, teacher: str) -> None:
         if teacher.partition(":")[0] not in NO_CALL_TEACHERS and (task, teacher) not in self._baseline:
