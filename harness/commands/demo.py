@@ -1,5 +1,5 @@
 """``ftcot demo``: the offline demo matrix (``examples/demo.toml``), its leaderboard in the
-terminal and an HTML report on disk. Nothing to download; about 10 minutes on 2 CPU cores."""
+terminal and an HTML report on disk. Nothing to download; about 13 minutes on 2 CPU cores."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEFAULT_OUTPUT = Path("ftcot-demo")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the offline demo matrix (about 10 minutes on 2 CPU cores)")
+    p = sub.add_parser("demo", help="run the offline demo matrix (about 13 minutes on 2 CPU cores)")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"folder for the demo's store, models and report (default: {DEFAULT_OUTPUT})")
     p.add_argument("--only", action="append", metavar="FIELD=VALUE,...",
