@@ -35,13 +35,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from harness.errors import UserError
-from harness.records import CellResult
+from ftcot.errors import UserError
+from ftcot.records import CellResult
 
 if TYPE_CHECKING:
+    from ftcot.store import Store
     from rich.table import Table
-
-    from harness.store import Store
 
 FORMAT_VERSION = 1
 MIN_TOLERANCE = 0.02  # 2 points
@@ -149,7 +148,7 @@ class Baseline:
 
 def task_fingerprints(tasks: list[str], data_dir: Path) -> tuple[dict[str, str | None], list[str]]:
     """``task.fingerprint()`` for each task spec; a task that cannot be loaded maps to None, with a warning."""
-    from harness.plugins import create
+    from ftcot.registry import create
 
     found: dict[str, str | None] = {}
     warnings = []
@@ -169,7 +168,7 @@ def spec_of(cell: CellResult) -> dict[str, Any]:
     spec = cell.extra.get("spec") if isinstance(cell.extra, dict) else None
     if isinstance(spec, dict):
         return dict(spec)
-    from harness.pipeline import CellSpec
+    from ftcot.pipeline import CellSpec
 
     return CellSpec(task=cell.task, teacher=cell.teacher, student=cell.student, method=cell.method,
                     degree=cell.degree, seed=cell.seed, report_epoch=cell.report_epoch).to_dict()
@@ -180,7 +179,7 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
     """A baseline from what the store holds: the given cells, or every finished cell in it.
 
     Returns the baseline and warnings (stored cells whose spec could not be recovered)."""
-    from harness.pipeline import CellSpec, cell_key
+    from ftcot.pipeline import CellSpec, cell_key
 
     warnings: list[str] = []
     chosen: list[tuple[dict[str, Any], str, CellResult]] = []
@@ -247,7 +246,7 @@ def gather(baseline: Baseline, store: Store, data_dir: Path, run: bool = True, p
     """The current result of each baseline cell: run through the pipeline (which returns a
     finished cell from the store at once), or, with ``run=False``, only read from the store.
     ``on_cell(i)`` is called before cell ``i`` starts."""
-    from harness.pipeline import CellSpec, cell_key, run_cell
+    from ftcot.pipeline import CellSpec, cell_key, run_cell
 
     results: list[CellResult | None] = []
     for i, item in enumerate(baseline.cells):

@@ -12,10 +12,10 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from harness import __version__, commands
-from harness.context import Context
-from harness.errors import UserError
-from harness.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
+from ftcot import __version__, commands
+from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,10 +7,9 @@ import sys
 from functools import cached_property
 from typing import Any
 
+from ftcot.settings import Settings
+from ftcot.store import Store
 from rich.console import Console
-
-from harness.settings import Settings
-from harness.store import Store
 
 
 class Context:

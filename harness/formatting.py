@@ -34,6 +34,7 @@ QUESTION_END = " ###"
 ANSWER_ARROW = " --> "
 ZS_COT_TRIGGER = "Let's think step by step."
 ZS_COT_ANSWER_TRIGGER = "\nTherefore, the answer is"
+FEW_SHOT_ANSWER_PREFIX = "The answer is"  # how few-shot-CoT exemplars state their answer
 
 # the task's extraction mode that reads each method's output
 EXTRACTION_MODE = {
@@ -55,7 +56,7 @@ class Pair:
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        from harness.errors import UserError
+        from ftcot.errors import UserError
 
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return method
@@ -114,5 +115,5 @@ def cut_at_stop(text: str, stop: str = STOP) -> str:
 def split_cot_output(text: str) -> tuple[str, str | None]:
     """A Fine-tune-CoT output -> (rationale, answer text after ``-->``; None when missing)."""
     body = cut_at_stop(text)
-    rationale, sep, answer = body.partition("-->")
+    rationale, sep, answer = body.partition(ANSWER_ARROW.strip())
     return rationale.strip(), (answer.strip() if sep else None)

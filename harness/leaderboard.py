@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.records import CellResult
+from ftcot.records import CellResult
 
 METHOD_LABELS = {
     "fine-tune-cot": "Fine-tune-CoT",
@@ -136,7 +136,7 @@ class Leaderboard:
     @property
     def subtitle(self) -> str:
         """The rule set and the reported epoch: shown by every format."""
-        from harness.pipeline import REPORT_EPOCH_LABELS
+        from ftcot.pipeline import REPORT_EPOCH_LABELS
 
         epochs = [REPORT_EPOCH_LABELS.get(mode, mode) for mode in self.report_epochs]
         return (f"scoring: {', '.join(self.scoring) or 'n/a'} · reported epoch: "
@@ -172,7 +172,7 @@ def _parameters(cell: CellResult) -> int | None:
     if cell.model_path:
         import json
 
-        from students.base import META_FILE
+        from ftcot.contracts.student import META_FILE
 
         try:
             meta = json.loads((Path(cell.model_path) / META_FILE).read_text())
@@ -240,7 +240,7 @@ def teacher_test_accuracy(store: Any, cells: Iterable[CellResult], data_dir: Pat
     """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
     completions of the test examples (the first completion of each, greedy at D=1).
     Pairs whose teacher has not answered the test questions are left out."""
-    from harness.plugins import create
+    from ftcot.registry import create
 
     found: dict[tuple[str, str], tuple[float, int]] = {}
     pairs = sorted({(c.task, c.teacher) for c in cells if c.method == "fine-tune-cot" and c.teacher})

@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _settings(config: pytest.Config) -> tuple[Path, Path]:
-    from harness.settings import default_data_dir, default_store_path
+    from ftcot.settings import default_data_dir, default_store_path
 
     store = config.getoption("ftcot_store")
     data_dir = config.getoption("ftcot_data_dir")
@@ -59,7 +59,7 @@ def _settings(config: pytest.Config) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def ftcot_store(pytestconfig: pytest.Config) -> Any:
     """The session's ftcot ``Store``."""
-    from harness.store import Store
+    from ftcot.store import Store
 
     store = Store(_settings(pytestconfig)[0])
     yield store
@@ -70,7 +70,7 @@ def ftcot_store(pytestconfig: pytest.Config) -> Any:
 def ftcot_cell(ftcot_store: Any, pytestconfig: pytest.Config) -> Callable[..., Any]:
     """A function that runs one cell (or reads it when done) and returns its ``CellResult``;
     a cell that fails fails the test with its error."""
-    from harness.errors import UserError
+    from ftcot.errors import UserError
 
     data_dir = _settings(pytestconfig)[1]
     scoring = pytestconfig.getoption("ftcot_scoring")
@@ -79,8 +79,8 @@ def ftcot_cell(ftcot_store: Any, pytestconfig: pytest.Config) -> Callable[..., A
             degree: int = 1, seed: int = 0, training: dict[str, Any] | None = None,
             teacher_options: dict[str, Any] | None = None, filters: tuple[str, ...] = ("correct",),
             report_epoch: str = "last", split: str = "default") -> Any:
-        from harness.matrix.config import NO_TEACHER, TEACHER_METHODS
-        from harness.pipeline import CellSpec, run_cell
+        from ftcot.matrix.config import NO_TEACHER, TEACHER_METHODS
+        from ftcot.pipeline import CellSpec, run_cell
 
         if teacher is None:  # as a matrix names them, so both share finished cells
             teacher = "oracle" if method in TEACHER_METHODS else NO_TEACHER
@@ -108,9 +108,9 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 def _gate(item: pytest.Item, marker: pytest.Mark) -> None:
-    from harness.check import Baseline, check, report_text
-    from harness.errors import UserError
-    from harness.store import Store
+    from ftcot.check import Baseline, check, report_text
+    from ftcot.errors import UserError
+    from ftcot.store import Store
 
     if not marker.args:
         pytest.fail(f"@pytest.mark.{MARKER} needs the baseline's path, e.g. "

@@ -45,15 +45,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.errors import UserError
+from ftcot.errors import UserError
+from ftcot.formatting import ANSWER_ARROW, FEW_SHOT_ANSWER_PREFIX, ZS_COT_ANSWER_TRIGGER
 
 RULE_SETS = ("paper", "strict")
 ANSWER_TYPES = ("number", "letter", "yes_no", "text")
 MODES: dict[str, str | None] = {
     "direct": None,
-    "cot": "Therefore, the answer is",
-    "fs-cot": "The answer is",
-    "ft-cot": "-->",
+    "cot": ZS_COT_ANSWER_TRIGGER.strip(),
+    "fs-cot": FEW_SHOT_ANSWER_PREFIX,
+    "ft-cot": ANSWER_ARROW.strip(),
 }
 TOLERANCE = 1e-6
 

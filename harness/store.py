@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.records import CellResult, Completion, Prediction
+from ftcot.errors import UserError
+from ftcot.records import CellResult, Completion, Prediction
 
 SCHEMA_VERSION = 1
 

@@ -1,9 +1,6 @@
 """Filters: which teacher completions become training samples.
 
-A filter looks at a list of completions and gives, for each, ``None`` (keep) or the reason it
-drops it. ``apply_filters`` runs several in order, each on what the previous ones kept, and
-records for every dropped completion which filter dropped it and why (``FilterResult``).
-Completions whose teacher call failed are always dropped first, by the ``failed`` step.
+The contract is ``ftcot.api.Filter``; the pipeline's filter stage runs them in order.
 
 Built-ins (registered below through the same hook a third-party package uses):
 
@@ -15,54 +12,10 @@ Built-ins (registered below through the same hook a third-party package uses):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
-from harness import hookimpl
-from harness.errors import UserError
-from harness.records import Completion, Example
-
-FAILED_STEP = "failed"
-
-
-@dataclass
-class FilterContext:
-    """What filters may need besides the completions themselves.
-
-    ``examples`` maps sample_index to the example (gold answers); ``count_tokens`` counts
-    student tokens of a text and is only given when a filter asks for it (``needs_tokens``).
-    """
-
-    task: Any = None
-    examples: dict[int, Example] = field(default_factory=dict)
-    scoring: str = "paper"
-    count_tokens: Callable[[str], int] | None = None
-
-
-class Filter:
-    """Base class of filter plugins: subclass, set ``name``, implement ``reasons``."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    needs_tokens: ClassVar[bool] = False  # True: the context must carry ``count_tokens``
-
-    def __init__(self, argument: str | None = None):
-        self.argument = argument
-
-    @classmethod
-    def from_spec(cls, argument: str | None, **options: Any) -> Filter:
-        if argument is not None:
-            raise UserError(f"filter {cls.name!r} takes no argument (got {argument!r}); write just {cls.name}")
-        return cls()
-
-    @property
-    def spec(self) -> str:
-        return self.name if self.argument is None else f"{self.name}:{self.argument}"
-
-    def reasons(self, completions: Sequence[Completion], context: FilterContext) -> list[str | None]:
-        """One entry per completion: None to keep it, else why it is dropped."""
-        raise NotImplementedError
+from ftcot.api import Completion, Filter, FilterContext, Register, UserError, hookimpl
 
 
 class CorrectFilter(Filter):
@@ -152,127 +105,8 @@ def _clip(text: str, size: int = 60) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
-# -- running filters ----------------------------------------------------------------------
-
-
-@dataclass
-class Drop:
-    """One dropped completion: which one, which filter dropped it, and why."""
-
-    task: str
-    sample_index: int
-    completion_index: int
-    teacher: str
-    filter: str
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class FilterStep:
-    """Counts for one filter in a chain: how many it saw, kept and dropped."""
-
-    filter: str
-    seen: int
-    kept: int
-    dropped: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class FilterResult:
-    """The completions kept, every drop with its provenance, and per-filter counts."""
-
-    kept: list[Completion]
-    dropped: list[Drop]
-    steps: list[FilterStep]
-
-    @property
-    def total(self) -> int:
-        return len(self.kept) + len(self.dropped)
-
-    def dropped_by(self, filter_spec: str) -> list[Drop]:
-        return [d for d in self.dropped if d.filter == filter_spec]
-
-    def to_dict(self, with_drops: bool = True) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "completions": self.total,
-            "kept": len(self.kept),
-            "dropped": len(self.dropped),
-            "steps": [s.to_dict() for s in self.steps],
-        }
-        if with_drops:
-            data["drops"] = [d.to_dict() for d in self.dropped]
-        return data
-
-
-def parse_filter_specs(text: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"correct,max-tokens:128"`` (or several such strings) -> ``("correct", "max-tokens:128")``.
-
-    ``none`` or an empty string means no filters. A piece with ``=`` and no ``:`` continues the
-    previous filter's argument, so ``myfilter:a=1,b=2`` stays one spec.
-    """
-    if text is None:
-        return ()
-    chunks = [text] if isinstance(text, str) else list(text)
-    specs: list[str] = []
-    for chunk in chunks:
-        for piece in chunk.split(","):
-            piece = piece.strip()
-            if not piece or piece.lower() == "none":
-                continue
-            if specs and "=" in piece and ":" not in piece and ":" in specs[-1]:
-                specs[-1] += "," + piece
-            else:
-                specs.append(piece)
-    return tuple(specs)
-
-
-def create_filters(specs: Iterable[str]) -> list[Filter]:
-    """Instantiate filter plugins by spec (UserError for unknown names or bad arguments)."""
-    from harness.plugins import create
-
-    return [create("filter", spec) for spec in specs]
-
-
-def needs_tokens(filters: Iterable[Filter]) -> bool:
-    return any(getattr(f, "needs_tokens", False) for f in filters)
-
-
-def apply_filters(
-    completions: Iterable[Completion], filters: Sequence[Filter], context: FilterContext
-) -> FilterResult:
-    """Run ``filters`` in order; failed teacher calls are dropped first (step ``failed``)."""
-    current = list(completions)
-    dropped: list[Drop] = []
-    steps: list[FilterStep] = []
-
-    def run_step(spec: str, reasons: Sequence[str | None]) -> None:
-        nonlocal current
-        if len(reasons) != len(current):
-            raise RuntimeError(f"filter {spec!r} returned {len(reasons)} decisions for {len(current)} completions")
-        kept: list[Completion] = []
-        before = len(dropped)
-        for c, reason in zip(current, reasons):
-            if reason is None:
-                kept.append(c)
-            else:
-                dropped.append(Drop(c.task, c.sample_index, c.index, c.teacher, spec, str(reason)))
-        steps.append(FilterStep(spec, len(current), len(kept), len(dropped) - before))
-        current = kept
-
-    run_step(FAILED_STEP, [f"teacher call failed: {c.error}" if c.failed else None for c in current])
-    for f in filters:
-        run_step(f.spec, f.reasons(current, context))
-    return FilterResult(current, dropped, steps)
-
-
 @hookimpl
-def ftcot_register_filters(register):
+def ftcot_register_filters(register: Register) -> None:
     """The built-in filters."""
     register(CorrectFilter)
     register(MaxTokensFilter)

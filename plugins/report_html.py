@@ -8,8 +8,9 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-from harness.leaderboard import METHOD_LABELS, Leaderboard
-from plugins.svg_charts import Series, bar_chart, line_chart
+from ftcot.api import Leaderboard
+from ftcot.leaderboard import METHOD_LABELS
+from ftcot.plugins.svg_charts import Series, bar_chart, line_chart
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }

@@ -1,8 +1,6 @@
 """Registers ftcot's built-in reporters: the leaderboard's output formats (``--format``).
 
-A reporter is a class with ``name``, ``description``, ``suffix`` (file extension),
-``from_spec(argument, **options)`` and ``render(board) -> str``; the board is a
-``harness.leaderboard.Leaderboard``. Every format states the scoring rule set and the
+The contract is ``ftcot.api.Reporter``. Every format states the scoring rule set and the
 reported epoch.
 """
 
@@ -13,23 +11,7 @@ import io
 import json
 from typing import Any
 
-from harness import hookimpl
-from harness.leaderboard import Entry, Leaderboard, Row
-
-
-class Reporter:
-    """Base class of leaderboard formats."""
-
-    name = ""
-    description = ""
-    suffix = ".txt"
-
-    @classmethod
-    def from_spec(cls, argument: str | None = None, **options: Any) -> "Reporter":
-        return cls()
-
-    def render(self, board: Leaderboard) -> str:
-        raise NotImplementedError
+from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl
 
 
 def percent(value: float | None) -> str:
@@ -79,7 +61,7 @@ class TableReporter(Reporter):
     description = "A table for the terminal (best per column in bold green)."
     suffix = ".txt"
 
-    def rich_table(self, board: Leaderboard):
+    def renderable(self, board: Leaderboard) -> Any:
         from rich.table import Table
         from rich.text import Text
 
@@ -97,7 +79,7 @@ class TableReporter(Reporter):
 
         console = Console(record=True, width=max(100, 28 + 18 * (len(board.tasks) + 1)),
                           file=io.StringIO(), color_system=None)
-        console.print(self.rich_table(board))
+        console.print(self.renderable(board))
         return console.export_text()
 
 
@@ -164,7 +146,7 @@ class HtmlReporter(Reporter):
     suffix = ".html"
 
     def render(self, board: Leaderboard) -> str:
-        from plugins.report_html import render_html
+        from ftcot.plugins.report_html import render_html
 
         return render_html(board, table_rows(board), headers(board))
 
@@ -173,7 +155,7 @@ BUILTIN_REPORTERS = (TableReporter, MarkdownReporter, CsvReporter, JsonReporter,
 
 
 @hookimpl
-def ftcot_register_reporters(register):
+def ftcot_register_reporters(register: Register) -> None:
     """The built-in reporters."""
     for cls in BUILTIN_REPORTERS:
         register(cls)

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
-from harness.errors import UserError
-from students.base import Student, StudentModel
+from ftcot.api import Student, StudentModel, UserError
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -65,10 +64,9 @@ class HFStudent(Student):
         return cls(argument, local=False, threads=threads, device=device)
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
+        from ftcot.students.model import CausalStudentModel, Seq2SeqStudentModel
+        from ftcot.students.runtime import set_threads
         from transformers import AutoConfig, AutoTokenizer
-
-        from students.model import CausalStudentModel, Seq2SeqStudentModel
-        from students.runtime import set_threads
 
         set_threads(self.threads)
         local_only = self.local or hub_offline()

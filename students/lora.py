@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from harness.errors import UserError
-from students.base import parse_options
+from ftcot.api import UserError
+from ftcot.specs import parse_options
 
 _OPTIONS = {"r": int, "alpha": float, "dropout": float, "targets": str}
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
+from ftcot.students import lora as lora_support
+from ftcot.students import training
+from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
@@ -26,12 +30,6 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
-
-from harness.errors import UserError
-from students import lora as lora_support
-from students import training
-from students.base import META_FILE, EpochCallback, StudentModel, TrainConfig
-from students.runtime import autocast, eval_mode, pick_device, set_threads
 
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}

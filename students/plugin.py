@@ -1,8 +1,8 @@
 """Registers ftcot's built-in students."""
 
-from harness import hookimpl
-from students.hf import HFCausalStudent, HFSeq2SeqStudent, HFStudent
-from students.tiny import TinyGPT2, TinyLlama, TinyT5
+from ftcot.api import hookimpl
+from ftcot.students.hf import HFCausalStudent, HFSeq2SeqStudent, HFStudent
+from ftcot.students.tiny import TinyGPT2, TinyLlama, TinyT5
 
 
 @hookimpl

@@ -7,8 +7,7 @@ import os
 from typing import Iterator
 
 import torch
-
-from harness.errors import UserError
+from ftcot.api import UserError
 
 # The BPE trainer's thread pool and forked workers (Ray, multiprocessing) do not mix.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from harness.errors import UserError
-from students.base import Student, StudentModel, parse_options
+from ftcot.api import Student, StudentModel, UserError
+from ftcot.specs import parse_options
 
 # torch and transformers load on first use, so listing plugins stays fast.
 
@@ -44,10 +44,9 @@ class TinyStudent(Student):
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         import torch
-
-        from students.model import CausalStudentModel, Seq2SeqStudentModel
-        from students.runtime import set_threads
-        from students.tokenizer import train_bpe
+        from ftcot.students.model import CausalStudentModel, Seq2SeqStudentModel
+        from ftcot.students.runtime import set_threads
+        from ftcot.students.tokenizer import train_bpe
 
         set_threads(self.threads)
         family = Seq2SeqStudentModel if self.seq2seq else CausalStudentModel

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import PreTrainedTokenizerFast
 
 PAD, EOS, BOS = "<pad>", "</s>", "<s>"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -24,10 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import torch
-
-from harness.errors import UserError
-from students.base import EpochCallback, StudentModel, TrainConfig
-from students.runtime import autocast
+from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError
+from ftcot.fileio import atomic_file, write_json_atomic
+from ftcot.students.runtime import autocast
 
 CHECKPOINT = "last.pt"
 CALLBACK_DONE = "on-epoch.json"
@@ -186,9 +184,8 @@ def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, modul
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "saved_at": time.time(),
     }
-    tmp = directory / f"{CHECKPOINT}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, directory / CHECKPOINT)
+    with atomic_file(directory / CHECKPOINT, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def _has_frozen(module: torch.nn.Module) -> bool:
@@ -238,9 +235,7 @@ def _callback_done(directory: Path) -> int:
 
 
 def _mark_callback_done(directory: Path, epoch: int) -> None:
-    tmp = directory / f"{CALLBACK_DONE}.tmp"
-    tmp.write_text(json.dumps({"epoch": epoch}))
-    os.replace(tmp, directory / CALLBACK_DONE)
+    write_json_atomic(directory / CALLBACK_DONE, {"epoch": epoch})
 
 
 class _Progress:
@@ -251,7 +246,13 @@ class _Progress:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self._bar = Progress(
             TextColumn("training {task.description}"), BarColumn(), MofNCompleteColumn(),

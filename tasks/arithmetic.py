@@ -3,7 +3,7 @@
 Questions and answers follow the paper's unified data (reasoning-teacher): the answer is the
 string the paper stores (``43.0`` for SingleEq and SVAMP, ``43`` for AddSub and MultiArith,
 GSM8K's text after ``#### ``). Under the ``paper`` rules SingleEq, AddSub and SVAMP compare as
-floats, MultiArith and GSM8K as strings (see ``harness.scoring``).
+floats, MultiArith and GSM8K as strings (see ``ftcot.scoring``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from tasks.base import DatasetTask, RawFile, field, json_array, malformed, read_json, read_json_lines
-from tasks.coin_flip import KOJIMA
+from ftcot.api import RawFile
+from ftcot.datafiles import field, json_array, malformed, read_json, read_json_lines
+from ftcot.tasks.coin_flip import KOJIMA
+from ftcot.tasks.paper import PaperDataset
 
 Row = tuple[str, str, None, str | None]
 
 
-class _ArrayTask(DatasetTask):
+class _ArrayTask(PaperDataset):
     """A task whose one file is a JSON array of problem records."""
 
     answer_type = "number"
@@ -104,7 +106,7 @@ class Svamp(_ArrayTask):
 GSM8K_URL = "https://github.com/openai/grade-school-math/raw/3101c7d/grade_school_math/data"
 
 
-class Gsm8k(DatasetTask):
+class Gsm8k(PaperDataset):
     """GSM8K (Cobbe et al.): grade-school math; official train/test split."""
 
     name = "gsm8k"

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.errors import UserError
-from harness.records import Example
-from tasks.base import DatasetTask, GeneratedTask, RawFile, examples_list, field, malformed, read_json
-from tasks.words import NAMES
+from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.datafiles import examples_list, field, malformed, read_json
+from ftcot.tasks.paper import PaperDataset
+from ftcot.tasks.words import NAMES
 
 KOJIMA = "https://github.com/kojima-takeshi188/zero_shot_cot/raw/5ef330f"
 QUESTION_END = 'Is the coin still heads up? Note that "flip" here means "reverse".'
@@ -90,7 +90,7 @@ class CoinFlipGenerated(GeneratedTask):
         return rationales(example.meta["people"], example.meta["flips"])
 
 
-class CoinFlip(DatasetTask):
+class CoinFlip(PaperDataset):
     """Coin Flip (Kojima et al.): is the coin still heads up after 4 people flip it or not?"""
 
     name = "coin_flip"

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.errors import UserError
-from harness.records import Example
-from tasks.base import DatasetTask, GeneratedTask, RawFile, examples_list, field, read_json
-from tasks.coin_flip import KOJIMA
-from tasks.words import NAMES
+from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.datafiles import examples_list, field, read_json
+from ftcot.tasks.coin_flip import KOJIMA
+from ftcot.tasks.paper import PaperDataset
+from ftcot.tasks.words import NAMES
 
 _QUESTION = re.compile(r'^Take the last letters of each words in "(?P<words>[^"]+)" and concatenate them\.$')
 
@@ -70,7 +70,7 @@ class LastLettersGenerated(GeneratedTask):
         return rationales(example.meta["words"])
 
 
-class LastLetters(DatasetTask):
+class LastLetters(PaperDataset):
     """Last Letter Concatenation (Kojima et al.): join the last letters of 4 names."""
 
     name = "last_letter_concatenation"

@@ -9,24 +9,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-
-from tasks.base import (
-    DatasetTask,
-    RawFile,
-    examples_list,
-    field,
-    malformed,
-    read_json,
-    read_json_lines,
-    render_choices,
-)
-from tasks.coin_flip import KOJIMA
+from ftcot.api import RawFile
+from ftcot.datafiles import examples_list, field, malformed, read_json, read_json_lines
+from ftcot.tasks.coin_flip import KOJIMA
+from ftcot.tasks.paper import PaperDataset, render_choices
 
 Row = tuple[str, str, list[str], str | None]
 AQUA_URL = "https://github.com/deepmind/AQuA/raw/26b64ed"
 
 
-class Aqua(DatasetTask):
+class Aqua(PaperDataset):
     """AQUA-RAT (Ling et al.): algebra word problems with five choices.
 
     The paper trains on 10,000 rows sampled from the 97,467-row ``train.json`` and tests on
@@ -56,7 +48,7 @@ class Aqua(DatasetTask):
             yield render_choices(question.strip(), choices), answer, [c.strip() for c in choices], rationale
 
 
-class CommonsenseQa(DatasetTask):
+class CommonsenseQa(PaperDataset):
     """CommonsenseQA (Talmor et al.): five-way commonsense questions; the dev set is the test set."""
 
     name = "commonsense_qa"
@@ -82,7 +74,7 @@ class CommonsenseQa(DatasetTask):
             yield render_choices(stem.strip(), choices), answer, [c.strip() for c in choices], None
 
 
-class DateUnderstanding(DatasetTask):
+class DateUnderstanding(PaperDataset):
     """Date Understanding (BIG-bench): date arithmetic with up to six choices.
 
     The choices are shuffled as the paper's data was: one ``numpy.random.RandomState(0)`` for the

@@ -1,13 +1,13 @@
 """Registers ftcot's built-in tasks: the 12 datasets of the Fine-tune-CoT paper. Coin flip, last
 letters and shuffled objects also have generated variants (``name:param=value,...``)."""
 
-from harness import hookimpl
-from tasks.arithmetic import AddSub, Gsm8k, MultiArith, SingleEq, Svamp
-from tasks.coin_flip import CoinFlip
-from tasks.last_letters import LastLetters
-from tasks.multiple_choice import Aqua, CommonsenseQa, DateUnderstanding
-from tasks.shuffled_objects import ShuffledObjects
-from tasks.strategy_qa import StrategyQa
+from ftcot.api import hookimpl
+from ftcot.tasks.arithmetic import AddSub, Gsm8k, MultiArith, SingleEq, Svamp
+from ftcot.tasks.coin_flip import CoinFlip
+from ftcot.tasks.last_letters import LastLetters
+from ftcot.tasks.multiple_choice import Aqua, CommonsenseQa, DateUnderstanding
+from ftcot.tasks.shuffled_objects import ShuffledObjects
+from ftcot.tasks.strategy_qa import StrategyQa
 
 # In the paper's order.
 BUILTIN_TASKS = (

@@ -29,11 +29,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.errors import UserError
-from harness.records import Example
-from tasks.base import DatasetTask, GeneratedTask, RawFile, examples_list, field, malformed, read_json, render_choices
-from tasks.coin_flip import KOJIMA
-from tasks.words import COLORS, NAMES, PLAYERS
+from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.datafiles import examples_list, field, malformed, read_json
+from ftcot.tasks.coin_flip import KOJIMA
+from ftcot.tasks.paper import PaperDataset, render_choices
+from ftcot.tasks.words import COLORS, NAMES, PLAYERS
 
 LETTERS = "ABCDEFG"
 
@@ -162,7 +162,7 @@ def parse_bigbench(text: str) -> tuple[list[str], list[tuple[int, int]], int] | 
     return people, swaps, target
 
 
-class ShuffledObjects(DatasetTask):
+class ShuffledObjects(PaperDataset):
     """Tracking Shuffled Objects, three objects (BIG-bench): who holds what after 3 swaps?"""
 
     name = "tracking_shuffled_objects"

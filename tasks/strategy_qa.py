@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from tasks.base import DatasetTask, RawFile, examples_list, field, malformed, read_json
-from tasks.coin_flip import KOJIMA
+from ftcot.api import RawFile
+from ftcot.datafiles import examples_list, field, malformed, read_json
+from ftcot.tasks.coin_flip import KOJIMA
+from ftcot.tasks.paper import PaperDataset
 
 
-class StrategyQa(DatasetTask):
+class StrategyQa(PaperDataset):
     """StrategyQA (BIG-bench): yes/no questions needing implicit reasoning steps."""
 
     name = "strategy_qa"

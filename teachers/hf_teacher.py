@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import UserError
-from harness.store import content_key
-from teachers.base import Generation
-from teachers.local import Generated, LocalTeacher
+from ftcot.api import Generation, UserError
+from ftcot.store import content_key
+from ftcot.teachers.local import Generated, LocalTeacher
 
 
 class HFTeacher(LocalTeacher):

@@ -22,10 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import UserError
-from harness.records import Completion
-from teachers import retry
-from teachers.base import Generation, Job, Sink, Teacher
+from ftcot.api import Completion, Generation, Job, Sink, Teacher, UserError
+from ftcot.teachers import retry
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -129,6 +127,14 @@ class LiteLLMTeacher(Teacher):
     @property
     def priced(self) -> bool:
         return self._prices is not None
+
+    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """From the given prices or litellm's offline cost map; None where the model has none."""
+        self._lib = self._lib or _litellm()
+        prices = self._lookup_prices()
+        if prices is None:
+            return None
+        return prompt_tokens * prices[0] + completion_tokens * prices[1]
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         if self._prices is None:

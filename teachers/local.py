@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from teachers.base import Generation, Job, Sink, Teacher
+from ftcot.api import Generation, Job, Sink, Teacher
 
 
 @dataclass
@@ -33,6 +33,7 @@ def group_by_prompt(jobs: list[Job]) -> list[list[Job]]:
 class LocalTeacher(Teacher):
     """A teacher that runs a model in this process; subclasses implement ``generate``."""
 
+    runs_locally = True
     batch_size: int = 8  # prompts per generate call
 
     def generate(self, prompts: list[str], n: int, temperature: float, max_tokens: int) -> list[list[Generated]]:

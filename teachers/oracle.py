@@ -13,10 +13,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.errors import UserError
-from harness.records import Example
-from harness.store import content_key
-from teachers.base import Generation, Job, Sink, Teacher
+from ftcot.api import Example, Generation, Job, Sink, Teacher, UserError
+from ftcot.store import content_key
 
 BATCH = 256
 
@@ -27,6 +25,7 @@ class OracleTeacher(Teacher):
     name = "oracle"
     description = "Step-by-step rationales computed from the question, for the generated tasks"
     cacheable = False
+    calls_model = False
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> OracleTeacher:

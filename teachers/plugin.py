@@ -1,11 +1,11 @@
 """Registers ftcot's built-in teachers."""
 
-from harness import hookimpl
-from teachers.hf_teacher import HFTeacher
-from teachers.litellm_teacher import LiteLLMTeacher
-from teachers.oracle import OracleTeacher
-from teachers.replay import ReplayTeacher
-from teachers.vllm_teacher import VLLMTeacher
+from ftcot.api import hookimpl
+from ftcot.teachers.hf_teacher import HFTeacher
+from ftcot.teachers.litellm_teacher import LiteLLMTeacher
+from ftcot.teachers.oracle import OracleTeacher
+from ftcot.teachers.replay import ReplayTeacher
+from ftcot.teachers.vllm_teacher import VLLMTeacher
 
 BUILTIN_TEACHERS = (LiteLLMTeacher, VLLMTeacher, HFTeacher, ReplayTeacher, OracleTeacher)
 

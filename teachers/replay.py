@@ -23,10 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.records import Example
-from harness.store import content_key
-from teachers.base import Generation, Job, Sink, Teacher
+from ftcot.api import Example, Generation, Job, Sink, Teacher, UserError
+from ftcot.store import content_key
 
 MATCH_MODES = ("index", "question")
 BATCH = 512
@@ -82,6 +80,7 @@ class ReplayTeacher(Teacher):
 
     name = "replay"
     description = "Recorded completions from a file (reasoning-teacher CompletionDataset JSON or JSON lines)"
+    calls_model = False
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> ReplayTeacher:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import UserError
-from teachers.base import Generation
-from teachers.local import Generated, LocalTeacher
+from ftcot.api import Generation, UserError
+from ftcot.teachers.local import Generated, LocalTeacher
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
 

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from harness.check import (
+from ftcot.check import (
     Baseline,
     BaselineCell,
     Report,
@@ -20,8 +19,8 @@ from harness.check import (
     environment_versions,
     report_text,
 )
-from harness.errors import UserError
-from harness.records import CellResult
+from ftcot.errors import UserError
+from ftcot.records import CellResult
 
 SPEC = {"task": "coin_flip:flips=4,train=64,test=32,seed=0", "teacher": "oracle", "student": "tiny-gpt2",
         "method": "fine-tune-cot", "degree": 1, "seed": 0}
@@ -142,7 +141,7 @@ def test_warnings_say_why_runs_are_not_comparable() -> None:
 
 
 def test_versions_are_read_without_importing_torch() -> None:
-    code = ("import sys, harness.check as c; v = c.environment_versions(); "
+    code = ("import sys, ftcot.check as c; v = c.environment_versions(); "
             "assert 'torch' not in sys.modules, 'torch imported'; print(v['torch'], v['transformers'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

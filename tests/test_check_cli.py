@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from harness.check import Baseline
-from harness.cli import main
-from harness.pipeline import CellSpec, cell_key, run_cell
-from harness.plugins import create
-from harness.store import Store
+from ftcot.check import Baseline
+from ftcot.cli import main
+from ftcot.pipeline import CellSpec, cell_key, run_cell
+from ftcot.registry import create
+from ftcot.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 TASK = "coin_flip:flips=2,train=32,test=16,seed=0"
@@ -167,9 +166,9 @@ def test_demo_baseline_names_exactly_the_demo_cells() -> None:
     """CI gates ``ftcot demo`` with ``baselines/demo.json``: when the demo's cells change, the
     baseline must be recorded again (``ftcot --store DEMO/ftcot.db check --update baselines/demo.json``
     after a fresh ``ftcot demo --output DEMO``)."""
-    from harness.commands.demo import demo_config_text
-    from harness.matrix.config import parse_config
-    from harness.matrix.plan import expand
+    from ftcot.commands.demo import demo_config_text
+    from ftcot.matrix.config import parse_config
+    from ftcot.matrix.plan import expand
 
     baseline = Baseline.load(REPO / "baselines" / "demo.json")
     demo = expand(parse_config(demo_config_text(), REPO / "examples" / "demo.toml"))

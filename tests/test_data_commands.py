@@ -12,13 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from harness.cli import main
-from tasks import catalog
-from tasks.base import RawFile, clear_cache
-from tasks.coin_flip import CoinFlip
-
 from conftest import real_data_dir
+from ftcot.cli import main
+from ftcot.api import RawFile
+from ftcot.contracts.task import clear_cache
+from ftcot import data_install as catalog
+from ftcot.tasks.coin_flip import CoinFlip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 REAL = real_data_dir()

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from harness.commands.demo import demo_config_text
-from harness.matrix.config import parse_config
-from harness.matrix.plan import expand
+from ftcot.commands.demo import demo_config_text
+from ftcot.matrix.config import parse_config
+from ftcot.matrix.plan import expand
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +32,7 @@ def test_demo_config_is_shipped_in_the_package() -> None:
 @pytest.mark.slow
 def test_demo_command_runs_a_cell_and_writes_the_report(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "harness.cli", "demo", "--output", str(tmp_path / "demo"),
+    command = [sys.executable, "-m", "ftcot.cli", "demo", "--output", str(tmp_path / "demo"),
                "--only", "task=coin_flip,method=fine-tune", "--json"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from harness.cli import main
+from ftcot.cli import main
 
 TASK = "tracking_shuffled_objects:objects=3,swaps=2,train=24,test=6"
 STUDENT = "tiny-llama:layers=1,dim=32,heads=2,ffn=64,vocab=300"
@@ -80,7 +79,7 @@ def test_same_seed_same_accuracy_twice(tmp_path: Path, monkeypatch, capsys: pyte
                                 "--seed", "3", *QUICK))
     assert results[0]["cached"] is False and results[1]["cached"] is False
     assert results[0]["accuracy"] == results[1]["accuracy"]
-    from harness.store import Store
+    from ftcot.store import Store
 
     texts = [[p.text for p in Store(tmp_path / run / "ftcot.db").predictions(r["key"])]
              for run, r in zip(("one", "two"), results)]
@@ -89,7 +88,7 @@ def test_same_seed_same_accuracy_twice(tmp_path: Path, monkeypatch, capsys: pyte
 
 def _distill_process(store: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, FTCOT_STORE=str(store), FTCOT_THREADS="1")
-    argv = [sys.executable, "-m", "harness.cli", "distill", TASK, "--teacher", "oracle", "--student", STUDENT,
+    argv = [sys.executable, "-m", "ftcot.cli", "distill", TASK, "--teacher", "oracle", "--student", STUDENT,
             "--epochs", "4", "--batch-size", "4", "--max-new-tokens", "40", "--json", *extra]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from harness.errors import UserError
-from harness.plugins import create, registry
-from harness.records import Completion, Example
-from plugins.filters import (
-    FAILED_STEP,
-    FilterContext,
-    apply_filters,
-    create_filters,
-    parse_filter_specs,
-)
+from ftcot.errors import UserError
+from ftcot.api import FilterContext
+from ftcot.pipeline.filter import FAILED_STEP, apply_filters, create_filters, parse_filter_specs
+from ftcot.records import Completion, Example
+from ftcot.registry import create, registry
 
 
 def completion(sample: int, index: int, rationale: str, correct: bool, **extra) -> Completion:

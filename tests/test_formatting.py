@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from harness import formatting as fmt
-from harness.errors import UserError
+from ftcot import formatting as fmt
+from ftcot.errors import UserError
 
 Q = "  Alice, Bob swap. What does Bob hold? Answer choices: (A) ball (B) hat "
 R = " Alice and Bob swap: Alice B, Bob A. Bob has A. "

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from harness.errors import UserError
-from harness.plugins import create
-from tasks.shuffled_objects import LETTERS
+from ftcot.errors import UserError
+from ftcot.registry import create
+from ftcot.tasks.shuffled_objects import LETTERS
 
 
 def gen(spec: str):
@@ -135,7 +134,7 @@ def test_generated_questions_are_short():
     ("coin_flip:flips=0", "flips must be between"),
     ("coin_flip:flip=3", "unknown parameter 'flip'"),
     ("coin_flip:flips=three", "must be an integer"),
-    ("coin_flip:flips", "write parameters as name=value"),
+    ("coin_flip:flips", "write NAME=VALUE"),
     ("tracking_shuffled_objects:preset=huge", "unknown preset"),
     ("tracking_shuffled_objects:objects=9", "objects must be between"),
     ("tracking_shuffled_objects:people=some", "people must be fixed or random"),

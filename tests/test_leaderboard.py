@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from harness.leaderboard import build, short_names
-from harness.plugins import create
-from harness.records import CellResult, Completion
-from harness.store import Store, content_key
+from ftcot.leaderboard import build, short_names
+from ftcot.records import CellResult, Completion
+from ftcot.registry import create
+from ftcot.store import Store, content_key
 
 COIN = "coin_flip:flips=2,train=8,test=4,seed=0"
 LETTERS = "last_letter_concatenation:words=2,train=8,test=4,seed=0"
@@ -103,7 +102,7 @@ def test_short_names() -> None:
 
 def leaderboard(store_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FTCOT_STORE": str(store_path), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 

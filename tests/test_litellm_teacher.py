@@ -7,12 +7,11 @@ import os
 from collections import Counter
 
 import pytest
-
-from harness import plugins
-from harness.errors import UserError
-from harness.store import Store
+from ftcot import registry as plugins
+from ftcot.errors import UserError
+from ftcot.pipeline.teach import teach
+from ftcot.store import Store
 from openai_server import Fault, OpenAIServer, question_of
-from teachers.teach import teach
 
 TASK = "coin_flip:flips=2,train=16,test=4"
 MODELS = {

@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from harness.pipeline import CellSpec, run_cell
-from harness.store import Store
+from ftcot.pipeline import CellSpec, run_cell
+from ftcot.store import Store
 
 TASK = "tracking_shuffled_objects:preset=demo"
 STUDENT = "tiny-llama:layers=2,dim=128"

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import real_data_dir
-from harness.errors import UserError
-from harness.matrix.config import load_config, parse_config
-from harness.matrix.plan import expand, parse_only, plan_cells
-from harness.store import Store
+from ftcot.errors import UserError
+from ftcot.matrix.config import load_config, parse_config
+from ftcot.matrix.plan import expand, parse_only, plan_cells
+from ftcot.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,7 +161,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     if real_data_dir() is not None:
         env["FTCOT_DATA_DIR"] = str(real_data_dir())
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)
 
 

@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from harness.store import Store
+from ftcot.store import Store
 
 TINY = "tiny-llama:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 BROKEN = "tiny-llama:layers=1,dim=30,heads=4"  # dim not a multiple of heads: fails when the cell runs
@@ -35,7 +35,7 @@ max_new_tokens = 24
 
 PROBE = textwrap.dedent("""
     import json, sys, time
-    from harness.cli import main
+    from ftcot.cli import main
     started = time.monotonic()
     rc = main(sys.argv[1:])
     heavy = sorted(m for m in ("torch", "transformers", "litellm", "ray") if m in sys.modules)
@@ -88,7 +88,7 @@ def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -
     assert probe(retry)["rc"] == 1
     assert json.loads(retry.stdout)["ran"] == 4
 
-    plan = subprocess.run([sys.executable, "-m", "harness.cli", "matrix", "plan", str(config), "--json"],
+    plan = subprocess.run([sys.executable, "-m", "ftcot.cli", "matrix", "plan", str(config), "--json"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     counts = json.loads(plan.stdout)
     assert (counts["done"], counts["failed"], counts["todo"]) == (4, 4, 0)
@@ -115,9 +115,8 @@ def test_a_local_worker_killed_mid_cell_costs_only_that_cell(tmp_path: Path) -> 
     import signal
     import threading
 
+    from ftcot.matrix import Matrix, load_config
     from rich.console import Console
-
-    from harness.matrix import Matrix, load_config
 
     path = tmp_path / "one.toml"
     path.write_text(f"""\

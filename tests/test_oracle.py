@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from harness import plugins
-from harness.cli import main
-from harness.store import Store
-from teachers.teach import teach
-
 from conftest import real_data_dir
+from ftcot import registry as plugins
+from ftcot.cli import main
+from ftcot.pipeline.teach import teach
+from ftcot.store import Store
 
 TASKS = ["coin_flip:flips=3,train=12,test=3", "last_letter_concatenation:words=3,train=12,test=3",
          "tracking_shuffled_objects:objects=3,train=12,test=3"]

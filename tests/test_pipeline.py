@@ -7,9 +7,8 @@ import pickle
 from pathlib import Path
 
 import pytest
-
-from harness.errors import UserError
-from harness.pipeline import (
+from ftcot.errors import UserError
+from ftcot.pipeline import (
     CellSpec,
     cell_key,
     execute_cell,
@@ -19,7 +18,7 @@ from harness.pipeline import (
     run_cell,
     training_pairs,
 )
-from harness.store import Store
+from ftcot.store import Store
 
 TASK = "tracking_shuffled_objects:objects=3,swaps=2,train=24,test=6"
 STUDENTS = {
@@ -57,7 +56,7 @@ def test_every_method_runs_end_to_end(shared_store: Store, family: str, method: 
     if method in ("fine-tune-cot", "fine-tune"):
         assert cell.train_samples == 24  # the oracle is always right: nothing filtered out
         assert cell.epoch == max(h["epoch"] for h in cell.extra["history"])
-        from students.base import StudentModel
+        from ftcot.contracts.student import StudentModel
 
         saved = StudentModel.load_saved(Path(cell.model_path))
         assert saved.is_encoder_decoder == (family == "tiny-t5")
@@ -70,7 +69,7 @@ def test_every_method_runs_end_to_end(shared_store: Store, family: str, method: 
 
 def test_training_pairs_are_the_paper_format(shared_store: Store):
     inputs = prepare_cell(spec("fine-tune-cot"), shared_store, None, "paper", progress=False)
-    from harness.plugins import create
+    from ftcot.registry import create
 
     task = create("task", TASK, data_dir=None)
     first = task.train_examples()[0]

@@ -6,10 +6,15 @@ import json
 import pickle
 
 import pytest
-
-from harness.errors import UserError
-from harness.pipeline import CellSpec, cell_key, public_teacher_options, split_validation, train_config
-from harness.records import Example
+from ftcot.errors import UserError
+from ftcot.pipeline import (
+    CellSpec,
+    cell_key,
+    public_teacher_options,
+    split_validation,
+    train_config,
+)
+from ftcot.records import Example
 
 BASE = dict(task="coin_flip:flips=4", teacher="oracle", student="tiny-gpt2", method="fine-tune-cot")
 

@@ -10,10 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from harness import hookspecs
-from harness.plugins import KINDS, split_spec
-from harness.errors import UserError
+from ftcot import hookspecs
+from ftcot.errors import UserError
+from ftcot.registry import KINDS, split_spec
 
 
 def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
@@ -27,13 +26,13 @@ def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
 
 
 GOOD = """
-    from harness import hookimpl
+    from ftcot.api import Task, Teacher, hookimpl
 
-    class WordCount:
+    class WordCount(Task):
         name = "word_count"
         description = "Counts words."
 
-    class EchoTeacher:
+    class EchoTeacher(Teacher):
         name = "echo"
 
     @hookimpl
@@ -50,7 +49,7 @@ def run_plugins(path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(path)}
     env.pop("FTCOT_LOAD_PLUGINS", None)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "plugins", "--json", *args],
+        [sys.executable, "-m", "ftcot.cli", "plugins", "--json", *args],
         capture_output=True, text=True, env=env, timeout=120,
     )
 
@@ -93,18 +92,25 @@ def test_load_plugins_env_limits_third_party(tmp_path: Path) -> None:
     write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
     write_plugin_package(tmp_path, "ftcot-rival", "ftcot_rival", GOOD)
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "FTCOT_LOAD_PLUGINS": "ftcot-rival"}
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "plugins", "--json"],
+    result = subprocess.run([sys.executable, "-m", "ftcot.cli", "plugins", "--json"],
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     packages = {r["package"] for r in json.loads(result.stdout)}
     assert "ftcot-rival" in packages and "ftcot-wordcount" not in packages
 
 
-def test_builtins_register_through_the_entry_point_group() -> None:
+def test_builtins_register_from_the_core_list_not_from_install_metadata() -> None:
     from importlib.metadata import entry_points
 
-    modules = {ep.value for ep in entry_points(group="ftcot") if ep.dist and ep.dist.name == "ftcot"}
-    assert {"tasks.plugin", "teachers.plugin", "students.plugin", "plugins.filters", "plugins.reporters"} <= modules
+    from ftcot.registry import BUILTIN_MODULES, registry
+
+    assert not [ep for ep in entry_points(group="ftcot") if ep.dist and ep.dist.name == "ftcot"]
+    builtin = {(p.kind, p.name) for p in registry().all() if p.package == "ftcot"}
+    assert {("task", "coin_flip"), ("teacher", "oracle"), ("student", "tiny-llama"), ("filter", "correct"),
+            ("reporter", "html")} <= builtin
+    packages = ("ftcot.tasks.", "ftcot.teachers.", "ftcot.students.", "ftcot.plugins.")
+    assert all(p.cls.__module__.startswith(packages) for p in registry().all() if p.package == "ftcot")
+    assert len(BUILTIN_MODULES) == 5
 
 
 def test_every_hook_is_documented() -> None:
@@ -132,6 +138,6 @@ def test_split_spec_rejects_empty_name() -> None:
 
 def test_unknown_plugin_is_a_user_error() -> None:
     result = subprocess.run([sys.executable, "-c",
-                             "from harness.plugins import create; create('teacher', 'nonesuch:x')"],
+                             "from ftcot.registry import create; create('teacher', 'nonesuch:x')"],
                             capture_output=True, text=True, timeout=120)
     assert "unknown teacher 'nonesuch'" in result.stderr

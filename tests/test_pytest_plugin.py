@@ -8,12 +8,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import ftcot.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
 import pytest
-
-import harness.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
-from harness.check import build_baseline
-from harness.pipeline import CellSpec, run_cell
-from harness.store import Store
+from ftcot.check import build_baseline
+from ftcot.pipeline import CellSpec, run_cell
+from ftcot.store import Store
 
 pytest_plugins = ["pytester"]
 
@@ -50,11 +49,11 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_entry_point_names_the_plugin_module() -> None:
     eps = {ep.name: ep.value for ep in metadata.entry_points(group="pytest11")}
-    assert eps.get("ftcot") == "harness.pytest_plugin"
+    assert eps.get("ftcot") == "ftcot.pytest_plugin"
 
 
 def test_loading_the_plugin_does_not_import_torch() -> None:
-    code = "import sys, harness.pytest_plugin; assert 'torch' not in sys.modules, sorted(sys.modules)"
+    code = "import sys, ftcot.pytest_plugin; assert 'torch' not in sys.modules, sorted(sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
 

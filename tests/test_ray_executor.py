@@ -15,8 +15,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from harness.cli import main  # noqa: E402
-from harness.store import Store  # noqa: E402
+from ftcot.cli import main  # noqa: E402
+from ftcot.store import Store  # noqa: E402
 
 TINY = "tiny-llama:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 

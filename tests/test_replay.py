@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from harness import plugins
-from harness.cli import main
-from harness.errors import UserError
-from harness.store import Store
-from teachers.teach import teach
+from ftcot import registry as plugins
+from ftcot.cli import main
+from ftcot.errors import UserError
+from ftcot.pipeline.teach import teach
+from ftcot.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replay"
 TASK = "coin_flip:flips=2,train=6,test=3"

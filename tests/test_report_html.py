@@ -15,9 +15,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
+from ftcot.store import Store
 from test_leaderboard import CELLS
-from harness.store import Store
 
 CHROMIUM = next((p for p in (os.environ.get("FTCOT_CHROMIUM"), shutil.which("chromium"),
                              shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None)
@@ -66,7 +65,7 @@ def report(store_path: Path, tmp_path: Path) -> Path:
         store.put_cell(f"cell-{i}", c)
     store.close()
     out = tmp_path / "report" / "leaderboard.html"
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "leaderboard", "--format", "html",
+    result = subprocess.run([sys.executable, "-m", "ftcot.cli", "leaderboard", "--format", "html",
                              "--output", str(out), "--show-n"], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "FTCOT_STORE": str(store_path)})
     assert result.returncode == 0, result.stderr

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from harness.errors import UserError
-from harness.scoring import AnswerFormat, MODES, candidates, extract, is_correct
+from ftcot.errors import UserError
+from ftcot.scoring import MODES, AnswerFormat, candidates, extract, is_correct
 
 FIVE = AnswerFormat("letter", "ABCDE")
 SIX = AnswerFormat("letter", "ABCDEF")

@@ -12,16 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from harness.errors import UserError
-from harness.records import CellResult, Completion, Example, Prediction, ReasoningSample
-from harness.store import SCHEMA_VERSION, Store, content_key
+from ftcot.errors import UserError
+from ftcot.records import CellResult, Completion, Example, Prediction, ReasoningSample
+from ftcot.store import SCHEMA_VERSION, Store, content_key
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from harness.records import Completion
-    from harness.store import Store, content_key
+    from ftcot.records import Completion
+    from ftcot.store import Store, content_key
 
     path, tag, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     store = Store(path)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from harness import plugins
-from harness.errors import UserError
-from students.base import StudentModel, TrainConfig
+from ftcot import registry as plugins
+from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.errors import UserError
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import UserError
-from harness.plugins import create
-from tasks.base import clear_cache
+from ftcot.contracts.task import clear_cache
+from ftcot.errors import UserError
+from ftcot.registry import create
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 
@@ -114,7 +113,7 @@ def test_aqua_without_train_file_is_evaluable_not_distillable():
 
 
 def test_gold_answers_are_scored_correct_under_both_rule_sets():
-    from tasks.plugin import BUILTIN_TASKS
+    from ftcot.tasks.plugin import BUILTIN_TASKS
 
     for cls in BUILTIN_TASKS:
         t = task(cls.name)

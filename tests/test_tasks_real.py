@@ -4,11 +4,9 @@ gold answers equal the paper's. Skipped with a reason when the files are not the
 from __future__ import annotations
 
 import pytest
-
-from harness.plugins import create
-from tasks.plugin import BUILTIN_TASKS
-
 from conftest import real_data_dir
+from ftcot.registry import create
+from ftcot.tasks.plugin import BUILTIN_TASKS
 
 DATA = real_data_dir()
 pytestmark = pytest.mark.skipif(
@@ -112,7 +110,7 @@ def test_oracle_rationales_reach_the_gold_answer(name):
 
 
 def test_few_shot_prompts_are_there_except_for_shuffled_objects():
-    from harness.errors import UserError
+    from ftcot.errors import UserError
 
     for name in NAMES:
         task = create("task", name, data_dir=DATA)

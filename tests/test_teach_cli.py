@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from harness import plugins
-from harness.cli import main
-from harness.store import Store
+from ftcot import registry as plugins
+from ftcot.cli import main
+from ftcot.store import Store
 from openai_server import OpenAIServer
 
 SMALL = "coin_flip:flips=2,train=6,test=2"

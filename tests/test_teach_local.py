@@ -6,11 +6,10 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-
-from harness import plugins
-from harness.errors import UserError
-from harness.store import Store
-from teachers.teach import teach
+from ftcot import registry as plugins
+from ftcot.errors import UserError
+from ftcot.pipeline.teach import teach
+from ftcot.store import Store
 
 TASK = "coin_flip:flips=2,train=6,test=2"
 VLLM_MISSING = importlib.util.find_spec("vllm") is None
@@ -20,10 +19,9 @@ VLLM_MISSING = importlib.util.find_spec("vllm") is None
 def tiny_model_dir(tmp_path_factory):
     """A random-weight GPT-2 and a BPE trained here, saved as a model directory."""
     import torch
+    from ftcot.students.tiny import TinyGPT2
+    from ftcot.students.tokenizer import train_bpe
     from transformers import GPT2LMHeadModel
-
-    from students.tiny import TinyGPT2
-    from students.tokenizer import train_bpe
 
     task = plugins.create("task", TASK, data_dir=tmp_path_factory.mktemp("data"))
     corpus = [e.question for e in task.examples()] * 4 + ["Let's think step by step. Therefore, the answer is yes no."] * 4

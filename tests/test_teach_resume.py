@@ -12,11 +12,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import plugins
-from harness.cli import main
-from harness.store import Store
+from ftcot import registry as plugins
+from ftcot.cli import main
+from ftcot.pipeline.teach import teach
+from ftcot.store import Store
 from openai_server import Fault, OpenAIServer, question_of
-from teachers.teach import teach
 
 SPEC = "coin_flip:flips=2,train=24,test=4"
 MODEL = "hosted_vllm/test-model"
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _command(store: Path, data: Path, url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "--store", str(store), "--data-dir", str(data),
+    return [sys.executable, "-m", "ftcot.cli", "--store", str(store), "--data-dir", str(data),
             "teach", SPEC, "--teacher", f"litellm:{MODEL}", "--api-base", url, "-D", str(DEGREE),
             "--concurrency", "4", "--timeout", "5", "--backoff", "0.01", "--no-progress", *extra]
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from harness import plugins
-from harness.errors import UserError
-from students.base import StudentModel, TrainConfig
-from students.training import CHECKPOINT, length_grouped_batches, steps_per_epoch
+from ftcot import registry as plugins
+from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.errors import UserError
+from ftcot.students.training import CHECKPOINT, length_grouped_batches, steps_per_epoch
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -1,14 +1,13 @@
-"""``ftcot check BASELINE.json``: the regression gate for CI (see ``harness.check``)."""
+"""``ftcot check BASELINE.json``: the regression gate for CI (see ``ftcot.check``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ftcot.check import Baseline, build_baseline, check, print_report
+from ftcot.context import Context
 from rich.markup import escape
-
-from harness.check import Baseline, build_baseline, check, print_report
-from harness.context import Context
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.registry import create
+from ftcot import data_install
+from ftcot.datafiles import cached_sha256
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-
-from harness.context import Context
-from harness.errors import UserError
-from harness.plugins import create
-from tasks import catalog
-from tasks.base import _cached_sha256
 
 FIX = "ftcot data fetch {task} (or ftcot data import MIRROR)"
 
@@ -67,12 +66,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def task_status(cls: type, data_dir: Any) -> dict[str, Any]:
     task = cls.from_spec(None, data_dir=data_dir)
     files = []
-    for f in catalog.files_of(cls):
+    for f in data_install.files_of(cls):
         path = data_dir / f.relpath
         entry: dict[str, Any] = {"file": f.relpath, "present": path.is_file(), "optional": f.optional,
                                  "expected_sha256": f.sha256}
         if entry["present"]:
-            entry["sha256"] = _cached_sha256(path)
+            entry["sha256"] = cached_sha256(path)
             entry["ok"] = f.sha256 is None or entry["sha256"] == f.sha256
         files.append(entry)
     present = task.present()
@@ -102,12 +101,12 @@ def task_status(cls: type, data_dir: Any) -> dict[str, Any]:
 
 def run_status(ctx: Context, args: argparse.Namespace) -> int:
     data_dir = ctx.settings.data_dir
-    rows = [task_status(cls, data_dir) for cls in catalog.select(args.tasks)]
-    prompts = catalog.prompts_file()
+    rows = [task_status(cls, data_dir) for cls in data_install.select(args.tasks)]
+    prompts = data_install.prompts_file()
     prompts_path = data_dir / prompts.relpath
     shared = {"file": prompts.relpath, "present": prompts_path.is_file()}
     if shared["present"]:
-        shared["ok"] = _cached_sha256(prompts_path) == prompts.sha256
+        shared["ok"] = cached_sha256(prompts_path) == prompts.sha256
     if args.json:
         ctx.emit_json({"data_dir": str(data_dir), "tasks": rows, "shared": [shared]})
         return 0
@@ -130,7 +129,7 @@ def run_status(ctx: Context, args: argparse.Namespace) -> int:
 # -- import / fetch -------------------------------------------------------------------------------
 
 
-def _report(ctx: Context, args: argparse.Namespace, action: str, outcomes: list[catalog.Outcome]) -> int:
+def _report(ctx: Context, args: argparse.Namespace, action: str, outcomes: list[data_install.Outcome]) -> int:
     if args.json:
         ctx.emit_json({"data_dir": str(ctx.settings.data_dir), "files": [o.as_dict() for o in outcomes]})
     else:
@@ -149,15 +148,15 @@ def _report(ctx: Context, args: argparse.Namespace, action: str, outcomes: list[
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    outcomes = catalog.import_mirror(Path(args.path), ctx.settings.data_dir, catalog.select(args.tasks))
+    outcomes = data_install.import_mirror(Path(args.path), ctx.settings.data_dir, data_install.select(args.tasks))
     if all(o.status == "missing" for o in outcomes):
         raise UserError(f"no data file found under {args.path}; give a directory laid out like raw/<task>/<file>")
     return _report(ctx, args, "import", outcomes)
 
 
 def run_fetch(ctx: Context, args: argparse.Namespace) -> int:
-    tasks = catalog.select(args.tasks)
-    total = len(catalog.wanted_files(tasks))
+    tasks = data_install.select(args.tasks)
+    total = len(data_install.wanted_files(tasks))
     with Progress(TextColumn("fetch {task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=ctx.err, transient=True) as bar:
         job = bar.add_task("", total=total)
@@ -165,7 +164,7 @@ def run_fetch(ctx: Context, args: argparse.Namespace) -> int:
         def step(name: str) -> None:
             bar.update(job, description=name, advance=1)
 
-        outcomes = catalog.fetch(ctx.settings.data_dir, tasks, base=args.base_url, progress=step)
+        outcomes = data_install.fetch(ctx.settings.data_dir, tasks, base=args.base_url, progress=step)
     return _report(ctx, args, "fetch", outcomes)
 
 

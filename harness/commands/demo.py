@@ -8,7 +8,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from harness.context import Context
+from ftcot.context import Context
 
 DEFAULT_OUTPUT = Path("ftcot-demo")
 
@@ -25,13 +25,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def demo_config_text() -> str:
     """The packaged demo config (identical to ``examples/demo.toml``)."""
-    return resources.files("harness.matrix").joinpath("demo.toml").read_text(encoding="utf-8")
+    return resources.files("ftcot.matrix").joinpath("demo.toml").read_text(encoding="utf-8")
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from harness.matrix import Matrix
-    from harness.matrix.config import parse_config
-    from plugins.reporters import HtmlReporter, TableReporter
+    from ftcot.matrix import Matrix
+    from ftcot.matrix.config import parse_config
+    from ftcot.registry import create
 
     started = time.monotonic()
     output: Path = args.output
@@ -40,19 +40,19 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     (output / "demo.toml").write_text(demo_config_text(), encoding="utf-8")
     matrix = Matrix.open(config, store_path=output / "ftcot.db", data_dir=ctx.settings.data_dir,
                          scoring=ctx.settings.scoring)
-    from harness.matrix.plan import parse_only
+    from ftcot.matrix.plan import parse_only
 
     cells = matrix.cells(parse_only(args.only))
     ctx.console.print(f"ftcot demo: {len(cells)} cells, {config.parallel} at a time, results in {output}/")
     results = matrix.run(cells, ctx.console)
     board = matrix.leaderboard(title="ftcot demo: Fine-tune-CoT vs fine-tuning, tiny-llama, oracle rationales")
     report = output / "leaderboard.html"
-    report.write_text(HtmlReporter().render(board), encoding="utf-8")
+    report.write_text(create("reporter", "html").render(board), encoding="utf-8")
     failed = [r for r in results.values() if r.status != "done"]
     if args.json:
         ctx.emit_json(board.to_json())
     else:
-        ctx.console.print(TableReporter().rich_table(board))
+        ctx.console.print(create("reporter", "table").renderable(board))
     ctx.console.print(f"HTML report: {report} · store: {output / 'ftcot.db'} · "
                       f"{time.monotonic() - started:.0f} s")
     for result in failed:

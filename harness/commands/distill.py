@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from harness import formatting as fmt
-from harness.context import Context
-from harness.pipeline import REPORT_EPOCH_LABELS, REPORT_EPOCHS, CellSpec, cell_key, run_cell
-from plugins.filters import parse_filter_specs
+from ftcot import formatting as fmt
+from ftcot.context import Context
+from ftcot.pipeline import REPORT_EPOCHS, CellSpec, cell_key, run_cell
+from ftcot.pipeline.filter import parse_filter_specs
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def build_spec(args: argparse.Namespace) -> CellSpec:
-    from harness.errors import UserError
+    from ftcot.errors import UserError
 
     if args.method == fmt.FINE_TUNE_COT and not args.teacher:
         raise UserError("fine-tune-cot needs a teacher: add --teacher SPEC (e.g. --teacher oracle)")

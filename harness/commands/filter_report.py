@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from rich.table import Table
 
-from harness import formatting as fmt
-from harness.context import Context
-from harness.errors import UserError
-from harness.pipeline import CellSpec, filter_completions, load_task, teach_examples
-from plugins.filters import parse_filter_specs
+from ftcot import formatting as fmt
+from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.pipeline import CellSpec, filter_completions, load_task, teach_examples
+from ftcot.pipeline.filter import parse_filter_specs
+from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.context import Context
-from harness.errors import UserError
+from ftcot.context import Context
+from ftcot.errors import UserError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -21,10 +21,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def build_board(ctx: Context, config_path: Path | None, show_n: bool):
-    from harness.leaderboard import build, teacher_test_accuracy
+    from ftcot.leaderboard import build, teacher_test_accuracy
 
     if config_path is not None:
-        from harness.commands.matrix import open_matrix
+        from ftcot.commands.matrix import open_matrix
 
         matrix = open_matrix(ctx, argparse.Namespace(config=config_path))
         return matrix.leaderboard(show_n=show_n)
@@ -35,7 +35,7 @@ def build_board(ctx: Context, config_path: Path | None, show_n: bool):
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from harness.plugins import create
+    from ftcot.registry import create
 
     reporter = create("reporter", args.format)
     board = build_board(ctx, args.config, args.show_n)
@@ -47,8 +47,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(reporter.render(board), encoding="utf-8")
         ctx.err.print(f"wrote {args.format} leaderboard to {args.output}")
-    elif hasattr(reporter, "rich_table"):
-        ctx.console.print(reporter.rich_table(board))
+    elif args.format == "table":
+        ctx.console.print(reporter.renderable(board))
     else:
         print(reporter.render(board), end="")
     return 0

@@ -6,10 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
+from ftcot.context import Context
+from ftcot.errors import UserError
 from rich.table import Table
-
-from harness.context import Context
-from harness.errors import UserError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def open_matrix(ctx: Context, args: argparse.Namespace):
-    from harness.matrix import Matrix, load_config
+    from ftcot.matrix import Matrix, load_config
 
     config = load_config(args.config)
     store = None if config.store else ctx.store
@@ -43,7 +42,7 @@ def open_matrix(ctx: Context, args: argparse.Namespace):
 
 
 def _only(args: argparse.Namespace):
-    from harness.matrix.plan import parse_only
+    from ftcot.matrix.plan import parse_only
 
     return parse_only(args.only)
 
@@ -73,7 +72,7 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
     ctx.console.print(f"{counts['cells']} cells: [green]{counts['done']} done[/], "
                       f"[red]{counts['failed']} failed[/] (run again), [yellow]{counts['todo']} to do[/]")
     if summary.teachers:
-        from harness.leaderboard import short_names
+        from ftcot.leaderboard import short_names
 
         tasks = short_names(t.task for t in summary.teachers)
         names = short_names(t.teacher for t in summary.teachers)
@@ -161,13 +160,13 @@ def run_run(ctx: Context, args: argparse.Namespace) -> int:
             "results": [{"key": k, **r.to_dict()} for k, r in final.items() if r is not None],
         })
     else:
-        from plugins.reporters import TableReporter
+        from ftcot.registry import create
 
         if not results:
             ctx.console.print(f"all {len(cells)} cells already done; nothing to run")
         board = matrix.leaderboard()
         if board.rows:
-            ctx.console.print(TableReporter().rich_table(board))
+            ctx.console.print(create("reporter", "table").renderable(board))
         for key in failed:
             result = final[key]
             label = next(c.label for c in cells if c.key == key)

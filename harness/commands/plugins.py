@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ftcot.context import Context
+from ftcot.registry import registry
 from rich.table import Table
-
-from harness.context import Context
-from harness.plugins import registry
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -2,7 +2,7 @@
 
 Each input line is ``{"sample_index": i, "text": "..."}``; with ``--json`` each is written back
 (JSON lines on stdout) with ``prediction``, ``correct`` and ``scoring`` added; without it, the
-accuracy is printed. ``--mode`` names the output format (``harness.scoring`` has the rules).
+accuracy is printed. ``--mode`` names the output format (``ftcot.scoring`` has the rules).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 
-from harness.context import Context
-from harness.errors import UserError
-from harness.plugins import create
-from harness.scoring import MODES, RULE_SETS
+from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.registry import create
+from ftcot.scoring import MODES, RULE_SETS
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.registry import registry
 from rich.table import Table
-
-from harness.context import Context
-from harness.errors import UserError
-from harness.plugins import registry
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,12 +6,11 @@ import argparse
 import json
 from typing import Any
 
+from ftcot import registry as plugins
+from ftcot.context import Context
+from ftcot.specs import split_assignment
 from rich import box
 from rich.table import Table
-
-from harness import plugins
-from harness.context import Context
-from harness.errors import UserError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -59,14 +58,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _parse_option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise UserError(f"--option {text!r} is not KEY=VALUE")
+    key, value = split_assignment(text, "--option")
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
-    return key.strip().replace("-", "_"), parsed
+    return key.replace("-", "_"), parsed
 
 
 def teach_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,7 +76,7 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
-    from teachers.teach import teach
+    from ftcot.pipeline.teach import teach
 
     task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
     if args.split == "train":
@@ -96,7 +93,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     )
     summary = result.summary()
     if args.export:
-        from teachers.export import write_completions
+        from ftcot.completion_dataset import write_completions
 
         summary["exported"] = write_completions(
             args.export, result.completions, examples, dataset_key=task.key, base_model=result.teacher)
@@ -123,7 +120,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_report(ctx: Context, args: argparse.Namespace) -> int:
-    from teachers.report import teacher_report
+    from ftcot.teacher_report import teacher_report
 
     rows = teacher_report(ctx.store, args.tasks or None, args.teacher)
     if ctx.json_output:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftcot.matrix.config import MatrixConfig, load_config
+from ftcot.matrix.plan import PlannedCell, PlanSummary, estimate_teachers, plan_cells
+from ftcot.store import Store
 from rich.console import Console
-
-from harness.matrix.config import MatrixConfig, load_config
-from harness.matrix.plan import PlannedCell, PlanSummary, estimate_teachers, plan_cells
-from harness.store import Store
 
 __all__ = ["MatrixConfig", "Matrix", "load_config"]
 
@@ -54,9 +53,9 @@ class Matrix:
     def run(self, cells: list[PlannedCell], console: Console, executor: str = "local",
             address: str | None = None) -> dict[str, Any]:
         """Run the cells not yet done (failed ones again); returns key -> CellResult."""
-        from harness.matrix.executors import make_executor
-        from harness.matrix.runner import run_cells
-        from harness.matrix.view import MatrixView
+        from ftcot.matrix.executors import make_executor
+        from ftcot.matrix.runner import run_cells
+        from ftcot.matrix.view import MatrixView
 
         todo = [c for c in cells if c.status != "done"]
         if not todo:
@@ -67,8 +66,8 @@ class Matrix:
             resources=lambda spec: self.config.resources_for(spec.student),
             max_retries=self.config.max_retries,
         )
-        from harness.leaderboard import short_names
-        from harness.matrix.plan import cell_label
+        from ftcot.leaderboard import short_names
+        from ftcot.matrix.plan import cell_label
 
         names = {**short_names(self.config.tasks), **short_names(self.config.students),
                  **short_names(self.config.teachers)}
@@ -85,9 +84,9 @@ class Matrix:
     def evaluate_teachers(self, cells: list[PlannedCell], console: Console) -> None:
         """The teachers of these Fine-tune-CoT cells answer their tasks' test questions once
         (greedy), through the store, for the leaderboard's teacher rows."""
-        from harness.matrix.plan import teacher_groups
-        from harness.plugins import create
-        from teachers.teach import teach
+        from ftcot.matrix.plan import teacher_groups
+        from ftcot.pipeline.teach import teach
+        from ftcot.registry import create
 
         for (task_spec, teacher, split, part, _, options_json), _ in teacher_groups(cells, True).items():
             if part != "test":
@@ -108,7 +107,7 @@ class Matrix:
 
     def leaderboard(self, show_n: bool = False, title: str | None = None):
         """The leaderboard of this matrix's cells (whatever of them is stored)."""
-        from harness.leaderboard import build, teacher_test_accuracy
+        from ftcot.leaderboard import build, teacher_test_accuracy
 
         cells = [c.result for c in self.cells() if c.result is not None]
         splits = {t: self.config.split for t in self.config.tasks}

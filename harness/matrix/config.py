@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.formatting import FINE_TUNE_COT, METHODS
-from harness.matrix.tomllines import LineIndex
-from harness.pipeline import REPORT_EPOCHS
-from harness.settings import SCORING_RULES
+from ftcot.errors import UserError
+from ftcot.formatting import FINE_TUNE_COT, METHODS
+from ftcot.matrix.tomllines import LineIndex
+from ftcot.pipeline import REPORT_EPOCHS
+from ftcot.settings import SCORING_RULES
 
 TEACHER_METHODS = frozenset({FINE_TUNE_COT})
 NO_TEACHER = "none"  # the teacher of cells whose method needs none
@@ -139,7 +139,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _known_names(kind: str) -> list[str]:
-    from harness.plugins import registry
+    from ftcot.registry import registry
 
     return registry().names(kind)
 
@@ -148,7 +148,7 @@ def _training_keys() -> set[str]:
     """The settings a student's ``TrainConfig`` accepts."""
     import dataclasses
 
-    from students.base import TrainConfig
+    from ftcot.contracts.student import TrainConfig
 
     return {f.name for f in dataclasses.fields(TrainConfig)}
 

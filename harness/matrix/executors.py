@@ -55,7 +55,7 @@ def execute_in_worker(inputs: Any, models_dir: str, threads: int | None) -> Any:
     """What a worker runs for one cell."""
     limit_threads(threads)
     os.environ.update(QUIET_VARIABLES)
-    from harness.pipeline import execute_cell
+    from ftcot.pipeline import execute_cell
 
     return execute_cell(inputs, Path(models_dir), progress=False)
 
@@ -123,7 +123,7 @@ def make_executor(kind: str, models_dir: Path, parallel: int, threads_per_cell: 
                   address: str | None = None, resources=None, max_retries: int = 1):
     """``local`` or ``ray``."""
     if kind == "ray":
-        from harness.matrix.ray_executor import RayExecutor
+        from ftcot.matrix.ray_executor import RayExecutor
 
         return RayExecutor(models_dir, address=address, resources=resources,
                            threads_per_cell=threads_per_cell, max_retries=max_retries)

@@ -15,25 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.matrix.config import NO_TEACHER, TEACHER_METHODS, MatrixConfig
-from harness.records import CellResult
-from harness.store import Store
+from ftcot.contracts.teacher import DEFAULT_ANSWER_MAX_TOKENS, DEFAULT_MAX_TOKENS, Generation, Teacher
+from ftcot.errors import UserError
+from ftcot.matrix.config import NO_TEACHER, TEACHER_METHODS, MatrixConfig
+from ftcot.records import CellResult
+from ftcot.specs import split_assignments
+from ftcot.store import Store
 
 ONLY_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
-# Teachers that compute or import rationales instead of asking a model.
-NO_CALL_TEACHERS = frozenset({"oracle", "replay"})
-# Teachers that run a model on this machine: calls, but nothing to pay per token.
-LOCAL_TEACHERS = frozenset({"hf", "vllm"})
-# Upper bounds of one Zero-shot-CoT completion: step 1 and step 2 new tokens.
-STEP1_TOKENS, STEP2_TOKENS = 128, 32
 
 
 @dataclass
 class PlannedCell:
     """A cell of the grid, its store key and what the store holds for it."""
 
-    spec: Any  # harness.pipeline.CellSpec
+    spec: Any  # ftcot.pipeline.CellSpec
     key: str
     result: CellResult | None = None
 
@@ -51,7 +47,7 @@ class PlannedCell:
 
 def cell_label(spec: Any, names: dict[str, str] | None = None) -> str:
     """``task · student · Fine-tune-CoT D=4 (teacher) · seed 0``, specs shortened through ``names``."""
-    from harness.leaderboard import METHOD_LABELS
+    from ftcot.leaderboard import METHOD_LABELS
 
     names = names or {}
     method = METHOD_LABELS.get(spec.method, spec.method)
@@ -63,7 +59,7 @@ def cell_label(spec: Any, names: dict[str, str] | None = None) -> str:
 
 def expand(config: MatrixConfig) -> list[Any]:
     """Every cell spec of the grid, in a stable order."""
-    from harness.pipeline import CellSpec
+    from ftcot.pipeline import CellSpec
 
     specs = []
     for task in config.tasks:
@@ -94,20 +90,12 @@ def parse_only(values: list[str] | None) -> dict[str, set[str]]:
     """
     selected: dict[str, set[str]] = defaultdict(set)
     for raw in values or []:
-        current: list[str] | None = None
-        pieces: list[list[str]] = []
-        for piece in raw.split(","):
-            name = piece.partition("=")[0].strip()
-            if "=" in piece and name in ONLY_FIELDS:
-                current = [name, piece.partition("=")[2]]
-                pieces.append(current)
-            elif current is not None:
-                current[1] += "," + piece
-            else:
+        what = f"--only {raw!r} (FIELD=VALUE[,FIELD=VALUE...] with FIELD among {', '.join(ONLY_FIELDS)})"
+        for name, value in split_assignments(raw, what, starts=ONLY_FIELDS):
+            if name not in ONLY_FIELDS:
                 raise UserError(f"--only {raw!r}: write FIELD=VALUE[,FIELD=VALUE...] with FIELD among "
                                 f"{', '.join(ONLY_FIELDS)}")
-        for name, value in pieces:
-            selected[name].add(value.strip())
+            selected[name].add(value)
     return dict(selected)
 
 
@@ -123,7 +111,7 @@ def _matches(spec: Any, selected: dict[str, set[str]]) -> bool:
 def plan_cells(config: MatrixConfig, store: Store, scoring: str,
                only: dict[str, set[str]] | None = None) -> list[PlannedCell]:
     """The grid's cells (those ``only`` selects), each with its stored result if any."""
-    from harness.pipeline import cell_key
+    from ftcot.pipeline import cell_key
 
     specs = [s for s in expand(config) if not only or _matches(s, only)]
     if only and not specs:
@@ -173,35 +161,15 @@ def teacher_groups(cells: list[PlannedCell], teacher_test: bool) -> dict[tuple, 
 
 
 def _cached(task: Any, teacher_spec: str, options: dict, examples: list[Any], degree: int,
-            temperature: float, store: Store) -> tuple[int, bool]:
-    """How many of these completions the store holds (by the teacher's own keys), and
-    whether the teacher calls a model for the rest."""
-    from teachers.base import Generation
-    from teachers.teach import create_teacher
+            temperature: float, store: Store) -> tuple[int, Teacher]:
+    """How many of these completions the store holds (by the teacher's own keys), and the teacher."""
+    from ftcot.pipeline.teach import create_teacher
 
     teacher = create_teacher(teacher_spec, {k: v for k, v in options.items() if k != "temperature"})
     generation = Generation.from_options(temperature, options)
     jobs = teacher.plan(task, examples, degree, generation)
-    calls_model = teacher.cacheable and teacher_spec.partition(":")[0] not in NO_CALL_TEACHERS
     stored = store.get_completions(job.key for job in jobs)
-    return sum(1 for job in jobs if (c := stored.get(job.key)) is not None and not c.failed), calls_model
-
-
-def _price(teacher: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Cost in USD from litellm's offline cost map, or None where the model has no price."""
-    name, _, model = teacher.partition(":")
-    if name in NO_CALL_TEACHERS or name in LOCAL_TEACHERS:
-        return 0.0
-    if name != "litellm" or not model:
-        return None
-    try:
-        import litellm
-
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-        return float(prompt_cost + completion_cost)
-    except Exception:
-        return None
+    return sum(1 for job in jobs if (c := stored.get(job.key)) is not None and not c.failed), teacher
 
 
 def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
@@ -210,7 +178,7 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
     answers to the test questions), what the store holds, and calls, tokens and cost of the
     rest. Tokens come from question length and the steps' token limits (an upper bound for
     the rationales); cost from litellm's offline price map, None where a model is unpriced."""
-    from harness.plugins import create
+    from ftcot.registry import create
 
     estimates = []
     tasks: dict[str, Any] = {}
@@ -221,7 +189,8 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
             task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
             tasks[task_spec] = task
             examples = task.train_examples(split) if part == "train" else task.test_examples(split)
-            cached, calls_model = _cached(task, teacher, options, examples, degree, temperature, store)
+            cached, teacher_obj = _cached(task, teacher, options, examples, degree, temperature, store)
+            calls_model = teacher_obj.cacheable and teacher_obj.calls_model
         except Exception as exc:  # missing data, a bad option: say so, plan the rest
             note = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             estimates.append(TeacherEstimate(task_spec, teacher, part, 0, degree, temperature, 0, 0, 0, 0, 0,
@@ -230,12 +199,12 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
         needed = len(examples) * degree
         calls = needed - cached if calls_model else 0
         mean_chars = sum(len(e.question) for e in examples) / max(1, len(examples))
-        step1 = int(options.get("max_tokens") or STEP1_TOKENS)
-        step2 = int(options.get("answer_max_tokens") or STEP2_TOKENS)
+        step1 = int(options.get("max_tokens") or DEFAULT_MAX_TOKENS)
+        step2 = int(options.get("answer_max_tokens") or DEFAULT_ANSWER_MAX_TOKENS)
         # step 1 sends the question; step 2 sends it again with the rationale (about 4 characters a token)
         prompt_tokens = calls * int(2 * (mean_chars / 4 + 12) + step1)
         completion_tokens = calls * (step1 + step2)
-        cost = _price(teacher, prompt_tokens, completion_tokens) if calls else 0.0
+        cost = teacher_obj.estimate_cost(prompt_tokens, completion_tokens) if calls else 0.0
         estimates.append(TeacherEstimate(
             task_spec, teacher, part, len(examples), degree, temperature, needed, cached, calls,
             prompt_tokens, completion_tokens, cost, "" if calls_model else "computed locally, no model calls",

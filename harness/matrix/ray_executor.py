@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.errors import UserError
-from harness.matrix.executors import Lost, execute_in_worker
+from ftcot.errors import UserError
+from ftcot.matrix.executors import Lost, execute_in_worker
 
 WORKER_NICENESS = "RAY_worker_niceness"
 

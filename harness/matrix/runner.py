@@ -12,12 +12,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from harness.matrix.config import TEACHER_METHODS
-from harness.matrix.executors import Lost
-from harness.matrix.plan import NO_CALL_TEACHERS, PlannedCell
-from harness.matrix.view import MatrixView
-from harness.records import CellResult
-from harness.store import Store
+from ftcot.matrix.config import TEACHER_METHODS
+from ftcot.matrix.executors import Lost
+from ftcot.matrix.plan import PlannedCell
+from ftcot.matrix.view import MatrixView
+from ftcot.records import CellResult
+from ftcot.registry import registry
+from ftcot.store import Store
 
 POLL_S = 0.5
 
@@ -55,7 +56,7 @@ class Spend:
         return self.store.completion_cost(task, teacher)
 
     def before(self, task: str, teacher: str) -> None:
-        if teacher.partition(":")[0] not in NO_CALL_TEACHERS and (task, teacher) not in self._baseline:
+        if (task, teacher) not in self._baseline and registry().resolve("teacher", teacher)[0].calls_model:
             self._baseline[(task, teacher)] = self._cost(task, teacher)
 
     def total(self) -> float:
@@ -64,7 +65,7 @@ class Spend:
 
 def _task_key(spec: Any, data_dir: Path, cache: dict[str, str]) -> str:
     if spec.task not in cache:
-        from harness.plugins import create
+        from ftcot.registry import create
 
         try:
             cache[spec.task] = create("task", spec.task, data_dir=data_dir).key
@@ -76,7 +77,7 @@ def _task_key(spec: Any, data_dir: Path, cache: dict[str, str]) -> str:
 def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path, scoring: str, executor: Any,
               view: MatrixView, max_retries: int = 1, retry_lost: bool = True) -> dict[str, CellResult]:
     """Run every given cell; returns key -> stored result (done or failed)."""
-    from harness.pipeline import prepare_cell, record_cell
+    from ftcot.pipeline import prepare_cell, record_cell
 
     pending = deque(run_order(cells))
     in_flight: dict[str, PlannedCell] = {}

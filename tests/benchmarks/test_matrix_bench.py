@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.matrix import Matrix, load_config
-from harness.records import CellResult, Prediction
+from ftcot.matrix import Matrix, load_config
+from ftcot.records import CellResult, Prediction
 
 TASKS = [f"coin_flip:flips={flips},train=350,test=150,seed=0" for flips in (2, 3, 4, 5, 6)]
 CONFIG = f"""
@@ -48,7 +48,7 @@ def finish_every_cell(config_path: Path) -> int:
 
 
 def ftcot(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
                           timeout=120)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from harness.records import Completion
-from harness.store import Store, content_key
+from ftcot.records import Completion
+from ftcot.store import Store, content_key
 
 ROWS = 2_000
 BATCH = 200

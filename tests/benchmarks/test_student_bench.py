@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 import torch
-
-from harness import plugins
-from students.base import StudentModel, TrainConfig
-from students.training import length_grouped_batches
+from ftcot import registry as plugins
+from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.students.training import length_grouped_batches
 
 SPEC = "tiny-llama"  # the default: 2 layers, width 128, 4 heads
 NAMES = ["Alice", "Bob", "Claire", "Dave", "Eve"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from harness import plugins
-from harness.store import Store
+from ftcot import registry as plugins
+from ftcot.contracts.teacher import Generation
+from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.teach import create_teacher, teach
+from ftcot.store import Store
 from openai_server import ServerProcess
-from teachers.base import Generation
-from teachers.teach import Scorer, create_teacher, teach
 
 MODEL = "hosted_vllm/bench-model"
 CONCURRENCY = 64
@@ -124,7 +125,7 @@ def test_fully_cached_rerun(benchmark, tmp_path):
     jobs = teacher.plan(task, examples, degree, generation)
     scorer = Scorer(task, "paper")  # stored as a first run stores them: scored by the task
     store.put_completions(
-        (job.key, scorer(job.example, job.blank(
+        (job.key, scorer.label(job.example, job.blank(
             teacher.label, generation, rationale=f" Three flips in all, so {job.example.answer} it is.",
             answer_prompt="", answer_text=f" {job.example.answer}.", prompt_tokens=60, completion_tokens=9)))
         for job in jobs)

@@ -1,5 +1,6 @@
-"""The plugin manager: loads every module of the ``ftcot`` entry-point group (the built-ins
-declare theirs in this project's own ``pyproject.toml``) and builds one registry per kind.
+"""The plugin manager: registers the built-in plugin modules from ``BUILTIN_MODULES`` (no install
+metadata needed), then every module of the ``ftcot`` entry-point group, and builds one registry
+per kind.
 
 ``FTCOT_LOAD_PLUGINS=pkg1,pkg2`` limits third-party loading to the named distributions
 (the built-ins always load); an empty value loads none of them.
@@ -8,6 +9,7 @@ declare theirs in this project's own ``pyproject.toml``) and builds one registry
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata as metadata
 import os
 import sys
@@ -15,13 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
-
-from harness import hookspecs
-from harness.errors import UserError
+from ftcot import __version__, hookspecs
+from ftcot.contracts.filter import Filter
+from ftcot.contracts.reporter import Reporter
+from ftcot.contracts.student import Student
+from ftcot.contracts.task import Task
+from ftcot.contracts.teacher import Teacher
+from ftcot.errors import UserError
 
 KINDS = ("task", "teacher", "student", "filter", "reporter")
 BUILTIN_PACKAGE = "ftcot"
 ENTRY_POINT_GROUP = "ftcot"
+BASES: dict[str, type] = {"task": Task, "teacher": Teacher, "student": Student, "filter": Filter, "reporter": Reporter}
+BUILTIN_MODULES = (
+    "ftcot.tasks.plugin",
+    "ftcot.teachers.plugin",
+    "ftcot.students.plugin",
+    "ftcot.plugins.filters",
+    "ftcot.plugins.reporters",
+)
 
 
 @dataclass(frozen=True)
@@ -94,16 +108,20 @@ def _allowed_third_party() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> tuple[dict[str, tuple[str, str]], list[str]]:
-    """Register every entry point's module; return plugin name -> (package, version) and warnings."""
+def _load_plugins(pm: pluggy.PluginManager) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Register the built-ins, then every entry point's module; return plugin name -> (package, version) and warnings."""
     owners: dict[str, tuple[str, str]] = {}
     warnings: list[str] = []
+    for module_name in BUILTIN_MODULES:
+        plugin_name = f"{BUILTIN_PACKAGE}:{module_name}"
+        pm.register(importlib.import_module(module_name), name=plugin_name)
+        owners[plugin_name] = (BUILTIN_PACKAGE, __version__)
     allowed = _allowed_third_party()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         package = dist.name if dist is not None else ep.value.split(".")[0]
         version = dist.version if dist is not None else "?"
-        if package != BUILTIN_PACKAGE and allowed is not None and package not in allowed:
+        if package == BUILTIN_PACKAGE or (allowed is not None and package not in allowed):
             continue
         try:
             module = ep.load()
@@ -128,6 +146,12 @@ def _collect(pm: pluggy.PluginManager, owners: dict[str, tuple[str, str]]) -> li
             package, version = owners.get(impl.plugin_name, (impl.plugin_name, "?"))
 
             def register(cls: type, _kind: str = kind, _pkg: str = package, _ver: str = version) -> None:
+                base = BASES[_kind]
+                if not (isinstance(cls, type) and issubclass(cls, base)):
+                    raise UserError(
+                        f"{_kind} plugin {cls!r} from package {_pkg!r} is not a subclass of "
+                        f"ftcot.api.{base.__name__}: subclass it and register the class"
+                    )
                 name = getattr(cls, "name", None)
                 if not isinstance(name, str) or not name:
                     raise UserError(
@@ -149,7 +173,7 @@ def _collect(pm: pluggy.PluginManager, owners: dict[str, tuple[str, str]]) -> li
 def make_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]], list[str]]:
     pm = pluggy.PluginManager("ftcot")
     pm.add_hookspecs(hookspecs)
-    owners, warnings = _load_entry_points(pm)
+    owners, warnings = _load_plugins(pm)
     pm.check_pending()
     return pm, owners, warnings
 

@@ -17,7 +17,7 @@ CONTRACT (other packages rely on exactly these names):
 - ``task.fingerprint()`` -> str: hash of the data that determines the examples.
 
 Also available: ``task.name``, ``task.data_dir``, ``task.splits()`` (split names),
-``task.example(sample_index)``, ``task.answer_format`` (a ``harness.rules.AnswerFormat``),
+``task.example(sample_index)``, ``task.answer_format`` (a ``ftcot.rules.AnswerFormat``),
 ``task.generated`` (True for generated tasks), ``task.distillable()`` (whether the default
 split's training examples are all present), ``task.status()`` (files present and missing).
 
@@ -30,21 +30,29 @@ A registered dataset class may name a ``generator`` class: ``name`` alone is the
 from __future__ import annotations
 
 import hashlib
-import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness import scoring as rules
-from harness.errors import UserError
-from harness.records import Example
-from harness.settings import default_data_dir
+from ftcot import scoring as rules
+from ftcot.datafiles import (
+    FETCH_HINT,
+    PROMPTS_FILE,
+    RawFile,
+    cached_sha256,
+    read_json,
+    sha256_of,
+    stat_stamp,
+)
+from ftcot.errors import UserError
+from ftcot.formatting import FEW_SHOT_ANSWER_PREFIX
+from ftcot.records import Example
+from ftcot.settings import default_data_dir
+from ftcot.specs import split_assignments
 
-FETCH_HINT = "ftcot data fetch {task} (or ftcot data import MIRROR)"
 
-
-class Task:
+class Task(ABC):
     """Common behaviour: splits, scoring, prompts. Subclasses provide ``_load`` and the splits."""
 
     name: ClassVar[str] = ""
@@ -76,8 +84,9 @@ class Task:
     def __repr__(self) -> str:
         return f"<task {self.key}>"
 
+    @abstractmethod
     def fingerprint(self) -> str:
-        raise NotImplementedError
+        """A hash of the data that determines the examples (recorded in baselines)."""
 
     # -- examples ---------------------------------------------------------------------------
     def examples(self) -> list[Example]:
@@ -97,8 +106,9 @@ class Task:
     def _cache_stamp(self) -> Any:
         return None
 
+    @abstractmethod
     def _load(self) -> list[Example]:
-        raise NotImplementedError
+        """Every example, ordered by sample_index (``examples()`` caches it)."""
 
     def _by_index(self) -> dict[int, Example]:
         return self._cached()[1]
@@ -112,8 +122,9 @@ class Task:
     def splits(self) -> list[str]:
         return ["default"]
 
+    @abstractmethod
     def split_indices(self, split: str = "default") -> dict[str, list[int]]:
-        raise NotImplementedError
+        """``{"train": [sample_index, ...], "test": [...]}`` of the named split."""
 
     def _select(self, split: str, part: str) -> list[Example]:
         indices = self.split_indices(split)[part]
@@ -146,7 +157,7 @@ class Task:
 
     # -- scoring ----------------------------------------------------------------------------
     def extract(self, text: str, mode: str = "direct", scoring: str = "paper") -> str | None:
-        """The prediction in a model output (``harness.scoring`` documents the rules)."""
+        """The prediction in a model output (``ftcot.scoring`` documents the rules)."""
         return rules.extract(text, self.answer_format, mode, scoring)
 
     def is_correct(self, prediction: str | None, gold: str, scoring: str = "paper") -> bool:
@@ -156,7 +167,7 @@ class Task:
     def few_shot_prompt(self) -> str:
         """The few-shot-CoT exemplars from ``few_shot_cot_prompts.json``, ending in a newline."""
         key = self.few_shot_key or self.name
-        path = self.data_dir / "few_shot_cot_prompts.json"
+        path = self.data_dir / PROMPTS_FILE
         prompts = _read_json_cached(path, task=self.name)
         entry = prompts.get(key) if isinstance(prompts, dict) else None
         if not isinstance(entry, dict) or not isinstance(entry.get("prompt"), str):
@@ -186,128 +197,13 @@ def clear_cache() -> None:
     _JSON.clear()
 
 
-def _stat_stamp(path: Path) -> tuple[str, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
 def _read_json_cached(path: Path, task: str) -> Any:
-    stamp = _stat_stamp(path)
+    stamp = stat_stamp(path)
     if stamp is None:
         raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`")
     if stamp not in _JSON:
         _JSON[stamp] = read_json(path, task)
     return _JSON[stamp]
-
-
-# -- raw files ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """One original file of a dataset: where it lives and how to check it.
-
-    ``rows``: its record count; ``sha256``: its checksum (None when unknown, then ``git_sha1``,
-    the git blob id, checks a download); ``url``: the original public location.
-    ``optional``: the task works without it (with fewer examples).
-    """
-
-    name: str
-    rows: int
-    sha256: str | None
-    url: str
-    git_sha1: str | None = None
-    optional: bool = False
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def read_json(path: Path, task: str) -> Any:
-    """A whole JSON file; UserError naming the file and line for bad JSON."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"task {task}: cannot read {path} ({exc}); fix with `{FETCH_HINT.format(task=task)}`") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"task {task}: {path} line {exc.lineno} is not valid JSON ({exc.msg}); the file is corrupt, "
-            f"fix with `{FETCH_HINT.format(task=task)}`"
-        ) from None
-
-
-def read_json_lines(path: Path, task: str) -> Iterator[tuple[int, dict]]:
-    """(line number, record) for each non-empty line of a JSON-lines file."""
-    try:
-        fh = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"task {task}: {path} is missing; fix with `{FETCH_HINT.format(task=task)}`") from None
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(
-                    f"task {task}: {path} line {lineno} is not valid JSON ({exc.msg}); the file is corrupt, "
-                    f"fix with `{FETCH_HINT.format(task=task)}`"
-                ) from None
-            if not isinstance(record, dict):
-                raise UserError(f"task {task}: {path} line {lineno} is not a JSON object")
-            yield lineno, record
-
-
-def malformed(task: str, path: Path, where: str, problem: str) -> UserError:
-    """The error for a record that does not have the expected fields."""
-    return UserError(f"task {task}: malformed record in {path} ({where}): {problem}")
-
-
-def field(record: Any, name: str, kind: type | tuple[type, ...], task: str, path: Path, where: str) -> Any:
-    """``record[name]`` checked to be of ``kind``; a malformed-record error otherwise."""
-    if not isinstance(record, dict) or name not in record:
-        raise malformed(task, path, where, f"missing field {name!r}")
-    value = record[name]
-    if not isinstance(value, kind):
-        raise malformed(task, path, where, f"field {name!r} is {type(value).__name__}, expected "
-                        f"{getattr(kind, '__name__', kind)}")
-    return value
-
-
-def examples_list(data: Any, task: str, path: Path) -> list:
-    """The ``examples`` list of a BIG-bench-style JSON object."""
-    if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
-        raise malformed(task, path, "top level", "expected a JSON object with an 'examples' list")
-    return data["examples"]
-
-
-def json_array(data: Any, task: str, path: Path) -> list:
-    """A file whose top level is a JSON array of records."""
-    if not isinstance(data, list):
-        raise malformed(task, path, "top level", "expected a JSON array of records")
-    return data
-
-
-def render_choices(question: str, choices: list[str]) -> str:
-    """The paper's rendering: ``<q> Answer choices: (A) c1, (B) c2, ... .``"""
-    listed = ", ".join(f"({chr(65 + i)}) {c.strip()}" for i, c in enumerate(choices))
-    return f"{question} Answer choices: {listed}."
 
 
 class DatasetTask(Task):
@@ -348,7 +244,7 @@ class DatasetTask(Task):
         return [f for f in self.files if not self.path(f).is_file()]
 
     def _cache_stamp(self) -> Any:
-        return tuple(_stat_stamp(self.path(f)) for f in self.files)
+        return tuple(stat_stamp(self.path(f)) for f in self.files)
 
     def _check_present(self) -> None:
         required = [f for f in self.missing_files() if not f.optional]
@@ -378,8 +274,9 @@ class DatasetTask(Task):
             offset += len(rows)
         return out
 
+    @abstractmethod
     def _parse(self, path: Path, raw_file: RawFile) -> Iterator[tuple[str, str, list[str] | None, str | None]]:
-        raise NotImplementedError
+        """(question, answer, choices, rationale) for each record of one raw file, in file order."""
 
     def splits(self) -> list[str]:
         return list(self.split_names)
@@ -434,7 +331,7 @@ class DatasetTask(Task):
             entry: dict[str, Any] = {"file": f.name, "path": str(path), "rows": f.rows,
                                      "expected_sha256": f.sha256, "present": path.is_file()}
             if path.is_file() and checksums:
-                actual = _cached_sha256(path)
+                actual = cached_sha256(path)
                 entry["sha256"] = actual
                 entry["ok"] = f.sha256 is None or actual == f.sha256
             files.append(entry)
@@ -452,14 +349,6 @@ class DatasetTask(Task):
 
 
 _FINGERPRINTS: dict[tuple, str] = {}
-_SHA256: dict[tuple, str] = {}
-
-
-def _cached_sha256(path: Path) -> str:
-    stamp = _stat_stamp(path)
-    if stamp not in _SHA256:
-        _SHA256[stamp] = sha256_of(path)
-    return _SHA256[stamp]
 
 
 # -- generated tasks -----------------------------------------------------------------------------
@@ -486,14 +375,8 @@ class GeneratedTask(Task):
     @classmethod
     def from_argument(cls, argument: str) -> GeneratedTask:
         values: dict[str, Any] = {}
-        given: dict[str, str] = {}
-        for part in filter(None, (p.strip() for p in argument.split(","))):
-            name, sep, value = part.partition("=")
-            name, value = name.strip(), value.strip()
-            if not sep or not name:
-                raise UserError(f"task {cls.name}: write parameters as name=value, got {part!r} "
-                                f"(parameters: {', '.join(cls._param_names())})")
-            given[name] = value
+        what = f"task {cls.name} (parameters: {', '.join(cls._param_names())})"
+        given = dict(split_assignments(argument, what))
         preset = given.pop("preset", None)
         if preset is not None:
             if preset not in cls.presets:
@@ -574,8 +457,9 @@ class GeneratedTask(Task):
     def _size_hint(self) -> str:
         return "steps"
 
+    @abstractmethod
     def _generate(self, rng: Any) -> tuple[str, str, list[str] | None, dict[str, Any]]:
-        raise NotImplementedError
+        """One random (question, answer, choices, meta) from ``rng`` (a ``random.Random``)."""
 
     def few_shot_prompt(self) -> str:
         """Exemplars written from the oracle rationales of the first training examples."""
@@ -584,6 +468,6 @@ class GeneratedTask(Task):
             raise UserError(f"task {self.key} has no training examples to build few-shot exemplars from")
         lines = []
         for ex in shots:
-            lines.append(f"Q: {ex.question}\nA: {self.oracle_rationales(ex)[0]} The answer is {ex.answer}.")
+            lines.append(f"Q: {ex.question}\nA: {self.oracle_rationales(ex)[0]} {FEW_SHOT_ANSWER_PREFIX} {ex.answer}.")
         return "\n".join(lines) + "\n"
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.records import Completion, Example
+from ftcot.errors import UserError
+from ftcot.records import Completion, Example
 
 
 def entry(completion: Completion, example: Example | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A teacher subclasses ``Teacher``, has a ``name`` and implements ``run(jobs, sink
 for each ``Job`` (one example and completion index) it produces a ``Completion`` with the
 rationale and the step-2 answer text (or a failure) and hands it to ``sink.emit``. Everything
 else — the cache, scoring, the store, the cost limit and the progress bar — is done once, in
-``teachers.teach.teach``.
+``ftcot.pipeline.teach.teach``.
 
 The two prompting steps (the paper's Zero-shot-CoT):
 - step 1, reasoning: ``Q: {question}\\nA: Let's think step by step.`` -> rationale;
@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from harness.errors import UserError
-from harness.records import Completion, Example
-from harness.store import content_key
+from ftcot.errors import UserError
+from ftcot.formatting import ZS_COT_ANSWER_TRIGGER, ZS_COT_TRIGGER
+from ftcot.records import Completion, Example
+from ftcot.store import content_key
 
-REASONING_TEMPLATE = "Q: {question}\nA: Let's think step by step."
-ANSWER_TEMPLATE = "{reasoning_prompt}{rationale}\nTherefore, the answer is"
+REASONING_TEMPLATE = "Q: {question}\nA: " + ZS_COT_TRIGGER
+ANSWER_TEMPLATE = "{reasoning_prompt}{rationale}" + ZS_COT_ANSWER_TRIGGER
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_ANSWER_MAX_TOKENS = 32
 DEFAULT_DIVERSE_TEMPERATURE = 0.7  # the paper's temperature for diverse reasoning
@@ -129,7 +131,7 @@ class Job:
 
 
 class Sink(Protocol):
-    """Where a teacher hands its completions (implemented by ``teachers.teach``)."""
+    """Where a teacher hands its completions (implemented by ``ftcot.pipeline.teach``)."""
 
     def emit(self, job: Job, completion: Completion) -> None: ...
 
@@ -146,12 +148,14 @@ class Sink(Protocol):
 
 
 @dataclass
-class Teacher:
+class Teacher(ABC):
     """Base class of teacher plugins. ``label`` names the teacher in completions and reports."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     cacheable: ClassVar[bool] = True  # False: completions are recomputed on every run (cheap teachers)
+    calls_model: ClassVar[bool] = True  # False: completions come from the task or a file (oracle, replay)
+    runs_locally: ClassVar[bool] = False  # True: a model in this process (hf, vllm): no API charges
 
     model: str = ""
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an API key
@@ -207,8 +211,14 @@ class Teacher:
         """An upper bound of what one job can cost in USD (0 for free teachers)."""
         return 0.0
 
+    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """What this many tokens would cost in USD, for ``matrix plan``: 0 for teachers that call no
+        model or run locally, None where the price is unknown."""
+        return 0.0 if self.runs_locally or not self.calls_model else None
+
+    @abstractmethod
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
-        raise NotImplementedError
+        """Produce a ``Completion`` for every job (or a failure) and hand each to ``sink.emit``."""
 
     def notes(self) -> dict[str, Any]:
         """Extra facts for the run's summary (e.g. replay: entries that matched no example)."""

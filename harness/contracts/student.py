@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import importlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from harness.errors import UserError
-from harness.records import Record
+from ftcot.errors import UserError
+from ftcot.records import Record
 
 META_FILE = "ftcot-student.json"
 """Written next to a saved model's Hugging Face files: which ``StudentModel`` class reads it back."""
@@ -59,11 +60,12 @@ DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
 EpochCallback = Callable[[int, "StudentModel"], None]
 
 
-class StudentModel:
+class StudentModel(ABC):
     """A loaded (base or fine-tuned) student: trains on (input, target) pairs and generates."""
 
     is_encoder_decoder: bool = False
 
+    @abstractmethod
     def train(
         self,
         pairs: list[tuple[str, str]],
@@ -76,17 +78,16 @@ class StudentModel:
         """Fine-tune on ``pairs`` (loss on target tokens only), one checkpoint per epoch in
         ``checkpoint_dir``, resuming from the last one there; ``on_epoch(epoch, self)`` after each
         epoch (1-based)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def generate(
         self, prompts: list[str], *, max_new_tokens: int, batch_size: int, stop: str | None = "END"
     ) -> list[str]:
         """Greedy continuations of ``prompts`` (without the prompt), each cut before ``stop``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save(self, path: Path) -> None:
         """Write the model, its tokenizer and ``ftcot-student.json`` to the directory ``path``."""
-        raise NotImplementedError
 
     @classmethod
     def load_saved(cls, path: Path, **options: Any) -> "StudentModel":
@@ -107,20 +108,29 @@ class StudentModel:
         return target._read_saved(path, meta, **options)
 
     @classmethod
-    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> "StudentModel":
-        raise NotImplementedError
+    @abstractmethod
+    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> StudentModel:
+        """Build the model from a directory ``save`` wrote; ``meta`` is its ``ftcot-student.json``."""
 
+    @abstractmethod
     def count_tokens(self, text: str) -> int:
         """How many of this student's tokens ``text`` takes (no special tokens)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def parameter_count(self) -> int:
-        raise NotImplementedError
+        """How many parameters the model has (trainable or not)."""
+
+
+# Top-level package names of ftcot 0.1, before everything moved under ``ftcot``.
+_LEGACY_PACKAGES = ("students.", "harness.", "tasks.", "teachers.", "plugins.")
 
 
 def _model_class(qualified: str) -> type[StudentModel] | None:
-    """The ``StudentModel`` subclass named ``module.Class`` in a saved student's metadata."""
+    """The ``StudentModel`` subclass named ``module.Class`` in a saved student's metadata (a
+    model saved by ftcot 0.1, as ``students.model.Class``, is read by today's class)."""
+    if qualified.startswith(_LEGACY_PACKAGES):
+        qualified = "ftcot." + qualified.removeprefix("harness.")
     module_name, _, class_name = qualified.rpartition(".")
     try:
         found = getattr(importlib.import_module(module_name), class_name, None)
@@ -129,7 +139,7 @@ def _model_class(qualified: str) -> type[StudentModel] | None:
     return found if isinstance(found, type) and issubclass(found, StudentModel) else None
 
 
-class Student:
+class Student(ABC):
     """A student plugin: names a base model; ``load`` builds it for a run."""
 
     name: ClassVar[str] = ""
@@ -138,35 +148,14 @@ class Student:
     key: str
 
     @classmethod
-    def from_spec(cls, argument: str | None, **options: Any) -> "Student":
-        raise NotImplementedError
+    @abstractmethod
+    def from_spec(cls, argument: str | None, **options: Any) -> Student:
+        """The student for ``NAME[:ARGUMENT]``; ``options`` as listed in this module's docstring."""
 
+    @abstractmethod
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         """The base model. ``corpus`` is the run's own text (tiny students train their
         tokenizer on it); ``seed`` fixes random initial weights."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key}>"
-
-
-def parse_options(text: str | None, known: dict[str, type], what: str) -> dict[str, Any]:
-    """``"layers=2,dim=128"`` -> ``{"layers": 2, "dim": 128}``, checking names and types."""
-    values: dict[str, Any] = {}
-    if not text:
-        return values
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, raw = part.partition("=")
-        name = name.strip()
-        if not sep or name not in known:
-            allowed = ", ".join(f"{k}=" for k in known)
-            raise UserError(f"bad {what} option {part!r}: write NAME=VALUE with NAME one of {allowed}")
-        try:
-            values[name] = known[name](raw.strip())
-        except ValueError:
-            kind = {int: "an integer", float: "a number"}.get(known[name], known[name].__name__)
-            raise UserError(f"bad {what} option {part!r}: {name} must be {kind}") from None
-    return values

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.store import Store
-from teachers.teach import ARTIFACT_KIND
+from ftcot.pipeline.teach import ARTIFACT_KIND
+from ftcot.store import Store
 
 
 def _task_matches(task_key: str, wanted: list[str] | None) -> bool:

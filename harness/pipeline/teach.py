@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import plugins
-from harness.errors import UserError
-from harness.records import Completion, Example
-from harness.store import Store, content_key
-from teachers.base import Generation, Job, Teacher, default_temperature
+from ftcot import registry
+from ftcot.contracts.task import Task
+from ftcot.contracts.teacher import Generation, Job, Teacher, default_temperature
+from ftcot.errors import UserError
+from ftcot.pipeline.cell import CellSpec
+from ftcot.pipeline.scorer import Scorer
+from ftcot.records import Completion, Example
+from ftcot.store import Store, content_key
 
 ARTIFACT_KIND = "teach"
 
@@ -87,50 +90,7 @@ def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -
     """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is)."""
     if isinstance(spec, Teacher):
         return spec
-    return plugins.create("teacher", spec, **(options or {}))
-
-
-class Scorer:
-    """Scores completions with a task's own rules; remembers answers already extracted (a
-    teacher's answer texts repeat a lot: `` no.``, `` (B)``), so a cached re-run stays fast."""
-
-    def __init__(self, task: Any, scoring: str):
-        self.task = task
-        self.scoring = scoring
-        self._predictions: dict[str, str | None] = {}
-        self._verdicts: dict[tuple[str, str], bool] = {}
-
-    def __call__(self, example: Example, completion: Completion) -> Completion:
-        """The completion labelled with this task's example and scored (a copy where anything changes)."""
-        prediction = correct = None
-        if not completion.failed:
-            text = completion.answer_text
-            if text in self._predictions:
-                prediction = self._predictions[text]
-            else:
-                prediction = self._predictions[text] = self.task.extract(text, "direct", self.scoring)
-            if prediction is not None:
-                verdict = (prediction, example.answer)
-                correct = self._verdicts.get(verdict)
-                if correct is None:
-                    correct = self._verdicts[verdict] = bool(
-                        self.task.is_correct(prediction, example.answer, self.scoring))
-            else:
-                correct = False
-        c = completion
-        if (c.task, c.sample_index, c.prediction, c.correct, c.scoring) == (
-                example.task, example.sample_index, prediction, correct, self.scoring):
-            return c
-        c = object.__new__(Completion)  # a shallow copy, cheaper than copy.copy
-        c.__dict__.update(completion.__dict__)
-        c.task, c.sample_index, c.prediction, c.correct, c.scoring = (
-            example.task, example.sample_index, prediction, correct, self.scoring)
-        return c
-
-
-def score(task: Any, example: Example, completion: Completion, scoring: str) -> Completion:
-    """The completion labelled with this task's example and scored by the task's own rules."""
-    return Scorer(task, scoring)(example, completion)
+    return registry.create("teacher", spec, **(options or {}))
 
 
 def teach(
@@ -198,7 +158,7 @@ def teach(
         if completion is None:
             result.missing += 1
             continue
-        completion = scorer(job.example, completion)
+        completion = scorer.label(job.example, completion)
         final[job.key] = completion
         result.completions.append(completion)
         if completion.failed:
@@ -273,7 +233,7 @@ class _Sink:
         rows = []
         with self._lock:
             for job, completion in pairs:
-                completion = self.scorer(job.example, completion)
+                completion = self.scorer.label(job.example, completion)
                 self._held -= self._reserved.pop(job.key, 0.0)
                 self.results[job.key] = completion
                 self.spent += completion.cost_usd
@@ -294,8 +254,14 @@ class _ProgressView:
         if not enabled or total == 0:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                                   TextColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         from rich.text import Text
 
         class RateColumn(ProgressColumn):
@@ -329,3 +295,21 @@ class _ProgressView:
     def advance(self, n: int, failed: int, spent: float) -> None:
         if self.progress is not None:
             self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
+
+
+def teach_examples(
+    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True
+) -> list[Completion]:
+    """The teacher's completions for ``examples`` (through the store: nothing asked twice)."""
+    options = {k: v for k, v in spec.teacher_options.items() if k != "temperature"}
+    result = teach(
+        store, task, spec.teacher, examples, degree=spec.degree, temperature=spec.temperature,
+        scoring=scoring, options=options, progress=progress,
+    )
+    if result.missing:
+        why = f" ({result.stopped})" if result.stopped else ""
+        raise UserError(
+            f"the teacher stopped{why} with {result.missing} of {len(examples) * spec.degree} completions "
+            f"of {task.key} not asked; raise the limit (e.g. --max-cost) and run again: stored ones are reused"
+        )
+    return list(result.completions)

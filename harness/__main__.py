@@ -1,0 +1,5 @@
+"""``python -m ftcot``: the command line."""
+
+from ftcot.cli import main
+
+raise SystemExit(main())

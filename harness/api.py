@@ -1,0 +1,56 @@
+"""ftcot's public plugin API: the hook marker and every contract a plugin author subclasses or
+receives. A plugin imports from here (and ``ftcot``) only; everything else may change.
+
+A plugin module implements one or more of the hooks in ``ftcot.hookspecs`` with ``@hookimpl``
+and is named in its package's ``ftcot`` entry-point group.
+"""
+
+from ftcot import hookimpl
+from ftcot.contracts.filter import Drop, Filter, FilterContext, FilterResult, FilterStep
+from ftcot.contracts.reporter import Reporter
+from ftcot.contracts.student import (
+    META_FILE,
+    EpochCallback,
+    Student,
+    StudentModel,
+    TrainConfig,
+)
+from ftcot.contracts.task import DatasetTask, GeneratedTask, Task
+from ftcot.contracts.teacher import Generation, Job, Sink, Teacher
+from ftcot.datafiles import RawFile
+from ftcot.errors import UserError
+from ftcot.hookspecs import Register
+from ftcot.leaderboard import Entry, Leaderboard, Row
+from ftcot.records import Completion, Example
+from ftcot.store import content_key
+
+__all__ = [
+    "META_FILE",
+    "Completion",
+    "DatasetTask",
+    "Drop",
+    "Entry",
+    "EpochCallback",
+    "Example",
+    "Filter",
+    "FilterContext",
+    "FilterResult",
+    "FilterStep",
+    "GeneratedTask",
+    "Generation",
+    "Job",
+    "Leaderboard",
+    "RawFile",
+    "Register",
+    "Reporter",
+    "Row",
+    "Sink",
+    "Student",
+    "StudentModel",
+    "Task",
+    "Teacher",
+    "TrainConfig",
+    "UserError",
+    "content_key",
+    "hookimpl",
+]

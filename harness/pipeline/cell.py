@@ -1,0 +1,188 @@
+"""What names a cell (``CellSpec``) and its keys, and the plain picklable data passed between
+the stages: ``Sample`` and ``EvalItem``, ``CellInputs`` (driver to worker) and ``CellOutputs``
+(worker to driver)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftcot import formatting as fmt
+from ftcot.contracts.student import TrainConfig
+from ftcot.contracts.teacher import default_temperature
+from ftcot.errors import UserError
+from ftcot.pipeline.scorer import Scorer
+from ftcot.store import content_key
+
+PIPELINE_VERSION = 1
+REPORT_EPOCHS = ("last", "best-on-test", "best-on-val")
+REPORT_EPOCH_LABELS = {
+    "last": "last epoch",
+    "best-on-val": "best epoch on a validation slice of the training split",
+    "best-on-test": "best epoch on the TEST set (the paper's protocol; optimistic)",
+}
+VAL_FRACTION = 0.1
+VAL_MAX = 500
+VAL_SEED = 0
+# baselines prompt a base model: cap their generation like the teacher's two steps
+BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
+# teacher options that change how completions are fetched, not what they are
+OPERATIONAL_TEACHER_OPTIONS = frozenset(
+    {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base"}
+)
+_SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
+
+
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything that names one cell of a matrix; JSON round-trippable."""
+
+    task: str
+    teacher: str
+    student: str
+    method: str
+    degree: int = 1
+    seed: int = 0
+    training: dict = field(default_factory=dict)  # TrainConfig overrides
+    teacher_options: dict = field(default_factory=dict)  # temperature, concurrency, ...
+    filters: tuple[str, ...] = ("correct",)
+    report_epoch: str = "last"
+    split: str = "default"
+
+    def __post_init__(self) -> None:
+        fmt.check_method(self.method)
+        if self.report_epoch not in REPORT_EPOCHS:
+            raise UserError(f"unknown report epoch {self.report_epoch!r}; choose one of {', '.join(REPORT_EPOCHS)}")
+        if int(self.degree) < 1:
+            raise UserError(f"degree must be >= 1, got {self.degree}")
+        object.__setattr__(self, "degree", int(self.degree))
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "training", dict(self.training or {}))
+        object.__setattr__(self, "teacher_options", dict(self.teacher_options or {}))
+        filters = (self.filters,) if isinstance(self.filters, str) else tuple(self.filters or ())
+        object.__setattr__(self, "filters", filters)
+
+    def __hash__(self) -> int:  # the dict fields are not hashable; hash their JSON
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["filters"] = list(self.filters)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise UserError(f"unknown cell field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+        return cls(**data)
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.method == fmt.FINE_TUNE_COT
+
+    @property
+    def trains(self) -> bool:
+        return self.method in fmt.TRAINED_METHODS
+
+    @property
+    def temperature(self) -> float:
+        return float(self.teacher_options.get("temperature", default_temperature(self.degree)))
+
+
+def train_config(spec: CellSpec) -> TrainConfig:
+    """The cell's ``TrainConfig``: the paper's defaults with ``spec.training`` on top."""
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(spec.training) - known)
+    if unknown:
+        raise UserError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        return TrainConfig(**spec.training)
+    except TypeError as exc:
+        raise UserError(f"bad training settings {spec.training}: {exc}") from None
+
+
+def public_teacher_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Teacher options without anything that looks like a credential (never stored)."""
+    return {k: v for k, v in options.items() if not _SECRET.search(k)}
+
+
+def cell_key(spec: CellSpec, scoring: str) -> str:
+    """Content hash of what determines the cell's result: the spec (teacher options that only
+    change how completions are fetched left out), the scoring rule set and the pipeline version."""
+    data = spec.to_dict()
+    data["teacher_options"] = {
+        k: v for k, v in spec.teacher_options.items()
+        if k not in OPERATIONAL_TEACHER_OPTIONS and not _SECRET.search(k)
+    }
+    return content_key("cell", PIPELINE_VERSION, data, scoring)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training example as the student will see it, before formatting."""
+
+    sample_index: int
+    completion_index: int
+    question: str
+    answer: str
+    rationale: str | None = None  # None for vanilla fine-tuning
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    sample_index: int
+    question: str
+    gold: str
+
+
+@dataclass
+class CellInputs:
+    """What ``execute_cell`` needs: no store, no task files."""
+
+    key: str
+    spec: dict[str, Any]
+    scoring: str
+    task_key: str
+    student: str
+    method: str
+    seed: int
+    config: dict[str, Any]
+    report_epoch: str
+    samples: list[Sample]
+    test: list[EvalItem]
+    val: list[EvalItem]
+    exemplars: str
+    scorer: Scorer
+    timing: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # teacher and filter summaries, for the record
+
+
+@dataclass
+class CellOutputs:
+    """What ``execute_cell`` returns to the driver."""
+
+    key: str
+    spec: dict[str, Any]
+    scoring: str
+    task_key: str
+    method: str
+    predictions: list[dict[str, Any]]
+    accuracy: float
+    n: int
+    train_samples: int
+    report_epoch: str
+    epoch: int | None = None
+    model_key: str | None = None
+    model_path: str | None = None
+    reused_model: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)

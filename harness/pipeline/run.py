@@ -1,0 +1,230 @@
+"""One matrix cell, from teacher to accuracy: teacher -> filters -> formatting -> training -> evaluation.
+
+A cell runs in three parts so that a distributed executor can move the middle one elsewhere:
+
+- ``prepare_cell`` (driver, reads and writes the store): the task's examples, the teacher's
+  completions (``teach``), the filters (``filter``); returns ``CellInputs``, plain picklable data.
+- ``execute_cell`` (anywhere, never touches the store): loads the student, trains it (or reuses a
+  model already trained under ``models_dir`` with the same student, training data,
+  hyper-parameters and seed; a killed training resumes from its last epoch checkpoint) and
+  evaluates it on the test split; returns ``CellOutputs``, plain picklable data.
+- ``record_cell`` (driver): writes the predictions, the model artifact and the cell.
+
+``run_cell`` does the three in a row and returns a finished cell from the store at once.
+
+Which epoch is reported (``report_epoch``):
+
+- ``last``: the model after the last epoch (the default);
+- ``best-on-val``: the epoch with the best accuracy on a validation slice held out from the
+  training split (``VAL_FRACTION`` of it, at most ``VAL_MAX`` examples, the same slice for every
+  seed); those examples are not trained on;
+- ``best-on-test``: the epoch with the best *test* accuracy, as the paper reported its
+  open-source students. It picks the epoch on the data it reports, so it is optimistic; every
+  output that uses it says so (``REPORT_EPOCH_LABELS``).
+
+For the best-on-* modes the saved model is the chosen epoch's, so they key their model
+directory by the evaluation data and mode too; ``last`` shares one trained model between every
+cell that trains the same thing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from ftcot import formatting as fmt
+from ftcot.contracts.student import StudentModel
+from ftcot.contracts.task import Task
+from ftcot.errors import UserError
+from ftcot.fileio import read_json_or_none, write_json_atomic
+from ftcot.pipeline.cell import (
+    VAL_FRACTION,
+    VAL_MAX,
+    VAL_SEED,
+    CellInputs,
+    CellOutputs,
+    CellSpec,
+    EvalItem,
+    Sample,
+    cell_key,
+    public_teacher_options,
+    train_config,
+)
+from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, status_line
+from ftcot.pipeline.filter import create_filters, filter_completions
+from ftcot.pipeline.record import record_cell
+from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.teach import teach_examples
+from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
+from ftcot.records import CellResult, Example
+from ftcot.registry import create
+from ftcot.store import Store
+
+
+def load_task(spec_text: str, data_dir: Path | str | None) -> Task:
+    """The task named by ``spec_text``, reading its data from ``data_dir``."""
+    return create("task", spec_text, data_dir=data_dir)
+
+
+def split_validation(train: list[Example]) -> tuple[list[Example], list[Example]]:
+    """(training part, validation slice): the slice is the same for every seed."""
+    if len(train) < 2:
+        raise UserError("best-on-val needs at least 2 training examples to hold out a validation slice")
+    size = max(1, min(VAL_MAX, round(len(train) * VAL_FRACTION)))
+    chosen = set(random.Random(VAL_SEED).sample(range(len(train)), size))
+    return (
+        [e for i, e in enumerate(train) if i not in chosen],
+        [e for i, e in enumerate(train) if i in chosen],
+    )
+
+
+def prepare_cell(
+    spec: CellSpec, store: Store, data_dir: Path | str | None, scoring: str, progress: bool = True
+) -> CellInputs:
+    """Driver side: examples, teacher completions, filters. Writes the filter report artifact."""
+    started = time.perf_counter()
+    task = load_task(spec.task, data_dir)
+    config = train_config(spec)
+    create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    if spec.uses_teacher:
+        create_filters(spec.filters)
+    train = task.train_examples(spec.split)
+    test = task.test_examples(spec.split)
+    if not test:
+        raise UserError(f"task {task.key} has no test examples in split {spec.split!r}")
+    val: list[Example] = []
+    if spec.trains and spec.report_epoch == "best-on-val":
+        train, val = split_validation(train)
+    info: dict[str, Any] = {"task_key": task.key}
+    samples: list[Sample] = []
+    teacher_s = 0.0
+    if spec.method == fmt.FINE_TUNE_COT:
+        if not train:
+            raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to distill")
+        completions = teach_examples(spec, task, train, store, scoring, progress)
+        teacher_s = time.perf_counter() - started
+        result = filter_completions(spec, task, train, completions, scoring)
+        by_index = {e.sample_index: e for e in train}
+        samples = [
+            Sample(c.sample_index, c.index, by_index[c.sample_index].question,
+                   by_index[c.sample_index].answer, c.rationale)
+            for c in result.kept
+        ]
+        report = result.to_dict(with_drops=False)
+        info["teacher"] = {
+            "completions": len(completions),
+            "correct": sum(1 for c in completions if c.correct),
+            "failed": sum(1 for c in completions if c.failed),
+            "cost_usd": round(sum(c.cost_usd for c in completions), 6),
+            "temperature": spec.temperature,
+        }
+        info["filters"] = report
+        store.put_artifact("filter-report", cell_key(spec, scoring), result.to_dict())
+        if not samples:
+            raise UserError(
+                f"no teacher completion of {task.key} survived the filters ({', '.join(spec.filters) or 'none'}); "
+                f"see `ftcot filter-report {spec.task} --teacher {spec.teacher}`"
+            )
+    elif spec.method == fmt.FINE_TUNE:
+        if not train:
+            raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to fine-tune on")
+        samples = [Sample(e.sample_index, 0, e.question, e.answer) for e in train]
+    exemplars = task.few_shot_prompt() if spec.method == fmt.FEW_SHOT_COT else ""
+    return CellInputs(
+        key=cell_key(spec, scoring),
+        spec=spec.to_dict() | {"teacher_options": public_teacher_options(spec.teacher_options)},
+        scoring=scoring,
+        task_key=task.key,
+        student=spec.student,
+        method=spec.method,
+        seed=spec.seed,
+        config=config.to_dict(),
+        report_epoch=spec.report_epoch if spec.trains else "last",
+        samples=samples,
+        test=[EvalItem(e.sample_index, e.question, e.answer) for e in test],
+        val=[EvalItem(e.sample_index, e.question, e.answer) for e in val],
+        exemplars=exemplars,
+        scorer=Scorer(task, scoring),
+        timing={"prepare_s": round(time.perf_counter() - started, 3), "teacher_s": round(teacher_s, 3)},
+        info=info,
+    )
+
+
+def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) -> CellOutputs:
+    """Worker side: train (or reuse a trained model under ``models_dir``) and evaluate. No store."""
+    started = time.perf_counter()
+    timing = dict(inputs.timing)
+    outputs = CellOutputs(
+        key=inputs.key, spec=inputs.spec, scoring=inputs.scoring, task_key=inputs.task_key,
+        method=inputs.method, predictions=[], accuracy=0.0, n=0, train_samples=len(inputs.samples),
+        report_epoch=inputs.report_epoch, info=dict(inputs.info),
+    )
+    student = create("student", inputs.student)
+    model = None
+    if inputs.method in fmt.TRAINED_METHODS:
+        key = model_key(inputs, student.key)
+        directory = Path(models_dir) / model_dir_name(student.key, key)
+        with locked(directory.with_name(directory.name + ".lock")):
+            directory.mkdir(parents=True, exist_ok=True)
+            trainer = Trainer(inputs, directory)
+            outputs.reused_model = trainer.complete
+            if not trainer.complete:
+                model = trainer.train(inputs.student, progress)
+            timing["train_s"] = 0.0 if outputs.reused_model else trainer.state["train_s"]
+            state = trainer.state
+            outputs.model_key, outputs.model_path = key, str(directory / trainer.model_subdir())
+            outputs.history = state["history"]
+            if inputs.report_epoch == "last":
+                epochs = [h["epoch"] for h in state["history"]]
+                outputs.epoch = max(epochs) if epochs else None
+            else:
+                best = state["best"] or {}
+                outputs.epoch = best.get("epoch")
+                outputs.predictions = list(best.get("test") or [])
+            if not outputs.predictions:
+                cache = directory / "evals" / f"{eval_key(inputs)[:24]}.json"
+                cached = read_json_or_none(cache)
+                if cached is not None:  # the texts are kept; answers are read again with today's rules
+                    outputs.predictions = rescore(cached, inputs)
+                else:
+                    eval_started = time.perf_counter()
+                    if model is None:
+                        model = StudentModel.load_saved(directory / trainer.model_subdir())
+                    with status_line(progress, f"evaluating on {len(inputs.test)} test questions"):
+                        outputs.predictions = evaluate(model, inputs, inputs.test)
+                    cache.parent.mkdir(exist_ok=True)
+                    write_json_atomic(cache, [{"sample_index": p["sample_index"], "text": p["text"]}
+                                        for p in outputs.predictions])
+                    timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
+    else:
+        eval_started = time.perf_counter()
+        # a base model: tiny students build their tokenizer from the prompts' own text
+        corpus = corpus_for([], inputs.method, [inputs.exemplars, *(i.question for i in inputs.test)])
+        model = student.load(corpus, inputs.seed)
+        with status_line(progress, f"{inputs.method}: answering {len(inputs.test)} test questions"):
+            outputs.predictions = evaluate(model, inputs, inputs.test)
+        timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
+    outputs.n = len(outputs.predictions)
+    outputs.accuracy = accuracy(outputs.predictions)
+    timing["execute_s"] = round(time.perf_counter() - started, 3)
+    outputs.timing = timing
+    return outputs
+
+
+def run_cell(
+    spec: CellSpec, store: Store, data_dir: Path | str | None, scoring: str, progress: bool = True
+) -> CellResult:
+    """Prepare, execute and record one cell; a cell already done is returned from the store."""
+    done = store.get_cell(cell_key(spec, scoring))
+    if done is not None and done.status == "done":
+        return done
+    inputs = prepare_cell(spec, store, data_dir, scoring, progress=progress)
+    outputs = execute_cell(inputs, models_dir(store), progress=progress)
+    return record_cell(spec, outputs, store, scoring)
+
+
+def models_dir(store: Store) -> Path:
+    """Where trained students live: beside the store file."""
+    return store.directory / "models"
