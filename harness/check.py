@@ -29,18 +29,20 @@ import io
 import json
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ftcot.errors import UserError
 from ftcot.records import CellResult
 
 if TYPE_CHECKING:
-    from ftcot.store import Store
     from rich.table import Table
+
+    from ftcot.store import Store
 
 FORMAT_VERSION = 1
 MIN_TOLERANCE = 0.02  # 2 points
@@ -231,7 +233,7 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
         scoring=scoring,
         versions=environment_versions(),
         data=data,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return baseline, warnings + fp_warnings
 

@@ -7,9 +7,10 @@ import sys
 from functools import cached_property
 from typing import Any
 
+from rich.console import Console
+
 from ftcot.settings import Settings
 from ftcot.store import Store
-from rich.console import Console
 
 
 class Context:

@@ -128,6 +128,8 @@ def json_array(data: Any, task: str, path: Path) -> list:
 
 def cached_sha256(path: Path) -> str:
     stamp = stat_stamp(path)
+    if stamp is None:
+        return sha256_of(path)  # missing: raise the usual FileNotFoundError
     if stamp not in _SHA256:
         _SHA256[stamp] = sha256_of(path)
     return _SHA256[stamp]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pluggy
+
 from ftcot.contracts.filter import Filter
 from ftcot.contracts.reporter import Reporter
 from ftcot.contracts.student import Student

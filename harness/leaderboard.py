@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ftcot.records import CellResult
 
@@ -121,9 +122,9 @@ class Leaderboard:
 
     def best(self, task: str | None) -> float | None:
         """The best student accuracy in a column (``None`` = the mean column)."""
-        values = [row.mean() if task is None else (row.entries[task].accuracy if task in row.entries else None)
-                  for row in self.rows]
-        values = [v for v in values if v is not None]
+        found = [row.mean() if task is None else (row.entries[task].accuracy if task in row.entries else None)
+                 for row in self.rows]
+        values = [v for v in found if v is not None]
         return max(values) if values else None
 
     def is_best(self, row: Row, task: str | None) -> bool:
@@ -200,11 +201,12 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
             parameters[cell.student] = count
     rows: dict[tuple, Row] = {}
     tasks: list[str] = list(task_order or [])
-    rule_sets, epochs = set(), set()
+    rule_sets: set[str] = set()
+    epochs: set[str] = set()
     for (task, teacher, student, method, degree), members in groups.items():
         members.sort(key=lambda c: c.seed)
         entry = Entry(task, teacher, student, method, degree, [c.seed for c in members],
-                      [float(c.accuracy) for c in members], max(c.n for c in members),
+                      [float(c.accuracy or 0.0) for c in members], max(c.n for c in members),
                       ",".join(sorted({c.scoring for c in members})),
                       ",".join(sorted({c.report_epoch for c in members})))
         rule_sets.update(c.scoring for c in members)
@@ -235,7 +237,7 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
                        report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title)
 
 
-def teacher_test_accuracy(store: Any, cells: Iterable[CellResult], data_dir: Path,
+def teacher_test_accuracy(store: Any, cells: Iterable[CellResult], data_dir: Path | None,
                           splits: dict[str, str] | None = None) -> dict[tuple[str, str], tuple[float, int]]:
     """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
     completions of the test examples (the first completion of each, greedy at D=1).

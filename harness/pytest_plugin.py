@@ -21,8 +21,9 @@ torch) because pytest loads this module in every run of every project where ftco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 @functools.cache
 def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 class Record:
@@ -23,7 +23,7 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = _field_names(cls)
+        names = _field_names(cls)  # type: ignore[arg-type]  # a dataclass type is hashable
         if names.issuperset(data):
             return cls(**data)
         return cls(**{k: v for k, v in data.items() if k in names})

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
+
 from ftcot import __version__, hookspecs
 from ftcot.contracts.filter import Filter
 from ftcot.contracts.reporter import Reporter

@@ -47,6 +47,7 @@ def _size_chart(board: Leaderboard) -> str:
             continue
         name = row.label
         series.setdefault(name, []).append((position[row.student], mean))
+    ticks: list[tuple[float, str]]
     if known:
         ticks = [(position[s], f"{names[s]} ({_count(board.parameters[s])})") for s in students]
         label = "student size (parameters, log scale)"
@@ -114,7 +115,7 @@ def _table(board: Leaderboard, rows: list[tuple[Any, list[str], list[bool]]], he
 
 
 def render_html(board: Leaderboard, rows: list[tuple[Any, list[str], list[bool]]], heads: list[str]) -> str:
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     charts = "".join([_size_chart(board), _degree_chart(board), _teacher_chart(board)])
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -104,12 +104,12 @@ def bar_chart(title: str, groups: list[str], series: list[Series], chart_id: str
                      f'<title>{escape(name)}</title>{escape(short)}</text>')
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
-        for g, value in s.points:
-            x = LEFT + group_w * g + group_w * 0.1 + bar_w * i
+        for slot, value in s.points:
+            x = LEFT + group_w * slot + group_w * 0.1 + bar_w * i
             y = _y(value)
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
                          f'height="{_y(0) - y:.1f}" fill="{color}"><title>{escape(s.name)} · '
-                         f'{escape(groups[int(g)])}: {value:.1%}</title></rect>')
+                         f'{escape(groups[int(slot)])}: {value:.1%}</title></rect>')
     parts += _legend([s.name for s in series])
     parts.append("</svg>")
     return "".join(parts)

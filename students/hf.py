@@ -52,7 +52,7 @@ class HFStudent(Student):
 
     @classmethod
     def from_spec(cls, argument: str | None, *, threads: int | None = None, device: str | None = None,
-                  **_: Any) -> "HFStudent":
+                  **_: Any) -> HFStudent:
         if not argument:
             raise UserError(f"{cls.name} needs a model: {cls.name}:gpt2, {cls.name}:google/flan-t5-small "
                             f"or {cls.name}:/path/to/saved/model")
@@ -64,9 +64,10 @@ class HFStudent(Student):
         return cls(argument, local=False, threads=threads, device=device)
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
+        from transformers import AutoConfig, AutoTokenizer
+
         from ftcot.students.model import CausalStudentModel, Seq2SeqStudentModel
         from ftcot.students.runtime import set_threads
-        from transformers import AutoConfig, AutoTokenizer
 
         set_threads(self.threads)
         local_only = self.local or hub_offline()

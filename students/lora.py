@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from ftcot.api import UserError
 from ftcot.specs import parse_options
 
@@ -62,4 +63,4 @@ def merged_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A plain copy of a LoRA model with the adapters folded into the weights."""
     import copy
 
-    return copy.deepcopy(model).merge_and_unload()
+    return copy.deepcopy(model).merge_and_unload()  # type: ignore[operator]  # peft adds it

@@ -12,15 +12,12 @@ question); targets lose their end.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
-from ftcot.students import lora as lora_support
-from ftcot.students import training
-from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
@@ -30,6 +27,11 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
+
+from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
+from ftcot.students import lora as lora_support
+from ftcot.students import training
+from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
@@ -47,7 +49,7 @@ class StopOnText(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         begin = max(self.start, input_ids.shape[1] - self.window)
         tails = self.tokenizer.batch_decode(input_ids[:, begin:], skip_special_tokens=True)
-        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)
+        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Affixes:
     suffix: list[int]
 
     @classmethod
-    def of(cls, tokenizer: Any) -> "Affixes":
+    def of(cls, tokenizer: Any) -> Affixes:
         plain = tokenizer("x y", add_special_tokens=False)["input_ids"]
         full = tokenizer("x y", add_special_tokens=True)["input_ids"]
         for start in range(len(full) - len(plain) + 1):
@@ -78,7 +80,7 @@ class HFStudentModel(StudentModel):
         self.key = key
         self.tokenizer = tokenizer
         self.device = pick_device(device)
-        self.model = model.to(self.device)
+        self.model = model.to(self.device)  # type: ignore[arg-type]  # transformers types .to narrowly
         self.model.eval()
         self.max_length = max_length
         self.history: list[dict[str, float]] = []
@@ -180,7 +182,7 @@ class HFStudentModel(StudentModel):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         model = lora_support.merged_copy(self.model) if lora_support.is_lora(self.model) else self.model
-        model.save_pretrained(path)
+        model.save_pretrained(path)  # type: ignore[operator]
         self.tokenizer.save_pretrained(path)
         meta = {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -194,7 +196,7 @@ class HFStudentModel(StudentModel):
         (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
-    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> "HFStudentModel":
+    def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> HFStudentModel:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = cls.auto_class.from_pretrained(path)
         student = cls(model, tokenizer, key=meta.get("key", str(path)), device=options.get("device"),

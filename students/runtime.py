@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
+
 from ftcot.api import UserError
 
 # The BPE trainer's thread pool and forked workers (Ray, multiprocessing) do not mix.

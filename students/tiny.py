@@ -30,7 +30,7 @@ class TinyStudent(Student):
 
     @classmethod
     def from_spec(cls, argument: str | None, *, threads: int | None = None, device: str | None = None,
-                  **_: Any) -> "TinyStudent":
+                  **_: Any) -> TinyStudent:
         types = {k: type(v) for k, v in cls.defaults.items()}
         params = {**cls.defaults, **parse_options(argument, types, cls.name)}
         for name in ("layers", "dim", "heads", "ffn", "vocab"):
@@ -44,6 +44,7 @@ class TinyStudent(Student):
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         import torch
+
         from ftcot.students.model import CausalStudentModel, Seq2SeqStudentModel
         from ftcot.students.runtime import set_threads
         from ftcot.students.tokenizer import train_bpe
@@ -105,7 +106,7 @@ class TinyT5(TinyStudent):
         from transformers import T5Config
 
         p = self.params
-        return T5Config(
+        return T5Config(  # type: ignore[call-arg]  # T5Config takes model kwargs through **kwargs
             vocab_size=vocab_size, d_model=p["dim"], d_kv=p["dim"] // p["heads"], d_ff=p["ffn"],
             num_layers=p["layers"], num_decoder_layers=p["layers"], num_heads=p["heads"],
             dropout_rate=p["dropout"], pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,

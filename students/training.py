@@ -18,11 +18,13 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
+
 from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError
 from ftcot.fileio import atomic_file, write_json_atomic
 from ftcot.students.runtime import autocast

@@ -8,8 +8,8 @@ floats, MultiArith and GSM8K as strings (see ``ftcot.scoring``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ftcot.api import RawFile
 from ftcot.datafiles import field, json_array, malformed, read_json, read_json_lines
@@ -82,7 +82,7 @@ class MultiArith(_ArrayTask):
         question = field(record, "sQuestion", str, self.name, path, where).strip()
         value = self._solution(record, path, where)
         try:
-            answer = str(int(value))
+            answer = str(int(value))  # type: ignore[call-overload]  # errors are caught below
         except (TypeError, ValueError):
             raise malformed(self.name, path, where, f"solution {value!r} is not a number") from None
         return question, answer, None, None

@@ -8,8 +8,9 @@ generates questions in the same format (parameters may be omitted; these are the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ftcot.api import Example, GeneratedTask, RawFile, UserError
 from ftcot.datafiles import examples_list, field, malformed, read_json

@@ -9,8 +9,9 @@ format (parameters may be omitted; these are the defaults).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ftcot.api import Example, GeneratedTask, RawFile, UserError
 from ftcot.datafiles import examples_list, field, read_json

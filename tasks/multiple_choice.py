@@ -5,10 +5,12 @@ the answer is the letter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
+
 from ftcot.api import RawFile
 from ftcot.datafiles import examples_list, field, malformed, read_json, read_json_lines
 from ftcot.tasks.coin_flip import KOJIMA

@@ -26,8 +26,9 @@ student learns that format, and fails to learn one written in object names.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ftcot.api import Example, GeneratedTask, RawFile, UserError
 from ftcot.datafiles import examples_list, field, malformed, read_json

@@ -5,8 +5,8 @@ rationale (its ``target`` without the leading ``Yes. ``/``No. ``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ftcot.api import RawFile
 from ftcot.datafiles import examples_list, field, malformed, read_json

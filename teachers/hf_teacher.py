@@ -48,7 +48,7 @@ class HFTeacher(LocalTeacher):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._torch, self._tokenizer = torch, tokenizer
-        self._model = model.to(device).eval()
+        self._model = model.to(device).eval()  # type: ignore[arg-type]
         self._device = device
 
     def generate(self, prompts: list[str], n: int, temperature: float, max_tokens: int) -> list[list[Generated]]:
@@ -73,7 +73,7 @@ class HFTeacher(LocalTeacher):
                 if stop:
                     new = new[: new.index(tok.eos_token_id)]
                 new = [t for t in new if t != tok.pad_token_id]
-                text = tok.decode(new, skip_special_tokens=True)
+                text = str(tok.decode(new, skip_special_tokens=True))
                 samples.append(Generated(text, int(prompt_tokens[i]), len(new),
                                          "stop" if stop or len(new) < max_tokens else "length"))
             results.append(samples)

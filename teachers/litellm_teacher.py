@@ -277,6 +277,7 @@ class LiteLLMTeacher(Teacher):
                 else:
                     delay = retry.backoff(attempt, self.backoff)
                 await asyncio.sleep(delay)
+        assert last is not None  # max_tries >= 1
         raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
 
 

@@ -61,6 +61,7 @@ class LocalTeacher(Teacher):
             for job in group:
                 if job.key not in rationales:
                     p = job.prior
+                    assert p is not None  # jobs without a prior rationale were asked above
                     rationales[job.key] = Generated(p.rationale, p.prompt_tokens, p.completion_tokens, p.finish_reason)
         # step 2, greedy
         flat = [job for group in groups for job in group]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ftcot.check import Baseline
 from ftcot.cli import main
 from ftcot.pipeline import CellSpec, cell_key, run_cell

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from conftest import real_data_dir
-from ftcot.cli import main
-from ftcot.api import RawFile
-from ftcot.contracts.task import clear_cache
+
 from ftcot import data_install as catalog
+from ftcot.api import RawFile
+from ftcot.cli import main
+from ftcot.contracts.task import clear_cache
 from ftcot.tasks.coin_flip import CoinFlip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
@@ -240,7 +241,7 @@ class _Server:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 outer.requests.append(self.path)
                 body = outer.routes.get(self.path)
                 if body is None:

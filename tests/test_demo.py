@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ftcot.commands.demo import demo_config_text
 from ftcot.matrix.config import parse_config
 from ftcot.matrix.plan import expand

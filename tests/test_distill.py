@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from ftcot.cli import main
 
 TASK = "tracking_shuffled_objects:objects=3,swaps=2,train=24,test=6"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ftcot.errors import UserError
+
 from ftcot.api import FilterContext
+from ftcot.errors import UserError
 from ftcot.pipeline.filter import FAILED_STEP, apply_filters, create_filters, parse_filter_specs
 from ftcot.records import Completion, Example
 from ftcot.registry import create, registry

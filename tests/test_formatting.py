@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ftcot import formatting as fmt
 from ftcot.errors import UserError
 

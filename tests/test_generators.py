@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from ftcot.errors import UserError
 from ftcot.registry import create
 from ftcot.tasks.shuffled_objects import LETTERS

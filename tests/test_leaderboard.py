@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ftcot.leaderboard import build, short_names
 from ftcot.records import CellResult, Completion
 from ftcot.registry import create

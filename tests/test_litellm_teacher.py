@@ -7,11 +7,12 @@ import os
 from collections import Counter
 
 import pytest
+from openai_server import Fault, OpenAIServer, question_of
+
 from ftcot import registry as plugins
 from ftcot.errors import UserError
 from ftcot.pipeline.teach import teach
 from ftcot.store import Store
-from openai_server import Fault, OpenAIServer, question_of
 
 TASK = "coin_flip:flips=2,train=16,test=4"
 MODELS = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ftcot.pipeline import CellSpec, run_cell
 from ftcot.store import Store
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import real_data_dir
+
 from ftcot.errors import UserError
 from ftcot.matrix.config import load_config, parse_config
 from ftcot.matrix.plan import expand, parse_only, plan_cells

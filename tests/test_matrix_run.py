@@ -115,8 +115,9 @@ def test_a_local_worker_killed_mid_cell_costs_only_that_cell(tmp_path: Path) -> 
     import signal
     import threading
 
-    from ftcot.matrix import Matrix, load_config
     from rich.console import Console
+
+    from ftcot.matrix import Matrix, load_config
 
     path = tmp_path / "one.toml"
     path.write_text(f"""\

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import real_data_dir
+
 from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.pipeline.teach import teach

@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+
 from ftcot.errors import UserError
 from ftcot.pipeline import (
     CellSpec,

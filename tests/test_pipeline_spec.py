@@ -6,6 +6,7 @@ import json
 import pickle
 
 import pytest
+
 from ftcot.errors import UserError
 from ftcot.pipeline import (
     CellSpec,

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from ftcot import hookspecs
 from ftcot.errors import UserError
 from ftcot.registry import KINDS, split_spec

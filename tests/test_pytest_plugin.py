@@ -8,8 +8,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import ftcot.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
 import pytest
+
+import ftcot.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
 from ftcot.check import build_baseline
 from ftcot.pipeline import CellSpec, run_cell
 from ftcot.store import Store

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.errors import UserError

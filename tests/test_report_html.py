@@ -15,8 +15,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from ftcot.store import Store
 from test_leaderboard import CELLS
+
+from ftcot.store import Store
 
 CHROMIUM = next((p for p in (os.environ.get("FTCOT_CHROMIUM"), shutil.which("chromium"),
                              shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ftcot.errors import UserError
 from ftcot.scoring import MODES, AnswerFormat, candidates, extract, is_correct
 

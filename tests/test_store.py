@@ -8,10 +8,10 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+
 from ftcot.errors import UserError
 from ftcot.records import CellResult, Completion, Example, Prediction, ReasoningSample
 from ftcot.store import SCHEMA_VERSION, Store, content_key

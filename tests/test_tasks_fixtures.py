@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ftcot.contracts.task import clear_cache
 from ftcot.errors import UserError
 from ftcot.registry import create

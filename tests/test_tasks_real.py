@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import real_data_dir
+
 from ftcot.registry import create
 from ftcot.tasks.plugin import BUILTIN_TASKS
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from openai_server import OpenAIServer
+
 from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.store import Store
-from openai_server import OpenAIServer
 
 SMALL = "coin_flip:flips=2,train=6,test=2"
 BIG = "coin_flip:flips=2,train=9,test=2"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from ftcot import registry as plugins
 from ftcot.errors import UserError
 from ftcot.pipeline.teach import teach
@@ -19,9 +20,10 @@ VLLM_MISSING = importlib.util.find_spec("vllm") is None
 def tiny_model_dir(tmp_path_factory):
     """A random-weight GPT-2 and a BPE trained here, saved as a model directory."""
     import torch
+    from transformers import GPT2LMHeadModel
+
     from ftcot.students.tiny import TinyGPT2
     from ftcot.students.tokenizer import train_bpe
-    from transformers import GPT2LMHeadModel
 
     task = plugins.create("task", TASK, data_dir=tmp_path_factory.mktemp("data"))
     corpus = [e.question for e in task.examples()] * 4 + ["Let's think step by step. Therefore, the answer is yes no."] * 4

@@ -12,11 +12,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from openai_server import Fault, OpenAIServer, question_of
+
 from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.pipeline.teach import teach
 from ftcot.store import Store
-from openai_server import Fault, OpenAIServer, question_of
 
 SPEC = "coin_flip:flips=2,train=24,test=4"
 MODEL = "hosted_vllm/test-model"

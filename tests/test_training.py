@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
 from ftcot.errors import UserError

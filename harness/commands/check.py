@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from ftcot.check import Baseline, build_baseline, check, print_report
 from ftcot.context import Context
-from rich.markup import escape
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

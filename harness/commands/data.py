@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ftcot.context import Context
-from ftcot.errors import UserError
-from ftcot.registry import create
-from ftcot import data_install
-from ftcot.datafiles import cached_sha256
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from ftcot import data_install
+from ftcot.context import Context
+from ftcot.datafiles import cached_sha256
+from ftcot.errors import UserError
+from ftcot.registry import create
 
 FIX = "ftcot data fetch {task} (or ftcot data import MIRROR)"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from rich.table import Table
+
 from ftcot import formatting as fmt
 from ftcot.context import Context
 from ftcot.errors import UserError
 from ftcot.pipeline import CellSpec, filter_completions, load_task, teach_examples
 from ftcot.pipeline.filter import parse_filter_specs
-from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

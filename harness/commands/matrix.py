@@ -6,9 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
+from rich.table import Table
+
 from ftcot.context import Context
 from ftcot.errors import UserError
-from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

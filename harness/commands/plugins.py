@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from rich.table import Table
+
 from ftcot.context import Context
 from ftcot.registry import registry
-from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.table import Table
+
 from ftcot.context import Context
 from ftcot.errors import UserError
 from ftcot.registry import registry
-from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,11 +6,12 @@ import argparse
 import json
 from typing import Any
 
+from rich import box
+from rich.table import Table
+
 from ftcot import registry as plugins
 from ftcot.context import Context
 from ftcot.specs import split_assignment
-from rich import box
-from rich.table import Table
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

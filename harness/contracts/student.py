@@ -18,9 +18,10 @@ from __future__ import annotations
 import importlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ftcot.errors import UserError
 from ftcot.records import Record
@@ -90,7 +91,7 @@ class StudentModel(ABC):
         """Write the model, its tokenizer and ``ftcot-student.json`` to the directory ``path``."""
 
     @classmethod
-    def load_saved(cls, path: Path, **options: Any) -> "StudentModel":
+    def load_saved(cls, path: Path, **options: Any) -> StudentModel:
         """Read back a directory written by ``save`` (any student family)."""
         path = Path(path)
         meta_path = path / META_FILE

@@ -58,7 +58,7 @@ class Task(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     answer_type: ClassVar[str] = "text"
-    letters: ClassVar[str] = "ABCDE"  # choice letters of a letter task
+    letters: str = "ABCDE"  # choice letters of a letter task (a generator may set its own)
     paper_float: ClassVar[bool] = True  # number tasks: the paper compares floats (else strings)
     few_shot_key: ClassVar[str | None] = None  # entry of few_shot_cot_prompts.json; default name
     generated: ClassVar[bool] = False

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from ftcot.errors import UserError
 from ftcot.matrix.config import MatrixConfig, load_config
 from ftcot.matrix.plan import PlannedCell, PlanSummary, estimate_teachers, plan_cells
 from ftcot.store import Store
-from rich.console import Console
 
 __all__ = ["MatrixConfig", "Matrix", "load_config"]
 
@@ -33,14 +35,17 @@ class Matrix:
 
     config: MatrixConfig
     store: Store
-    data_dir: Path
+    data_dir: Path | None
     scoring: str
 
     @classmethod
     def open(cls, config: MatrixConfig, store: Store | None = None, data_dir: Path | None = None,
-             scoring: str = "paper", store_path: Path | None = None) -> "Matrix":
+             scoring: str = "paper", store_path: Path | None = None) -> Matrix:
         if store is None:
-            store = Store(store_path or config.store)
+            path = store_path or config.store
+            if path is None:
+                raise UserError("the matrix names no store: give --store PATH or a `store` key in the config")
+            store = Store(path)
         return cls(config, store, config.data_dir or data_dir, config.scoring or scoring)
 
     def cells(self, only: dict[str, set[str]] | None = None) -> list[PlannedCell]:

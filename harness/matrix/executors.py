@@ -106,10 +106,11 @@ class LocalExecutor:
                 finished.append((key, future.result()))
         if broken:
             # the pool is unusable: every cell still in it is lost too; start a fresh pool
-            for future, key in list(self._futures.items()):
+            for key in list(self._futures.values()):
                 finished.append((key, Lost("worker pool broke while this cell ran")))
             self._futures.clear()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         return finished
 

@@ -172,7 +172,7 @@ def _cached(task: Any, teacher_spec: str, options: dict, examples: list[Any], de
     return sum(1 for job in jobs if (c := stored.get(job.key)) is not None and not c.failed), teacher
 
 
-def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path,
+def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | None,
                       teacher_test: bool = True) -> list[TeacherEstimate]:
     """Teacher completions the cells still to do need (and, with ``teacher_test``, the teachers'
     answers to the test questions), what the store holds, and calls, tokens and cost of the

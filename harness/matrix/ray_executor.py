@@ -10,8 +10,9 @@ costs only the cell it was running; an exception raised by the cell itself is no
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ftcot.errors import UserError
 from ftcot.matrix.executors import Lost, execute_in_worker

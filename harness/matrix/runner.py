@@ -56,14 +56,14 @@ class Spend:
         return self.store.completion_cost(task, teacher)
 
     def before(self, task: str, teacher: str) -> None:
-        if (task, teacher) not in self._baseline and registry().resolve("teacher", teacher)[0].calls_model:
+        if (task, teacher) not in self._baseline and getattr(registry().resolve("teacher", teacher)[0], "calls_model", True):
             self._baseline[(task, teacher)] = self._cost(task, teacher)
 
     def total(self) -> float:
         return sum(self._cost(t, s) - base for (t, s), base in self._baseline.items())
 
 
-def _task_key(spec: Any, data_dir: Path, cache: dict[str, str]) -> str:
+def _task_key(spec: Any, data_dir: Path | None, cache: dict[str, str]) -> str:
     if spec.task not in cache:
         from ftcot.registry import create
 
@@ -74,7 +74,7 @@ def _task_key(spec: Any, data_dir: Path, cache: dict[str, str]) -> str:
     return cache[spec.task]
 
 
-def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path, scoring: str, executor: Any,
+def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path | None, scoring: str, executor: Any,
               view: MatrixView, max_retries: int = 1, retry_lost: bool = True) -> dict[str, CellResult]:
     """Run every given cell; returns key -> stored result (done or failed)."""
     from ftcot.pipeline import prepare_cell, record_cell
@@ -83,7 +83,8 @@ def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path, scoring
     in_flight: dict[str, PlannedCell] = {}
     tries: dict[str, int] = {}
     results: dict[str, CellResult] = {}
-    spend, task_keys = Spend(store), {}
+    spend = Spend(store)
+    task_keys: dict[str, str] = {}
 
     def fail(cell: PlannedCell, exc: BaseException, stage: str) -> None:
         result = failure_result(cell.spec, scoring, exc, stage)

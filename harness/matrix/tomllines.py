@@ -91,7 +91,7 @@ class LineIndex:
         if stripped.startswith("["):
             return True
         parsed = _parse_key(line)
-        return bool(parsed) and parsed[1] < len(line) and line[parsed[1]] == "="
+        return parsed is not None and parsed[1] < len(line) and line[parsed[1]] == "="
 
     def line_of_value(self, path: Path, value: str) -> int | None:
         """The first line at or after ``path``'s definition that holds the string ``value``."""

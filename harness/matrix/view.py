@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -106,12 +107,12 @@ class MatrixView:
             table.add_row(row.label, Text(row.state, style=STYLES.get(row.state, "")), row.elapsed(),
                           Text(row.result, style="red" if row.state == "failed" else ""))
         hidden = total - len(shown)
-        parts = [head, bar, table]
+        parts: list[Any] = [head, bar, table]
         if hidden > 0:
             parts.append(Text(f"... and {hidden} more cells", style="dim"))
         return Group(*parts)
 
-    def __enter__(self) -> "MatrixView":
+    def __enter__(self) -> MatrixView:
         self._live = Live(console=self.console, get_renderable=self.render, refresh_per_second=2,
                           transient=False, redirect_stdout=False, redirect_stderr=False)
         self._live.__enter__()

@@ -265,7 +265,7 @@ class _ProgressView:
         from rich.text import Text
 
         class RateColumn(ProgressColumn):
-            def render(self, t):  # noqa: ANN001
+            def render(self, t):
                 return Text(f"{t.speed or 0:.1f}/s")
 
         self.progress = Progress(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import torch
+
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
 from ftcot.students.training import length_grouped_batches

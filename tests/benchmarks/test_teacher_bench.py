@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from openai_server import ServerProcess
+
 from ftcot import registry as plugins
 from ftcot.contracts.teacher import Generation
 from ftcot.pipeline.scorer import Scorer
 from ftcot.pipeline.teach import create_teacher, teach
 from ftcot.store import Store
-from openai_server import ServerProcess
 
 MODEL = "hosted_vllm/bench-model"
 CONCURRENCY = 64
