@@ -14,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcot.records import CellResult
+
+if TYPE_CHECKING:
+    from ftcot.store import Store
 
 METHOD_LABELS = {
     "fine-tune-cot": "Fine-tune-CoT",
@@ -237,7 +240,7 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
                        report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title)
 
 
-def teacher_test_accuracy(store: Any, cells: Iterable[CellResult], data_dir: Path | None,
+def teacher_test_accuracy(store: Store, cells: Iterable[CellResult], data_dir: Path | None,
                           splits: dict[str, str] | None = None) -> dict[tuple[str, str], tuple[float, int]]:
     """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
     completions of the test examples (the first completion of each, greedy at D=1).

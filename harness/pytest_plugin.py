@@ -23,9 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from ftcot.store import Store
 
 MARKER = "ftcot_baseline"
 
@@ -68,7 +71,7 @@ def ftcot_store(pytestconfig: pytest.Config) -> Any:
 
 
 @pytest.fixture
-def ftcot_cell(ftcot_store: Any, pytestconfig: pytest.Config) -> Callable[..., Any]:
+def ftcot_cell(ftcot_store: Store, pytestconfig: pytest.Config) -> Callable[..., Any]:
     """A function that runs one cell (or reads it when done) and returns its ``CellResult``;
     a cell that fails fails the test with its error."""
     from ftcot.errors import UserError

@@ -11,10 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftcot.errors import UserError
 from ftcot.records import Completion, Example
+
+if TYPE_CHECKING:
+    from ftcot.contracts.task import Task
 
 
 @dataclass
@@ -25,7 +28,7 @@ class FilterContext:
     student tokens of a text and is only given when a filter asks for it (``needs_tokens``).
     """
 
-    task: Any = None
+    task: Task | None = None
     examples: dict[int, Example] = field(default_factory=dict)
     scoring: str = "paper"
     count_tokens: Callable[[str], int] | None = None

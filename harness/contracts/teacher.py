@@ -20,12 +20,15 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ftcot.errors import UserError
 from ftcot.formatting import ZS_COT_ANSWER_TRIGGER, ZS_COT_TRIGGER
 from ftcot.records import Completion, Example
 from ftcot.store import content_key
+
+if TYPE_CHECKING:
+    from ftcot.contracts.task import Task
 
 REASONING_TEMPLATE = "Q: {question}\nA: " + ZS_COT_TRIGGER
 ANSWER_TEMPLATE = "{reasoning_prompt}{rationale}" + ZS_COT_ANSWER_TRIGGER
@@ -185,7 +188,7 @@ class Teacher(ABC):
         """``content_key(identity, reasoning_prompt, index)``."""
         return content_key(identity, reasoning_prompt, index)
 
-    def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
+    def plan(self, task: Task, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
         """The jobs for these examples: each example with completion indices 0..degree-1."""
         identity = self.identity(generation)
         head = json.dumps(identity) + ","
@@ -199,7 +202,7 @@ class Teacher(ABC):
                 jobs.append(Job(example, index, key, prompt))
         return jobs
 
-    def prepare(self, task: Any, generation: Generation) -> None:
+    def prepare(self, task: Task, generation: Generation) -> None:
         """Check settings before any work (e.g. that a library is installed); UserError if unusable."""
 
     @property

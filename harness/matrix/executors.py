@@ -15,7 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ftcot.pipeline.cell import CellInputs, CellSpec
 
 THREAD_VARIABLES = ("FTCOT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -84,7 +87,7 @@ class LocalExecutor:
             )
         return self._pool
 
-    def submit(self, key: str, inputs: Any, spec: Any = None) -> None:
+    def submit(self, key: str, inputs: CellInputs, spec: CellSpec | None = None) -> None:
         future = self._ensure_pool().submit(execute_in_worker, inputs, self.models_dir, self.threads)
         self._futures[future] = key
 

@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcot.contracts.teacher import DEFAULT_ANSWER_MAX_TOKENS, DEFAULT_MAX_TOKENS, Generation, Teacher
 from ftcot.errors import UserError
@@ -22,6 +22,11 @@ from ftcot.records import CellResult
 from ftcot.specs import split_assignments
 from ftcot.store import Store
 
+if TYPE_CHECKING:
+    from ftcot.contracts.task import Task
+    from ftcot.pipeline.cell import CellSpec
+    from ftcot.records import Example
+
 ONLY_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
 
 
@@ -29,7 +34,7 @@ ONLY_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
 class PlannedCell:
     """A cell of the grid, its store key and what the store holds for it."""
 
-    spec: Any  # ftcot.pipeline.CellSpec
+    spec: CellSpec
     key: str
     result: CellResult | None = None
 
@@ -45,7 +50,7 @@ class PlannedCell:
         return cell_label(self.spec)
 
 
-def cell_label(spec: Any, names: dict[str, str] | None = None) -> str:
+def cell_label(spec: CellSpec, names: dict[str, str] | None = None) -> str:
     """``task · student · Fine-tune-CoT D=4 (teacher) · seed 0``, specs shortened through ``names``."""
     from ftcot.leaderboard import METHOD_LABELS
 
@@ -99,7 +104,7 @@ def parse_only(values: list[str] | None) -> dict[str, set[str]]:
     return dict(selected)
 
 
-def _matches(spec: Any, selected: dict[str, set[str]]) -> bool:
+def _matches(spec: CellSpec, selected: dict[str, set[str]]) -> bool:
     for name, accepted in selected.items():
         value = str(getattr(spec, name))
         plugin = value.partition(":")[0]
@@ -160,7 +165,7 @@ def teacher_groups(cells: list[PlannedCell], teacher_test: bool) -> dict[tuple, 
     return groups
 
 
-def _cached(task: Any, teacher_spec: str, options: dict, examples: list[Any], degree: int,
+def _cached(task: Task, teacher_spec: str, options: dict, examples: list[Example], degree: int,
             temperature: float, store: Store) -> tuple[int, Teacher]:
     """How many of these completions the store holds (by the teacher's own keys), and the teacher."""
     from ftcot.pipeline.teach import create_teacher

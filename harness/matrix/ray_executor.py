@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcot.errors import UserError
 from ftcot.matrix.executors import Lost, execute_in_worker
+
+if TYPE_CHECKING:
+    from ftcot.pipeline.cell import CellInputs, CellSpec
 
 WORKER_NICENESS = "RAY_worker_niceness"
 
@@ -55,7 +58,7 @@ class RayExecutor:
         self.capacity = max(2, cpus * 2)
         self._refs: dict[Any, str] = {}
 
-    def submit(self, key: str, inputs: Any, spec: Any = None) -> None:
+    def submit(self, key: str, inputs: CellInputs, spec: CellSpec | None = None) -> None:
         wants = self.resources(spec)
         threads = self.threads or max(1, int(wants.get("num_cpus", 1)))
         ref = self._remote.options(

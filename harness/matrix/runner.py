@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcot.matrix.config import TEACHER_METHODS
 from ftcot.matrix.executors import Lost
@@ -19,6 +19,9 @@ from ftcot.matrix.view import MatrixView
 from ftcot.records import CellResult
 from ftcot.registry import registry
 from ftcot.store import Store
+
+if TYPE_CHECKING:
+    from ftcot.pipeline.cell import CellSpec
 
 POLL_S = 0.5
 
@@ -33,7 +36,7 @@ def run_order(cells: list[PlannedCell]) -> list[PlannedCell]:
     return [cell for _, cell in sorted(enumerate(cells), key=weight)]
 
 
-def failure_result(spec: Any, scoring: str, exc: BaseException, stage: str) -> CellResult:
+def failure_result(spec: CellSpec, scoring: str, exc: BaseException, stage: str) -> CellResult:
     """A failed cell as stored: its identity, the error in one line and the traceback."""
     message = f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
     return CellResult(
@@ -63,7 +66,7 @@ class Spend:
         return sum(self._cost(t, s) - base for (t, s), base in self._baseline.items())
 
 
-def _task_key(spec: Any, data_dir: Path | None, cache: dict[str, str]) -> str:
+def _task_key(spec: CellSpec, data_dir: Path | None, cache: dict[str, str]) -> str:
     if spec.task not in cache:
         from ftcot.registry import create
 

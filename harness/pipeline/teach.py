@@ -95,7 +95,7 @@ def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -
 
 def teach(
     store: Store,
-    task: Any,
+    task: Task,
     teacher_spec: str | Teacher,
     examples: list[Example],
     *,
@@ -249,7 +249,7 @@ class _Sink:
 class _ProgressView:
     """A rich progress bar on stderr: done/total, rate, ETA, failures and spend (or nothing)."""
 
-    def __init__(self, enabled: bool, teacher: Teacher, task: Any, total: int):
+    def __init__(self, enabled: bool, teacher: Teacher, task: Task, total: int):
         self.progress = None
         if not enabled or total == 0:
             return

@@ -114,7 +114,7 @@ class Trainer:
     def save_state(self) -> None:
         write_json_atomic(self.state_path, self.state)
 
-    def on_epoch(self, epoch: int, model: Any) -> None:
+    def on_epoch(self, epoch: int, model: StudentModel) -> None:
         entry: dict[str, Any] = {"epoch": epoch, "finished_at": round(time.time(), 3)}
         mode = self.inputs.report_epoch
         if mode != "last":
