@@ -44,8 +44,13 @@ def parse_question(question: str) -> tuple[list[str], list[bool]] | None:
     return (people, flips) if people else None
 
 
-def rationales(people: list[str], flips: list[bool]) -> list[str]:
-    """Step-by-step rationales: state after every person (canonical), then the paper's counting style."""
+def rationales(people: list[str], flips: list[bool], misread: int | None = None) -> list[str]:
+    """Step-by-step rationales: state after every person (canonical), then the paper's counting style.
+
+    ``misread``: the step a mistaken rationale gets wrong (that person's flip read the other way),
+    and carries through to the end."""
+    if misread is not None:
+        flips = [f != (i == misread) for i, f in enumerate(flips)]
     side, steps = "heads", []
     for person, flipped in zip(people, flips):
         if flipped:
@@ -89,6 +94,12 @@ class CoinFlipGenerated(GeneratedTask):
 
     def oracle_rationales(self, example: Example) -> list[str]:
         return rationales(example.meta["people"], example.meta["flips"])
+
+    def oracle_mistake(self, example: Example, rng: Any) -> tuple[list[str], str]:
+        flips = example.meta["flips"]
+        step = rng.randrange(len(flips))
+        wrong = "no" if example.answer == "yes" else "yes"  # one misread flip changes the parity
+        return rationales(example.meta["people"], flips, misread=step), wrong
 
 
 class CoinFlip(PaperDataset):

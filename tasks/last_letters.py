@@ -35,17 +35,32 @@ def answer_for(words: list[str]) -> str:
     return "".join(w[-1] for w in words)
 
 
-def rationales(words: list[str]) -> list[str]:
-    """The paper's few-shot style (canonical), a running concatenation, and a terse list."""
-    answer = answer_for(words)
-    canonical = " ".join(f'The last letter of "{w}" is "{w[-1]}".' for w in words)
+def rationales(words: list[str], letters: list[str] | None = None) -> list[str]:
+    """The paper's few-shot style (canonical), a running concatenation, and a terse list.
+    ``letters``: the letters a mistaken rationale reads (default: each word's last letter)."""
+    letters = letters if letters is not None else [w[-1] for w in words]
+    answer = "".join(letters)
+    canonical = " ".join(f'The last letter of "{w}" is "{c}".' for w, c in zip(words, letters))
     canonical += f' Concatenating them is "{answer}".'
     running, so_far = [], ""
-    for w in words:
-        so_far += w[-1]
-        running.append(f'"{w}" ends in "{w[-1]}", so far "{so_far}".')
-    terse = ", ".join(f"{w} -> {w[-1]}" for w in words) + f". Together: {answer}."
+    for w, c in zip(words, letters):
+        so_far += c
+        running.append(f'"{w}" ends in "{c}", so far "{so_far}".')
+    terse = ", ".join(f"{w} -> {c}" for w, c in zip(words, letters)) + f". Together: {answer}."
     return [canonical, " ".join(running), terse]
+
+
+def mistaken(words: list[str], rng: Any) -> tuple[list[str], str]:
+    """A rationale that reads one word's letter wrong (another letter of that word, drawn with
+    ``rng``) and carries it into the concatenation; words of one repeated letter are skipped."""
+    steps = [i for i, w in enumerate(words) if set(w.lower()) - {w[-1]}]
+    if not steps:
+        raise UserError("every word is one repeated letter; the oracle cannot get it wrong")
+    step = rng.choice(steps)
+    word = words[step]
+    letters = [w[-1] for w in words]
+    letters[step] = rng.choice(sorted(set(word.lower()) - {word[-1]}))
+    return rationales(words, letters), "".join(letters)
 
 
 class LastLettersGenerated(GeneratedTask):
@@ -69,6 +84,9 @@ class LastLettersGenerated(GeneratedTask):
 
     def oracle_rationales(self, example: Example) -> list[str]:
         return rationales(example.meta["words"])
+
+    def oracle_mistake(self, example: Example, rng: Any) -> tuple[list[str], str]:
+        return mistaken(example.meta["words"], rng)
 
 
 class LastLetters(PaperDataset):

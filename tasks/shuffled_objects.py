@@ -48,24 +48,28 @@ def _join(names: list[str]) -> str:
 
 
 def rationales(people: list[str], start: list[int], swaps: list[tuple[int, int]], target: int,
-               choices: list[str] | None = None) -> list[str]:
+               choices: list[str] | None = None, applied: list[tuple[int, ...]] | None = None) -> list[str]:
     """Rationales from the structure of a question, every one stating the whole state after each
     swap in choice letters (a state in object names leaves a small student unable to map the
     final object back to its letter); the phrasings differ only in wording.
 
     ``start[i]``: index of the choice person i holds at first; ``swaps``: pairs of person indices
     in order; ``target``: the person asked about; ``choices`` is accepted for symmetry with the
-    other tasks and not used.
+    other tasks and not used. ``applied``: the swaps the states follow where they differ from the
+    ones named (a mistaken rationale; an empty tuple is a swap left out).
     """
     held = list(start)
+    moves = applied if applied is not None else list(swaps)
 
     def state() -> str:
         return ", ".join(f"{p} {LETTERS[c]}" for p, c in zip(people, held))
 
     initial = state()
     states = []
-    for a, b in swaps:
-        held[a], held[b] = held[b], held[a]
+    for (a, b), move in zip(swaps, moves):
+        if move:
+            x, y = move
+            held[x], held[y] = held[y], held[x]
         states.append((people[a], people[b], state()))
     letter = LETTERS[held[target]]
     who = people[target]
@@ -77,6 +81,36 @@ def rationales(people: list[str], start: list[int], swaps: list[tuple[int, int]]
         f"At first: {initial}. " + " ".join(f"{a} swaps with {b}: {s}." for a, b, s in states)
         + f" In the end {who} has {letter}.",
     ]
+
+
+def final_letter(start: list[int], moves: list[tuple[int, ...]], target: int) -> str:
+    """The choice letter ``target`` holds after ``moves`` (an empty move changes nothing)."""
+    held = list(start)
+    for move in moves:
+        if move:
+            x, y = move
+            held[x], held[y] = held[y], held[x]
+    return LETTERS[held[target]]
+
+
+def mistaken(people: list[str], start: list[int], swaps: list[tuple[int, int]], target: int,
+             rng: Any) -> tuple[list[str], str]:
+    """A rationale that gets one swap wrong (left out, or made with the wrong person) and follows
+    the wrong state to a wrong letter; the step and the slip are drawn with ``rng``."""
+    gold = final_letter(start, list(swaps), target)
+    slips: list[tuple[int, tuple[int, ...]]] = []
+    for step, (a, b) in enumerate(swaps):
+        slips.append((step, ()))
+        slips += [(step, (a, c)) for c in range(len(people)) if c not in (a, b)]
+        slips += [(step, (b, c)) for c in range(len(people)) if c not in (a, b)]
+    rng.shuffle(slips)
+    for step, slip in slips:
+        moves: list[tuple[int, ...]] = list(swaps)
+        moves[step] = slip
+        letter = final_letter(start, moves, target)
+        if letter != gold:
+            return rationales(people, start, swaps, target, applied=moves), letter
+    raise UserError("no single slip changes this question's answer; the oracle cannot get it wrong")
 
 
 class ShuffledObjectsGenerated(GeneratedTask):
@@ -138,6 +172,10 @@ class ShuffledObjectsGenerated(GeneratedTask):
     def oracle_rationales(self, example: Example) -> list[str]:
         m = example.meta
         return rationales(m["people"], m["start"], [tuple(s) for s in m["swaps"]], m["target"], example.choices)
+
+    def oracle_mistake(self, example: Example, rng: Any) -> tuple[list[str], str]:
+        m = example.meta
+        return mistaken(m["people"], m["start"], [(s[0], s[1]) for s in m["swaps"]], m["target"], rng)
 
 
 _PEOPLE = re.compile(r"^(?P<people>[A-Z]\w+(?:, [A-Z]\w+)*,? and [A-Z]\w+) are ")

@@ -14,6 +14,9 @@ CONTRACT (other packages rely on exactly these names):
 - ``task.few_shot_prompt()`` -> str (exemplars, ends ready for the next ``Q:``), UserError if none.
 - ``task.oracle_rationales(example)`` -> list[str]: step-by-step rationales computed from the
   question, first one canonical, others alternative phrasings; UserError where unsupported.
+- ``task.oracle_mistake(example, rng)`` -> (list[str], str): phrasings of a rationale that goes
+  wrong at one random step and carries the wrong state through, and its wrong answer (the
+  ``oracle:error=P`` teacher); UserError where unsupported.
 - ``task.fingerprint()`` -> str: hash of the data that determines the examples.
 
 Also available: ``task.name``, ``task.data_dir``, ``task.splits()`` (split names),
@@ -30,6 +33,7 @@ A registered dataset class may name a ``generator`` class: ``name`` alone is the
 from __future__ import annotations
 
 import hashlib
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,7 +179,13 @@ class Task(ABC):
         return entry["prompt"].rstrip("\n") + "\n"
 
     def oracle_rationales(self, example: Example) -> list[str]:
+        """Step-by-step rationales computed from the question (first canonical, others rephrased)."""
         raise UserError(f"task {self.key} has no oracle rationales; use a teacher that writes them")
+
+    def oracle_mistake(self, example: Example, rng: random.Random) -> tuple[list[str], str]:
+        """Phrasings of a rationale that goes wrong at one step chosen with ``rng`` and carries
+        the wrong state through, and the wrong answer it ends in."""
+        raise UserError(f"task {self.key} cannot make oracle mistakes; use the oracle without error=")
 
     def present(self) -> bool:
         """Whether the task's data is there (always, for generated tasks)."""
@@ -433,8 +443,6 @@ class GeneratedTask(Task):
         return {"train": list(range(train)), "test": list(range(train, self.size))}
 
     def _load(self) -> list[Example]:
-        import random
-
         rng = random.Random(f"{self.name}:{self.values.get('seed', 0)}")
         seen: set[str] = set()
         out: list[Example] = []
