@@ -54,6 +54,7 @@ class Entry:
     n: int
     scoring: str = "paper"
     report_epoch: str = "last"
+    d_protocol: str = ""  # fine-tune-cot: how D > 1's budget relates to D = 1's (pipeline.cell)
 
     @property
     def accuracy(self) -> float:
@@ -75,6 +76,7 @@ class Entry:
             "method": self.method, "degree": self.degree, "seeds": self.seeds,
             "accuracy": self.accuracy, "stderr": self.stderr, "n": self.n,
             "scoring": self.scoring, "report_epoch": self.report_epoch,
+            **({"d_protocol": self.d_protocol} if self.d_protocol else {}),
         }
 
 
@@ -118,6 +120,7 @@ class Leaderboard:
     parameters: dict[str, int] = field(default_factory=dict)
     show_n: bool = False
     title: str = "ftcot leaderboard"
+    d_protocols: list[str] = field(default_factory=list)  # of the fine-tune-cot cells with D > 1
 
     @property
     def entries(self) -> list[Entry]:
@@ -142,9 +145,13 @@ class Leaderboard:
         """The rule set and the reported epoch: shown by every format."""
         from ftcot.pipeline import REPORT_EPOCH_LABELS
 
+        from ftcot.pipeline.cell import D_PROTOCOL_LABELS
+
         epochs = [REPORT_EPOCH_LABELS.get(mode, mode) for mode in self.report_epochs]
-        return (f"scoring: {', '.join(self.scoring) or 'n/a'} · reported epoch: "
+        text = (f"scoring: {', '.join(self.scoring) or 'n/a'} · reported epoch: "
                 f"{', '.join(epochs) or 'n/a'} · mean ± standard error over seeds")
+        protocols = [D_PROTOCOL_LABELS.get(p, p) for p in self.d_protocols]
+        return text + (f" · {'; '.join(protocols)}" if protocols else "")
 
     def task_names(self) -> dict[str, str]:
         return short_names(self.tasks)
@@ -192,6 +199,8 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
           scoring: str | None = None) -> Leaderboard:
     """Aggregate finished cells (failed ones are left out) into a leaderboard; ``scoring``
     keeps only the cells scored with that rule set."""
+    from ftcot.pipeline.cell import d_protocol
+
     groups: dict[tuple, list[CellResult]] = defaultdict(list)
     parameters: dict[str, int] = {}
     for cell in cells:
@@ -206,12 +215,18 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
     tasks: list[str] = list(task_order or [])
     rule_sets: set[str] = set()
     epochs: set[str] = set()
+    protocols: set[str] = set()
     for (task, teacher, student, method, degree), members in groups.items():
         members.sort(key=lambda c: c.seed)
+        protocol = ""
+        if method == "fine-tune-cot":
+            protocol = ",".join(sorted({d_protocol(_training(c)) for c in members}))
+            if degree > 1:
+                protocols.update(protocol.split(","))
         entry = Entry(task, teacher, student, method, degree, [c.seed for c in members],
                       [float(c.accuracy or 0.0) for c in members], max(c.n for c in members),
                       ",".join(sorted({c.scoring for c in members})),
-                      ",".join(sorted({c.report_epoch for c in members})))
+                      ",".join(sorted({c.report_epoch for c in members})), protocol)
         rule_sets.update(c.scoring for c in members)
         epochs.update(c.report_epoch for c in members)
         rows.setdefault((student, method, teacher, degree), Row(student, method, teacher, degree)).entries[task] = entry
@@ -237,7 +252,15 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
                                   ",".join(sorted(rule_sets)), "")
     return Leaderboard(tasks=[t for t in tasks if any(t in r.entries for r in ordered)], rows=ordered,
                        teacher_rows=list(teacher_rows.values()), scoring=sorted(rule_sets),
-                       report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title)
+                       report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title,
+                       d_protocols=sorted(protocols))
+
+
+def _training(cell: CellResult) -> dict[str, Any]:
+    """The training settings a cell recorded with its spec."""
+    spec = cell.extra.get("spec") if isinstance(cell.extra, dict) else None
+    training = spec.get("training") if isinstance(spec, dict) else None
+    return training if isinstance(training, dict) else {}
 
 
 def teacher_test_accuracy(store: Store, cells: Iterable[CellResult], data_dir: Path | None,

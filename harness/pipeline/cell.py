@@ -27,6 +27,11 @@ REPORT_EPOCH_LABELS = {
 VAL_FRACTION = 0.1
 VAL_MAX = 500
 VAL_SEED = 0
+# How a diverse-reasoning cell's training budget relates to D = 1's (``d_protocol``).
+D_PROTOCOL_LABELS = {
+    "epochs": "D > 1 trains as many epochs as D = 1, on D times the samples (the paper's protocol)",
+    "steps": "D > 1 trains as many optimizer steps as D = 1 (max_steps), so fewer epochs",
+}
 # baselines prompt a base model: cap their generation like the teacher's two steps
 BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
 # teacher options that change how completions are fetched, not what they are
@@ -107,6 +112,11 @@ def train_config(spec: CellSpec) -> TrainConfig:
         return TrainConfig(**spec.training)
     except TypeError as exc:
         raise UserError(f"bad training settings {spec.training}: {exc}") from None
+
+
+def d_protocol(training: dict[str, Any]) -> str:
+    """``steps`` when the budget is ``max_steps`` (the same for every D), else ``epochs``."""
+    return "steps" if training.get("max_steps") else "epochs"
 
 
 def public_teacher_options(options: dict[str, Any]) -> dict[str, Any]:
