@@ -144,7 +144,6 @@ class Leaderboard:
     def subtitle(self) -> str:
         """The rule set and the reported epoch: shown by every format."""
         from ftcot.pipeline import REPORT_EPOCH_LABELS
-
         from ftcot.pipeline.cell import D_PROTOCOL_LABELS
 
         epochs = [REPORT_EPOCH_LABELS.get(mode, mode) for mode in self.report_epochs]
