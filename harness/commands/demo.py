@@ -4,13 +4,17 @@ terminal and an HTML report on disk. Nothing to download; about 13 minutes on 2 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from importlib import resources
 from pathlib import Path
 
+from ftcot.claims import check as check_claims
 from ftcot.context import Context
+from ftcot.fileio import write_atomic
 
 DEFAULT_OUTPUT = Path("ftcot-demo")
+DEMO_TITLE = "ftcot demo: Fine-tune-CoT vs fine-tuning, tiny-llama, oracle rationales"
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +41,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
     config = parse_config(demo_config_text(), output / "demo.toml")
-    (output / "demo.toml").write_text(demo_config_text(), encoding="utf-8")
+    write_atomic(output / "demo.toml", demo_config_text())
     matrix = Matrix.open(config, store_path=output / "ftcot.db", data_dir=ctx.settings.data_dir,
                          scoring=ctx.settings.scoring)
     from ftcot.matrix.plan import parse_only
@@ -45,14 +49,20 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     cells = matrix.cells(parse_only(args.only))
     ctx.console.print(f"ftcot demo: {len(cells)} cells, {config.parallel} at a time, results in {output}/")
     results = matrix.run(cells, ctx.console)
-    board = matrix.leaderboard(title="ftcot demo: Fine-tune-CoT vs fine-tuning, tiny-llama, oracle rationales")
+    board = matrix.leaderboard(title=DEMO_TITLE)
     report = output / "leaderboard.html"
-    report.write_text(create("reporter", "html").render(board), encoding="utf-8")
+    write_atomic(report, create("reporter", "html").render(board))
+    verdicts = check_claims(board)
+    write_atomic(output / "claims.json", json.dumps([c.to_dict() for c in verdicts], indent=1) + "\n")
     failed = [r for r in results.values() if r.status != "done"]
     if args.json:
         ctx.emit_json(board.to_json())
     else:
         ctx.console.print(create("reporter", "table").renderable(board))
+        ctx.console.print("[bold]The paper's claims in this run[/bold]")
+        for claim in verdicts:
+            mark = "[green]shown[/]" if claim.shown else "[yellow]not shown[/]"
+            ctx.console.print(f"  {mark}  {claim.statement}: {claim.evidence}")
     ctx.console.print(f"HTML report: {report} · store: {output / 'ftcot.db'} · "
                       f"{time.monotonic() - started:.0f} s")
     for result in failed:
