@@ -52,7 +52,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     completions = taught.completions
     warning = short_warning(taught.notes, taught.examples, spec.degree)
     if warning:
-        ctx.err.print(warning, markup=False)
+        ctx.err.print(warning, markup=False, soft_wrap=True)
     result = filter_completions(spec, task, train, completions, scoring)
     if args.json:
         ctx.emit_json({"task": task.key, "teacher": spec.teacher, "degree": spec.degree, "scoring": scoring,

@@ -133,7 +133,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
             )
     warning = short_warning(result.notes, result.examples, result.degree)
     if warning:
-        ctx.err.print(warning, markup=False)
+        ctx.err.print(warning, markup=False, soft_wrap=True)
     if result.failed:
         ctx.err.print(f"{result.failed} completions failed (reasons are stored); run the command again to retry them")
     if result.stopped == "max_cost":

@@ -64,7 +64,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     data = training_samples(spec, task, train, ctx.store, ctx.settings.scoring, progress=not args.no_progress)
     warning = short_warning(data.info.get("teacher", {}), len(train), spec.degree)
     if warning:
-        ctx.err.print(warning, markup=False)
+        ctx.err.print(warning, markup=False, soft_wrap=True)
     text = training_jsonl(data.samples, args.format)
     if output is None:
         sys.stdout.write(text)
