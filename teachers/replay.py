@@ -15,9 +15,10 @@ examples are counted as ``outside`` and entries of no example as ``unmatched`` �
 reported, none is dropped silently. Answers are re-scored with the task's own extraction; the
 file's own scores are never used.
 
-Degree: ``-D N`` uses completion indices 0 … N−1 of each example, as the paper's code selects
-them (an entry's ``completion_index``; entries repeating an index are numbered on after the
-example's highest). An example with fewer than N is counted as ``short`` (``none``: those with no
+Degree: ``-D N`` uses completion indices 0 … N−1 of each example: an entry's
+``completion_index``, which in the paper's files is also its position in the example's list (what
+the paper's code selects by); entries repeating an index are numbered on after the example's
+highest. An example with fewer than N is counted as ``short`` (``none``: those with no
 entry at all) and used with what it has, never padded. The ``all_completions`` option
 (``--all-completions``) uses every entry whatever N is. Entries past N are still stored and
 counted by ``ftcot teacher-report`` (``unused`` in the summary), so the teacher's accuracy there is

@@ -95,8 +95,8 @@ def test_cli_warns_once_about_short_examples_and_report_is_unchanged(tmp_path, s
     # examples 1 and 5 have one completion, example 4 none
     assert (summary["degree"], summary["completions"], summary["short"], summary["none"]) == (2, 8, 3, 1)
     warnings = [line for line in out.err.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: 3 of 6 examples have fewer than 2 recorded completion(s) (1 have none); "
-                        "they are used with what they have, never padded"]
+    assert warnings == [("warning: 3 of 6 examples have fewer than 2 recorded completion(s) (1 have none); "
+                         "they are used with what they have, never padded")]
     assert main(common + ["--all-completions"]) == 0
     assert json.loads(capsys.readouterr().out)["completions"] == 12
     assert main(["teacher-report", "--json"]) == 0
