@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ftcot.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO[Any]]:
@@ -44,3 +46,26 @@ def read_json_or_none(path: Path | str) -> Any | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_output_path(path: Path | str, store_path: Path | str | None = None) -> Path:
+    """``path`` if an output file may be written there; UserError when it is the store, a SQLite
+    database or a directory."""
+    dest = Path(path)
+    if store_path is not None and dest.resolve() == Path(store_path).resolve():
+        raise UserError(f"{dest} is the store; pass another --output file")
+    if dest.is_dir():
+        raise UserError(f"{dest} is a directory; pass a file name to --output")
+    try:
+        with open(dest, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return dest
+    except OSError as exc:
+        raise UserError(f"cannot check {dest} before writing it: {exc}") from None
+    if head == SQLITE_HEADER:
+        raise UserError(f"{dest} is a SQLite database and would be overwritten; pass another --output file")
+    return dest

@@ -5,6 +5,10 @@ Fine-tune-CoT (``fine-tune-cot``)
     encoder-decoder: input ``{question}``, target ``{rationale} --> {answer}``.
 Vanilla fine-tuning (``fine-tune``)
     decoder: input ``{question} ###``, target `` {answer} END``; encoder-decoder: ``{question}`` -> ``{answer}``.
+The ``openai`` layout (the paper's GPT-3 fine-tuning files, written by ``ftcot training-data``)
+    Fine-tune-CoT: input ``{question}\\n\\n###\\n\\n``, target `` {rationale}\\n\\n-->\\n\\n{answer} END``;
+    vanilla: input ``{question}\\n\\n ### \\n\\n``, target `` {answer} END`` (the paper's separators,
+    which differ between its two GPT-3 formats).
 Baselines on the student's base model (no training):
     ``zero-shot``: ``Q: {question}\\n\\nA:`` (decoder), ``question: {question}`` (encoder-decoder, the
     SQuAD-style prefix T5 was trained with); the answer is the first candidate (mode ``direct``);
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftcot.errors import UserError
+
 FINE_TUNE_COT = "fine-tune-cot"
 FINE_TUNE = "fine-tune"
 ZERO_SHOT = "zero-shot"
@@ -32,6 +38,15 @@ TRAINED_METHODS = (FINE_TUNE_COT, FINE_TUNE)
 STOP = "END"
 QUESTION_END = " ###"
 ANSWER_ARROW = " --> "
+OPENAI_QUESTION_END = "\n\n###\n\n"
+OPENAI_VANILLA_QUESTION_END = "\n\n ### \n\n"
+OPENAI_ANSWER_ARROW = "\n\n-->\n\n"
+
+# layouts of a training pair: the two student architectures and the GPT-3 fine-tuning files
+DECODER = "decoder"
+ENCODER_DECODER = "encoder-decoder"
+OPENAI = "openai"
+PAIR_LAYOUTS = (DECODER, ENCODER_DECODER, OPENAI)
 ZS_COT_TRIGGER = "Let's think step by step."
 ZS_COT_ANSWER_TRIGGER = "\nTherefore, the answer is"
 FEW_SHOT_ANSWER_PREFIX = "The answer is"  # how few-shot-CoT exemplars state their answer
@@ -56,8 +71,6 @@ class Pair:
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        from ftcot.errors import UserError
-
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return method
 
@@ -76,6 +89,34 @@ def vanilla_pair(question: str, answer: str, encoder_decoder: bool) -> Pair:
     if encoder_decoder:
         return Pair(question, answer)
     return Pair(question + QUESTION_END, f" {answer} {STOP}")
+
+
+def openai_cot_pair(question: str, rationale: str, answer: str) -> Pair:
+    """The Fine-tune-CoT pair in the paper's GPT-3 fine-tuning layout."""
+    question, rationale, answer = question.strip(), rationale.strip(), answer.strip()
+    return Pair(question + OPENAI_QUESTION_END, f" {rationale}{OPENAI_ANSWER_ARROW}{answer} {STOP}")
+
+
+def openai_vanilla_pair(question: str, answer: str) -> Pair:
+    """The vanilla pair in the paper's GPT-3 fine-tuning layout."""
+    return Pair(question.strip() + OPENAI_VANILLA_QUESTION_END, f" {answer.strip()} {STOP}")
+
+
+def layout_for(encoder_decoder: bool) -> str:
+    """The pair layout a local student of this architecture trains on."""
+    return ENCODER_DECODER if encoder_decoder else DECODER
+
+
+def training_pair(question: str, rationale: str | None, answer: str, layout: str) -> Pair:
+    """The training pair in ``layout``: Fine-tune-CoT with a rationale, vanilla without (None)."""
+    if layout not in PAIR_LAYOUTS:
+        raise UserError(f"unknown format {layout!r}; choose one of {', '.join(PAIR_LAYOUTS)}")
+    if layout == OPENAI:
+        return openai_vanilla_pair(question, answer) if rationale is None else openai_cot_pair(question, rationale, answer)
+    encoder_decoder = layout == ENCODER_DECODER
+    if rationale is None:
+        return vanilla_pair(question, answer, encoder_decoder)
+    return cot_pair(question, rationale, answer, encoder_decoder)
 
 
 def fine_tuned_prompt(question: str, encoder_decoder: bool) -> str:

@@ -7,6 +7,11 @@ from typing import Any
 from ftcot.pipeline.teach import ARTIFACT_KIND
 from ftcot.store import Store
 
+ACCURACY_OVER = (
+    "every completion stored for the task and teacher (replay: every completion the file holds for "
+    "the examples taught, whatever -D selected)"
+)
+
 
 def _task_matches(task_key: str, wanted: list[str] | None) -> bool:
     if not wanted:
@@ -15,7 +20,8 @@ def _task_matches(task_key: str, wanted: list[str] | None) -> bool:
 
 
 def teacher_report(store: Store, tasks: list[str] | None = None, teacher: str | None = None) -> list[dict[str, Any]]:
-    """One row per (task, teacher): examples, completions, failed, correct, accuracy, tokens, cost.
+    """One row per (task, teacher): examples, completions, failed, correct, accuracy, tokens, cost;
+    ``accuracy_over`` names the set the accuracy is computed on (``ACCURACY_OVER``).
 
     ``tasks``: task keys or task names (``coin_flip`` matches every coin flip variant)."""
     groups: dict[tuple[str, str], dict[str, tuple[int, bool | None, float]]] = {}
@@ -31,7 +37,7 @@ def teacher_report(store: Store, tasks: list[str] | None = None, teacher: str | 
         stored = store.get_completions(entries)
         row = {"task": task_key, "teacher": label, "examples": 0, "completions": 0, "failed": 0,
                "missing": 0, "correct": 0, "accuracy": None, "prompt_tokens": 0,
-               "completion_tokens": 0, "cost_usd": 0.0}
+               "completion_tokens": 0, "cost_usd": 0.0, "accuracy_over": ACCURACY_OVER}
         examples = set()
         for key, (sample_index, correct, _) in entries.items():
             completion = stored.get(key)

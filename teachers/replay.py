@@ -10,10 +10,19 @@ An entry has ``sample_index``, ``completion_index``, ``question``, ``answer``, `
 ``finish_reason``.
 
 Entries match examples by ``sample_index`` (default) or, with the ``match=question`` option
-(``--match question``), by question text (whitespace and case folded). Every entry of a matched
-example is kept; entries of the task's other examples are counted as ``outside`` and entries of no
-example as ``unmatched`` — both are reported, none is dropped silently. Answers are re-scored with
-the task's own extraction; the file's own scores are never used.
+(``--match question``), by question text (whitespace and case folded). Entries of the task's other
+examples are counted as ``outside`` and entries of no example as ``unmatched`` — both are
+reported, none is dropped silently. Answers are re-scored with the task's own extraction; the
+file's own scores are never used.
+
+Degree: ``-D N`` uses completion indices 0 … N−1 of each example: an entry's
+``completion_index``, which in the paper's files is also its position in the example's list (what
+the paper's code selects by); entries repeating an index are numbered on after the example's
+highest. An example with fewer than N is counted as ``short`` (``none``: those with no
+entry at all) and used with what it has, never padded. The ``all_completions`` option
+(``--all-completions``) uses every entry whatever N is. Entries past N are still stored and
+counted by ``ftcot teacher-report`` (``unused`` in the summary), so the teacher's accuracy there is
+over every completion the file holds for the examples taught, as the paper reports it.
 """
 
 from __future__ import annotations
@@ -93,9 +102,11 @@ class ReplayTeacher(Teacher):
         if self.match not in MATCH_MODES:
             raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
         self.path = Path(self.model).expanduser()
+        self.all_completions = _flag(self.options.get("all_completions"))
         self.unmatched = 0
         self.outside = 0
         self.entries_read = 0
+        self.short = self.none = self.unused = 0
         self.entries: list[dict[str, Any]] | None = None
 
     def prepare(self, task: Any, generation: Generation) -> None:
@@ -108,7 +119,7 @@ class ReplayTeacher(Teacher):
 
     def parameters(self) -> dict[str, Any]:
         self._load()
-        return {"file_sha256": self.digest}
+        return {"file_sha256": self.digest}  # the selection (-D, all_completions) is not: keys stay shared
 
     def identity(self, generation: Generation) -> str:
         # a recorded completion depends on the file only, not on this run's sampling settings
@@ -157,7 +168,18 @@ class ReplayTeacher(Teacher):
                 finish_reason=entry.get("reasoning_finish_reason") or entry.get("finish_reason"),
             )
             jobs.append(job)
+        self._select(jobs, chosen, degree)
         return jobs
+
+    def _select(self, jobs: list[Job], chosen: dict[int, Example], degree: int) -> None:
+        """Mark the jobs past ``degree`` (unless ``all_completions``); count short examples."""
+        used: dict[int, int] = dict.fromkeys(chosen, 0)
+        for job in jobs:
+            job.beyond_degree = not self.all_completions and job.index >= degree
+            used[job.example.sample_index] += not job.beyond_degree
+        self.unused = sum(job.beyond_degree for job in jobs)
+        self.short = sum(1 for n in used.values() if n < degree)
+        self.none = sum(1 for n in used.values() if n == 0)
 
     def _find(self, entry: dict[str, Any], lookup: dict, position: int) -> Example | None:
         if self.match == "index":
@@ -170,11 +192,24 @@ class ReplayTeacher(Teacher):
         return lookup.get(_fold(question))
 
     def notes(self) -> dict[str, Any]:
-        return {"entries": self.entries_read, "outside": self.outside, "unmatched": self.unmatched}
+        return {"entries": self.entries_read, "outside": self.outside, "unmatched": self.unmatched,
+                "selection": "all" if self.all_completions else "first-D", "unused": self.unused,
+                "short": self.short, "none": self.none}
 
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         for start in range(0, len(jobs), BATCH):
             sink.emit_many([(job, job.recorded) for job in jobs[start:start + BATCH]])
+
+
+def _flag(value: Any) -> bool:
+    """An option given as true/false, yes/no, 1/0 (from the command line or a config)."""
+    if isinstance(value, str):
+        if value.strip().lower() in ("", "0", "false", "no", "off"):
+            return False
+        if value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        raise UserError(f"all_completions must be true or false (got {value!r})")
+    return bool(value)
 
 
 def _int(value: Any, default: int | None) -> Any:

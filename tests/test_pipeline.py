@@ -77,12 +77,12 @@ def test_training_pairs_are_the_paper_format(shared_store: Store):
     sample = inputs.samples[0]
     rationale = task.oracle_rationales(first)[0]
     assert sample.rationale.strip() == rationale  # the teacher's text, stripped when formatted
-    (decoder_pair,) = training_pairs([sample], encoder_decoder=False)
+    (decoder_pair,) = training_pairs([sample], "decoder")
     assert decoder_pair == (f"{first.question} ###", f" {rationale} --> {first.answer} END")
-    (seq2seq_pair,) = training_pairs([sample], encoder_decoder=True)
+    (seq2seq_pair,) = training_pairs([sample], "encoder-decoder")
     assert seq2seq_pair == (first.question, f"{rationale} --> {first.answer}")
     vanilla = prepare_cell(spec("fine-tune"), shared_store, None, "paper", progress=False)
-    assert training_pairs(vanilla.samples[:1], False) == [(f"{first.question} ###", f" {first.answer} END")]
+    assert training_pairs(vanilla.samples[:1], "decoder") == [(f"{first.question} ###", f" {first.answer} END")]
 
 
 def test_execute_cell_needs_no_store_and_its_data_pickles(tmp_path: Path):

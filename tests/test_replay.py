@@ -1,4 +1,5 @@
-"""replay:PATH — both file formats, both match modes, re-scoring, unmatched entries reported."""
+"""replay:PATH — both file formats, both match modes, re-scoring, unmatched entries reported.
+The tests here use every recorded completion (``all_completions``); test_replay_degree.py covers -D."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ftcot.store import Store
 FIXTURES = Path(__file__).parent / "fixtures" / "replay"
 TASK = "coin_flip:flips=2,train=6,test=3"
 FORMATS = ["coin_flip_completions.json", "coin_flip_completions.jsonl"]
+EVERY = {"all_completions": True}
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def task(tmp_path):
 def test_replay_keeps_every_recorded_completion_and_rescores(tmp_path, task, name, match):
     store = Store(tmp_path / "s.db")
     result = teach(store, task, f"replay:{FIXTURES / name}", task.train_examples(),
-                   options={"match": match}, progress=False)
+                   options={"match": match, "all_completions": True}, progress=False)
     by = {(c.sample_index, c.index): c for c in result.completions}
     # train examples 0, 1 and 3 are in the file: two completions of 0, one each of 1 and 3
     assert sorted(by) == [(0, 0), (0, 1), (1, 0), (3, 0)]
@@ -46,7 +48,7 @@ def test_replay_keeps_every_recorded_completion_and_rescores(tmp_path, task, nam
     assert {c.teacher for c in result.completions} == {f"replay:{FIXTURES / name}"}
     # a second import finds everything stored
     again = teach(store, task, f"replay:{FIXTURES / name}", task.train_examples(),
-                  options={"match": match}, progress=False)
+                  options={"match": match, "all_completions": True}, progress=False)
     assert (again.new, again.cached) == (0, 4)
     assert len(store.completions()) == 4
 
@@ -55,7 +57,7 @@ def test_both_formats_give_the_same_completions(tmp_path, task):
     results = []
     for name in FORMATS:
         store = Store(tmp_path / f"{name}.db")
-        result = teach(store, task, f"replay:{FIXTURES / name}", task.examples(), progress=False)
+        result = teach(store, task, f"replay:{FIXTURES / name}", task.examples(), options=EVERY, progress=False)
         results.append([(c.sample_index, c.index, c.rationale, c.answer_text, c.correct) for c in result.completions])
         assert result.summary()["unmatched"] == 1 and result.summary()["outside"] == 0
     assert results[0] == results[1]
@@ -65,11 +67,11 @@ def test_both_formats_give_the_same_completions(tmp_path, task):
 def test_question_matching_ignores_indices_spacing_and_case(tmp_path, task):
     path = FIXTURES / "coin_flip_renumbered.jsonl"
     store = Store(tmp_path / "s.db")
-    by_index = teach(store, task, f"replay:{path}", task.train_examples(), options={"match": "index"},
+    by_index = teach(store, task, f"replay:{path}", task.train_examples(), options={**EVERY, "match": "index"},
                      progress=False)
     assert by_index.completions == [] and by_index.summary()["unmatched"] == 6
     by_question = teach(store, task, f"replay:{path}", task.train_examples(),
-                        options={"match": "question"}, progress=False)
+                        options={**EVERY, "match": "question"}, progress=False)
     assert sorted((c.sample_index, c.index) for c in by_question.completions) == [(0, 0), (0, 1), (1, 0), (3, 0)]
     assert by_question.summary()["unmatched"] == 1
 
@@ -80,7 +82,8 @@ def test_entries_with_one_index_are_all_kept(tmp_path, task):
     dup = dict(first, reasoning_completion=" Another way: one flip, tails.")
     path = tmp_path / "dup.jsonl"
     path.write_text("\n".join(lines + [json.dumps(dup)]) + "\n")
-    result = teach(Store(tmp_path / "s.db"), task, f"replay:{path}", task.train_examples(), progress=False)
+    result = teach(Store(tmp_path / "s.db"), task, f"replay:{path}", task.train_examples(), options=EVERY,
+                   progress=False)
     zero = [c for c in result.completions if c.sample_index == 0]
     assert sorted(c.index for c in zero) == [0, 1, 2]
     assert " Another way: one flip, tails." in {c.rationale for c in zero}
@@ -104,9 +107,12 @@ def test_cli_reports_unmatched_entries(tmp_path, store_path, capsys):
                  "--match", "question", "--json", "--no-progress"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["completions"], summary["unmatched"], summary["outside"]) == (4, 1, 1)
+    # -D 1: completion 1 of example 0 is stored but not used; examples 2, 4 and 5 have none
+    assert (summary["completions"], summary["unmatched"], summary["outside"]) == (3, 1, 1)
+    assert (summary["unused"], summary["short"], summary["none"]) == (1, 3, 3)
     assert main(["teacher-report", "coin_flip", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
+    # the teacher's accuracy is over every completion the file holds for these examples
     assert [(r["completions"], r["correct"], r["examples"]) for r in rows] == [(4, 2, 3)]
 
 
@@ -118,7 +124,8 @@ def test_exported_completions_replay_to_the_same_completions(tmp_path, store_pat
     assert json.loads(capsys.readouterr().out)["exported"] == 12
     task = plugins.create("task", TASK, data_dir=tmp_path)
     original = Store(store_path).completions(teacher="oracle")
-    replayed = teach(Store(tmp_path / "r.db"), task, f"replay:{out}", task.train_examples(), progress=False)
+    replayed = teach(Store(tmp_path / "r.db"), task, f"replay:{out}", task.train_examples(), degree=2,
+                     progress=False)
     assert replayed.summary()["unmatched"] == 0
 
     def fields(completions):

@@ -7,10 +7,12 @@ import argparse
 from rich.table import Table
 
 from ftcot import formatting as fmt
+from ftcot.commands.teach import add_all_completions, cell_teacher_options
 from ftcot.context import Context
 from ftcot.errors import UserError
-from ftcot.pipeline import CellSpec, filter_completions, load_task, teach_examples
+from ftcot.pipeline import CellSpec, filter_completions, load_task
 from ftcot.pipeline.filter import parse_filter_specs
+from ftcot.pipeline.teach import short_warning, teach_cell
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +28,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated filters in order (default: correct)")
     p.add_argument("-D", "--degree", type=int, default=1, metavar="N")
     p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP")
+    add_all_completions(p)
     p.add_argument("--student", metavar="SPEC", default=None,
                    help="the student whose tokens max-tokens:N counts")
     p.add_argument("--split", default="default")
@@ -39,14 +42,18 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     filters = parse_filter_specs(args.filters) if args.filters is not None else ("correct",)
     if any(f.startswith("max-tokens") for f in filters) and not args.student:
         raise UserError("max-tokens:N counts student tokens: add --student SPEC")
-    options = {} if args.temperature is None else {"temperature": args.temperature}
+    options = cell_teacher_options(args)
     spec = CellSpec(task=args.task, teacher=args.teacher, student=args.student or "none",
                     method=fmt.FINE_TUNE_COT, degree=args.degree, teacher_options=options,
                     filters=filters, split=args.split)
     scoring = ctx.settings.scoring
     task = load_task(spec.task, ctx.settings.data_dir)
     train = task.train_examples(spec.split)
-    completions = teach_examples(spec, task, train, ctx.store, scoring, progress=True)
+    taught = teach_cell(spec, task, train, ctx.store, scoring, progress=True)
+    completions = taught.completions
+    warning = short_warning(taught.notes, taught.examples, spec.degree)
+    if warning:
+        ctx.err.print(warning, markup=False, soft_wrap=True)
     result = filter_completions(spec, task, train, completions, scoring)
     if args.json:
         ctx.emit_json({"task": task.key, "teacher": spec.teacher, "degree": spec.degree, "scoring": scoring,

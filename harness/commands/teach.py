@@ -41,6 +41,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-base", default=None, metavar="URL", help="API base URL (litellm teachers)")
     p.add_argument("--match", choices=("index", "question"), default=None,
                    help="replay: match recorded entries by sample_index (default) or question text")
+    add_all_completions(p)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N examples")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a further teacher option (e.g. endpoint=text, tensor_parallel_size=2); repeatable")
@@ -58,6 +59,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_report)
 
 
+def add_all_completions(parser: argparse.ArgumentParser) -> None:
+    """``--all-completions``: replay every recorded completion, whatever -D says."""
+    parser.add_argument("--all-completions", action="store_true", default=None,
+                        help="replay: use every completion the file holds (default: indices 0..D-1 of each example)")
+
+
+def cell_teacher_options(args: argparse.Namespace) -> dict[str, Any]:
+    """A cell's teacher options from ``-T`` and ``--all-completions``."""
+    options: dict[str, Any] = {}
+    if args.temperature is not None:
+        options["temperature"] = args.temperature
+    if args.all_completions:
+        options["all_completions"] = True
+    return options
+
+
 def _parse_option(text: str) -> tuple[str, Any]:
     key, value = split_assignment(text, "--option")
     try:
@@ -69,7 +86,8 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 def teach_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = dict(_parse_option(o) for o in args.option)
-    for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match"):
+    for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match",
+                 "all_completions"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value
@@ -77,7 +95,7 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
-    from ftcot.pipeline.teach import teach
+    from ftcot.pipeline.teach import short_warning, teach
 
     task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
     if args.split == "train":
@@ -111,8 +129,12 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
         if "unmatched" in summary:
             ctx.console.print(
                 f"replay: {summary['entries']} recorded entries, {summary['unmatched']} match no example "
-                f"of the task, {summary['outside']} belong to examples outside --split {args.split}"
+                f"of the task, {summary['outside']} belong to examples outside --split {args.split}, "
+                f"{summary['unused']} are past -D {args.degree} (stored for teacher-report, not used)"
             )
+    warning = short_warning(result.notes, result.examples, result.degree)
+    if warning:
+        ctx.err.print(warning, markup=False, soft_wrap=True)
     if result.failed:
         ctx.err.print(f"{result.failed} completions failed (reasons are stored); run the command again to retry them")
     if result.stopped == "max_cost":
@@ -121,7 +143,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_report(ctx: Context, args: argparse.Namespace) -> int:
-    from ftcot.teacher_report import teacher_report
+    from ftcot.teacher_report import ACCURACY_OVER, teacher_report
 
     rows = teacher_report(ctx.store, args.tasks or None, args.teacher)
     if ctx.json_output:
@@ -130,7 +152,8 @@ def run_report(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         ctx.console.print("no teacher completions stored yet; run `ftcot teach TASK --teacher SPEC`")
         return 0
-    table = Table(title="teacher completions (done: successful ones)", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="teacher completions (done: successful ones)", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption=f"acc.: correct / done, over {ACCURACY_OVER}")
     table.add_column("task", overflow="fold", min_width=14)
     table.add_column("teacher", overflow="fold", min_width=8)
     for column in ("examples", "done", "failed", "acc.", "tokens", "USD"):

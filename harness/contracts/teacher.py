@@ -111,6 +111,8 @@ class Job:
 
     ``prior``: a stored failure whose step 1 succeeded (its rationale is reused, not paid again).
     ``recorded``: a completion that already exists (replayed from a file).
+    ``beyond_degree``: a recorded completion past the degree asked for: stored, and counted by
+    ``ftcot teacher-report``, but not among the completions ``teach`` returns.
     """
 
     example: Example
@@ -119,6 +121,7 @@ class Job:
     reasoning_prompt: str
     prior: Completion | None = None
     recorded: Completion | None = None
+    beyond_degree: bool = False
 
     def blank(self, teacher: str, generation: Generation, **fields: Any) -> Completion:
         """A Completion for this job, with the given fields filled in."""

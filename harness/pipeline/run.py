@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, statu
 from ftcot.pipeline.filter import create_filters, filter_completions
 from ftcot.pipeline.record import record_cell
 from ftcot.pipeline.scorer import Scorer
-from ftcot.pipeline.teach import teach_examples
+from ftcot.pipeline.teach import teach_cell
 from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
 from ftcot.records import CellResult, Example
 from ftcot.registry import create
@@ -80,6 +81,57 @@ def split_validation(train: list[Example]) -> tuple[list[Example], list[Example]
     )
 
 
+@dataclass
+class TrainingData:
+    """What a cell trains on (before formatting), with the teacher and filter summaries."""
+
+    samples: list[Sample]
+    info: dict[str, Any] = field(default_factory=dict)
+    teacher_s: float = 0.0
+
+
+def training_samples(
+    spec: CellSpec, task: Task, train: list[Example], store: Store, scoring: str, progress: bool = True
+) -> TrainingData:
+    """The samples of a trained method: the teacher's completions that pass the filters
+    (Fine-tune-CoT; the filter report is stored under the cell's key) or the questions and
+    answers (vanilla); none for the prompting baselines."""
+    if spec.method == fmt.FINE_TUNE:
+        if not train:
+            raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to fine-tune on")
+        return TrainingData([Sample(e.sample_index, 0, e.question, e.answer) for e in train])
+    if spec.method != fmt.FINE_TUNE_COT:
+        return TrainingData([])
+    if not train:
+        raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to distill")
+    started = time.perf_counter()
+    taught = teach_cell(spec, task, train, store, scoring, progress)
+    completions = taught.completions
+    teacher_s = time.perf_counter() - started
+    result = filter_completions(spec, task, train, completions, scoring)
+    by_index = {e.sample_index: e for e in train}
+    samples = [
+        Sample(c.sample_index, c.index, by_index[c.sample_index].question, by_index[c.sample_index].answer,
+               c.rationale)
+        for c in result.kept
+    ]
+    teacher = {
+        "completions": len(completions),
+        "correct": sum(1 for c in completions if c.correct),
+        "failed": sum(1 for c in completions if c.failed),
+        "cost_usd": round(sum(c.cost_usd for c in completions), 6),
+        "temperature": spec.temperature,
+        **taught.notes,  # e.g. replay: entries, outside, unmatched, short, unused
+    }
+    store.put_artifact("filter-report", cell_key(spec, scoring), result.to_dict())
+    if not samples:
+        raise UserError(
+            f"no teacher completion of {task.key} survived the filters ({', '.join(spec.filters) or 'none'}); "
+            f"see `ftcot filter-report {spec.task} --teacher {spec.teacher}`"
+        )
+    return TrainingData(samples, {"teacher": teacher, "filters": result.to_dict(with_drops=False)}, teacher_s)
+
+
 def prepare_cell(
     spec: CellSpec, store: Store, data_dir: Path | str | None, scoring: str, progress: bool = True
 ) -> CellInputs:
@@ -97,40 +149,8 @@ def prepare_cell(
     val: list[Example] = []
     if spec.trains and spec.report_epoch == "best-on-val":
         train, val = split_validation(train)
-    info: dict[str, Any] = {"task_key": task.key}
-    samples: list[Sample] = []
-    teacher_s = 0.0
-    if spec.method == fmt.FINE_TUNE_COT:
-        if not train:
-            raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to distill")
-        completions = teach_examples(spec, task, train, store, scoring, progress)
-        teacher_s = time.perf_counter() - started
-        result = filter_completions(spec, task, train, completions, scoring)
-        by_index = {e.sample_index: e for e in train}
-        samples = [
-            Sample(c.sample_index, c.index, by_index[c.sample_index].question,
-                   by_index[c.sample_index].answer, c.rationale)
-            for c in result.kept
-        ]
-        report = result.to_dict(with_drops=False)
-        info["teacher"] = {
-            "completions": len(completions),
-            "correct": sum(1 for c in completions if c.correct),
-            "failed": sum(1 for c in completions if c.failed),
-            "cost_usd": round(sum(c.cost_usd for c in completions), 6),
-            "temperature": spec.temperature,
-        }
-        info["filters"] = report
-        store.put_artifact("filter-report", cell_key(spec, scoring), result.to_dict())
-        if not samples:
-            raise UserError(
-                f"no teacher completion of {task.key} survived the filters ({', '.join(spec.filters) or 'none'}); "
-                f"see `ftcot filter-report {spec.task} --teacher {spec.teacher}`"
-            )
-    elif spec.method == fmt.FINE_TUNE:
-        if not train:
-            raise UserError(f"task {task.key} has no training examples in split {spec.split!r} to fine-tune on")
-        samples = [Sample(e.sample_index, 0, e.question, e.answer) for e in train]
+    data = training_samples(spec, task, train, store, scoring, progress)
+    info: dict[str, Any] = {"task_key": task.key, **data.info}
     exemplars = task.few_shot_prompt() if spec.method == fmt.FEW_SHOT_COT else ""
     return CellInputs(
         key=cell_key(spec, scoring),
@@ -142,12 +162,12 @@ def prepare_cell(
         seed=spec.seed,
         config=config.to_dict(),
         report_epoch=spec.report_epoch if spec.trains else "last",
-        samples=samples,
+        samples=data.samples,
         test=[EvalItem(e.sample_index, e.question, e.answer) for e in test],
         val=[EvalItem(e.sample_index, e.question, e.answer) for e in val],
         exemplars=exemplars,
         scorer=Scorer(task, scoring),
-        timing={"prepare_s": round(time.perf_counter() - started, 3), "teacher_s": round(teacher_s, 3)},
+        timing={"prepare_s": round(time.perf_counter() - started, 3), "teacher_s": round(data.teacher_s, 3)},
         info=info,
     )
 

@@ -156,10 +156,12 @@ def teach(
         if completion is None:
             completion = stored.get(job.key)
         if completion is None:
-            result.missing += 1
+            result.missing += not job.beyond_degree
             continue
         completion = scorer.label(job.example, completion)
         final[job.key] = completion
+        if job.beyond_degree:  # kept for teacher-report, not returned
+            continue
         result.completions.append(completion)
         if completion.failed:
             result.failed += 1
@@ -297,10 +299,29 @@ class _ProgressView:
             self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
 
 
+def short_warning(notes: dict[str, Any], examples: int, degree: int) -> str | None:
+    """One line when a teacher's notes count examples with fewer recorded completions than the
+    degree (replay's ``short``); None otherwise."""
+    short = notes.get("short", 0)
+    if not short:
+        return None
+    return (
+        f"warning: {short} of {examples} examples have fewer than {degree} recorded completion(s) "
+        f"({notes.get('none', 0)} have none); they are used with what they have, never padded"
+    )
+
+
 def teach_examples(
     spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True
 ) -> list[Completion]:
     """The teacher's completions for ``examples`` (through the store: nothing asked twice)."""
+    return list(teach_cell(spec, task, examples, store, scoring, progress).completions)
+
+
+def teach_cell(
+    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True
+) -> TeachResult:
+    """``teach`` with a cell's teacher settings; UserError when some completions were not asked."""
     options = {k: v for k, v in spec.teacher_options.items() if k != "temperature"}
     result = teach(
         store, task, spec.teacher, examples, degree=spec.degree, temperature=spec.temperature,
@@ -312,4 +333,4 @@ def teach_examples(
             f"the teacher stopped{why} with {result.missing} of {len(examples) * spec.degree} completions "
             f"of {task.key} not asked; raise the limit (e.g. --max-cost) and run again: stored ones are reused"
         )
-    return list(result.completions)
+    return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import re
 import shutil
 import time
@@ -31,21 +32,34 @@ def corpus_for(samples: list[Sample], method: str, extra: list[str] | None = Non
     """The run's own text, on which tiny students train their tokenizer (decoder-formatted, so
     every piece of either architecture's format appears in it)."""
     texts = [_CORPUS_MARKERS]
-    for s in samples:
-        pair = (fmt.cot_pair(s.question, s.rationale, s.answer, False) if s.rationale is not None
-                else fmt.vanilla_pair(s.question, s.answer, False))
-        texts.append(pair.input + pair.target)
+    texts.extend(prompt + target for prompt, target in training_pairs(samples, fmt.DECODER))
     texts.extend(extra or [])
     return texts
 
 
-def training_pairs(samples: list[Sample], encoder_decoder: bool) -> list[tuple[str, str]]:
+def training_pairs(samples: list[Sample], layout: str) -> list[tuple[str, str]]:
+    """(input, target) of every sample in ``layout`` (``formatting.PAIR_LAYOUTS``): what a
+    student trains on, and what ``ftcot training-data`` writes."""
     pairs = []
     for s in samples:
-        pair = (fmt.cot_pair(s.question, s.rationale, s.answer, encoder_decoder) if s.rationale is not None
-                else fmt.vanilla_pair(s.question, s.answer, encoder_decoder))
+        pair = fmt.training_pair(s.question, s.rationale, s.answer, layout)
         pairs.append((pair.input, pair.target))
     return pairs
+
+
+def training_records(samples: list[Sample], layout: str) -> list[dict[str, Any]]:
+    """The training pairs as ``{"prompt", "completion", "sample_index", "completion_index"}``."""
+    return [
+        {"prompt": prompt, "completion": completion, "sample_index": s.sample_index,
+         "completion_index": s.completion_index}
+        for s, (prompt, completion) in zip(samples, training_pairs(samples, layout))
+    ]
+
+
+def training_jsonl(samples: list[Sample], layout: str) -> str:
+    """The training pairs as JSON lines: the file ``training-data`` writes and an API fine-tuning
+    service takes."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in training_records(samples, layout))
 
 
 def model_key(inputs: CellInputs, student_key: str) -> str:
@@ -144,7 +158,7 @@ class Trainer:
         inputs = self.inputs
         started = time.perf_counter()
         model = load_student(student_spec, corpus_for(inputs.samples, inputs.method), inputs.seed)
-        pairs = training_pairs(inputs.samples, bool(model.is_encoder_decoder))
+        pairs = training_pairs(inputs.samples, fmt.layout_for(bool(model.is_encoder_decoder)))
         model.train(pairs, TrainConfig.from_dict(inputs.config), self.dir / "checkpoints", inputs.seed,
                     on_epoch=self.on_epoch, progress=progress)
         if inputs.report_epoch == "last":
