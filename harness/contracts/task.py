@@ -49,7 +49,7 @@ from ftcot.errors import UserError
 from ftcot.formatting import FEW_SHOT_ANSWER_PREFIX
 from ftcot.records import Example
 from ftcot.settings import default_data_dir
-from ftcot.specs import split_assignments
+from ftcot.specs import declared_params, parse_params
 
 
 class Task(ABC):
@@ -358,54 +358,43 @@ class GeneratedTask(Task):
     """A seeded generator: ``name:param=value,...``. Examples 0..train-1 are the training split,
     the next ``test`` the test split; questions are distinct across the whole set.
 
-    Subclasses set ``params`` (name -> default, in key order; defaults give the paper's dataset
-    shape), optionally ``presets`` (name -> parameter values), and implement ``_generate(rng)``
-    returning one Example-like tuple (question, answer, choices, meta).
+    Subclasses set ``params`` (``Param(name, type, default, help)`` entries in key order; the
+    defaults give the paper's dataset shape), optionally ``presets`` (name -> parameter values), and
+    implement ``_generate(rng)`` returning one (question, answer, choices, meta) tuple. ``train``
+    and ``test`` are required parameters (the split sizes); ``seed`` seeds the generator.
     """
 
     generated = True
-    params: ClassVar[dict[str, Any]] = {}
+    params: ClassVar[Any] = ()
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     version: ClassVar[int] = 1  # bump when the generator's output changes
 
     def __init__(self, **values: Any):
         super().__init__(data_dir=None)
-        self.values = {k: values.get(k, v) for k, v in self.params.items()}
+        self.values = {p.name: values.get(p.name, p.default) for p in declared_params(type(self))}
 
     @classmethod
     def from_argument(cls, argument: str) -> GeneratedTask:
+        """The task for ``name:ARGUMENT`` (``flips=4,seed=1`` or ``preset=demo``), validated."""
+        what = f"task {cls.name}"
+        extra = ("preset",) if cls.presets else ()
+        given = parse_params(argument, declared_params(cls), what, extra)
         values: dict[str, Any] = {}
-        what = f"task {cls.name} (parameters: {', '.join(cls._param_names())})"
-        given = dict(split_assignments(argument, what))
         preset = given.pop("preset", None)
         if preset is not None:
             if preset not in cls.presets:
                 known = ", ".join(cls.presets) or "none"
                 raise UserError(f"task {cls.name}: unknown preset {preset!r}; presets: {known}")
             values.update(cls.presets[preset])
-        for name, value in given.items():
-            if name not in cls.params:
-                raise UserError(f"task {cls.name}: unknown parameter {name!r}; parameters: "
-                                f"{', '.join(cls._param_names())}")
-            default = cls.params[name]
-            if isinstance(default, int):
-                try:
-                    values[name] = int(value)
-                except ValueError:
-                    raise UserError(f"task {cls.name}: parameter {name} must be an integer, got {value!r}") from None
-            else:
-                values[name] = value
+        values.update(given)
         task = cls(**values)
         task.validate()
         return task
 
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """The task for ``name[:ARGUMENT]``; no argument gives the declared defaults."""
         return cls.from_argument(argument or "")
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return list(cls.params) + (["preset"] if cls.presets else [])
 
     def validate(self) -> None:
         for name in ("train", "test"):
