@@ -26,14 +26,24 @@ def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
 
 
 GOOD = """
-    from ftcot.api import Task, Teacher, hookimpl
+    from ftcot.api import GeneratedTask, Param, Teacher, hookimpl
 
-    class WordCount(Task):
+    class WordCount(GeneratedTask):
         name = "word_count"
         description = "Counts words."
+        answer_type = "number"
+        params = (Param("train", int, 4, "training examples"), Param("test", int, 2, "test examples"))
+
+        def _generate(self, rng):
+            n = rng.randint(1, 9)
+            return " ".join(["word"] * n) + str(rng.random()), str(n), None, {}
 
     class EchoTeacher(Teacher):
         name = "echo"
+
+        def run(self, jobs, sink, generation):
+            for job in jobs:
+                sink.emit(job, job.blank(self.label, generation, rationale=job.example.question))
 
     @hookimpl
     def ftcot_register_tasks(register):
