@@ -77,6 +77,20 @@ def registered(*classes: type, package: str = IN_PROCESS_PACKAGE) -> Iterator[An
         reg_module.registry.cache_clear()
 
 
+def install_package(root: Path, dist: str, module: str, source: str, version: str = "0.3.1") -> None:
+    """Write module ``module`` with ``source`` under ``root`` and entry-point metadata naming it in
+    the ``ftcot`` group, as pip would install distribution ``dist``: with ``root`` on
+    ``PYTHONPATH``, ftcot loads it like an installed plugin package."""
+    import textwrap
+
+    (root / module).mkdir(parents=True)
+    (root / module / "__init__.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[ftcot]\n{module} = {module}\n")
+
+
 def run_cell(task: str, *, teacher: str | None = None, student: str = TINY_STUDENT,
              method: str = "fine-tune-cot", degree: int = 1, seed: int = 0,
              training: dict[str, Any] | None = None, teacher_options: dict[str, Any] | None = None,

@@ -6,23 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from ftcot import hookspecs
 from ftcot.errors import UserError
 from ftcot.registry import KINDS, split_spec
-
-
-def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
-    """A package importable from ``root`` with its own entry-point metadata (as pip would write it)."""
-    (root / module).mkdir(parents=True)
-    (root / module / "__init__.py").write_text(textwrap.dedent(body))
-    info = root / f"{dist.replace('-', '_')}-0.3.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3.1\n")
-    (info / "entry_points.txt").write_text(f"[ftcot]\n{module} = {module}\n")
+from ftcot.testing import install_package as write_plugin_package
 
 
 GOOD = """
