@@ -69,16 +69,19 @@ class Task(ABC):
     # -- identity ---------------------------------------------------------------------------
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """The task for ``name[:ARGUMENT]`` reading ``data_dir``; this base takes no argument."""
         if argument:
             raise UserError(f"task {cls.name!r} takes no argument (got {argument!r}); write just {cls.name}")
         return cls(data_dir=data_dir)
 
     @property
     def key(self) -> str:
+        """The canonical spec, identical for equal tasks (part of every store key)."""
         return self.name
 
     @property
     def answer_format(self) -> rules.AnswerFormat:
+        """The answer type, choice letters and number rule the scoring reads."""
         return rules.AnswerFormat(self.answer_type, self.letters, self.paper_float)
 
     def __repr__(self) -> str:
@@ -114,12 +117,14 @@ class Task(ABC):
         return self._cached()[1]
 
     def example(self, sample_index: int) -> Example:
+        """The example with this sample_index; UserError if there is none."""
         found = self._by_index().get(sample_index)
         if found is None:
             raise UserError(f"task {self.key} has no example with sample_index {sample_index}")
         return found
 
     def splits(self) -> list[str]:
+        """The names of the task's splits."""
         return ["default"]
 
     @abstractmethod
@@ -142,9 +147,11 @@ class Task(ABC):
         return f"fix with `{FETCH_HINT.format(task=self.name)}`"
 
     def train_examples(self, split: str = "default") -> list[Example]:
+        """The training examples of ``split`` (the teacher's questions, the student's data)."""
         return self._select(split, "train")
 
     def test_examples(self, split: str = "default") -> list[Example]:
+        """The test examples of ``split``, on which a student is scored."""
         return self._select(split, "test")
 
     def distillable(self) -> bool:
@@ -161,6 +168,7 @@ class Task(ABC):
         return rules.extract(text, self.answer_format, mode, scoring)
 
     def is_correct(self, prediction: str | None, gold: str, scoring: str = "paper") -> bool:
+        """Whether an extracted prediction matches the gold answer under the ``scoring`` rules."""
         return rules.is_correct(prediction, gold, self.answer_format, scoring)
 
     # -- prompts ----------------------------------------------------------------------------
@@ -175,6 +183,9 @@ class Task(ABC):
         return entry["prompt"].rstrip("\n") + "\n"
 
     def oracle_rationales(self, example: Example) -> list[str]:
+        """Step-by-step rationales for ``example`` that the ``oracle`` teacher writes: the first is
+        canonical, the others alternative phrasings (drawn for diverse reasoning). UserError by
+        default: override it where the task can compute (or has) rationales."""
         raise UserError(f"task {self.key} has no oracle rationales; use a teacher that writes them")
 
     def present(self) -> bool:
@@ -221,15 +232,18 @@ class DatasetTask(Task):
 
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """``name`` is the dataset; ``name:ARGS`` the ``generator``'s task, where one is named."""
         if argument is not None and cls.generator is not None:
             return cls.generator.from_argument(argument)
         return super().from_spec(argument, data_dir=data_dir)
 
     @property
     def raw_dir(self) -> Path:
+        """``DATA_DIR/raw/<name>/``, where the task's files live."""
         return self.data_dir / "raw" / self.name
 
     def path(self, raw_file: RawFile) -> Path:
+        """Where one of the task's files lives."""
         return self.raw_dir / raw_file.name
 
     @property
@@ -238,9 +252,11 @@ class DatasetTask(Task):
         return sum(f.rows for f in self.files)
 
     def present_files(self) -> list[RawFile]:
+        """The task's files that are on disk."""
         return [f for f in self.files if self.path(f).is_file()]
 
     def missing_files(self) -> list[RawFile]:
+        """The task's files that are not on disk."""
         return [f for f in self.files if not self.path(f).is_file()]
 
     def _cache_stamp(self) -> Any:
@@ -279,12 +295,15 @@ class DatasetTask(Task):
         """(question, answer, choices, rationale) for each record of one raw file, in file order."""
 
     def splits(self) -> list[str]:
+        """``split_names``."""
         return list(self.split_names)
 
     def split_path(self, split: str) -> Path:
+        """``DATA_DIR/splits/<name>__<split>.json``: ``{"train": [...], "test": [...]}``."""
         return self.data_dir / "splits" / f"{self.name}__{split}.json"
 
     def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        """The sample indices of ``split``, read from ``split_path(split)``."""
         if split not in self.split_names:
             raise UserError(f"task {self.name} has no split {split!r}; its splits: {', '.join(self.split_names)}")
         path = self.split_path(split)
@@ -321,6 +340,7 @@ class DatasetTask(Task):
         return cached
 
     def present(self) -> bool:
+        """Whether every required file (and at least one file) is on disk."""
         return bool(self.present_files()) and not any(not f.optional for f in self.missing_files())
 
     def status(self, checksums: bool = True) -> dict[str, Any]:
@@ -397,25 +417,30 @@ class GeneratedTask(Task):
         return cls.from_argument(argument or "")
 
     def validate(self) -> None:
+        """UserError for parameter values the generator cannot use; override to check more."""
         for name in ("train", "test"):
             if self.values.get(name, 0) < 0:
                 raise UserError(f"task {self.name}: {name} must be >= 0")
 
     @property
     def key(self) -> str:
+        """``name:param=value,...`` with every parameter, in declaration order."""
         return f"{self.name}:" + ",".join(f"{k}={v}" for k, v in self.values.items())
 
     @property
     def size(self) -> int:
+        """``train + test``."""
         return int(self.values["train"]) + int(self.values["test"])
 
     def _cache_stamp(self) -> Any:
         return self.version
 
     def fingerprint(self) -> str:
+        """A hash of the generator's ``version`` and the key."""
         return hashlib.sha256(f"generated:{self.version}:{self.key}".encode()).hexdigest()
 
     def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        """Examples ``0..train-1`` train, the next ``test`` test; only the ``default`` split."""
         if split != "default":
             raise UserError(f"task {self.key} has no split {split!r}; generated tasks have only 'default'")
         train = int(self.values["train"])

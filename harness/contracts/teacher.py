@@ -134,9 +134,13 @@ class Job:
 class Sink(Protocol):
     """Where a teacher hands its completions (implemented by ``ftcot.pipeline.teach``)."""
 
-    def emit(self, job: Job, completion: Completion) -> None: ...
+    def emit(self, job: Job, completion: Completion) -> None:
+        """Hand over the completion of ``job`` (scored, stored and counted by ftcot)."""
+        ...
 
-    def emit_many(self, pairs: Iterable[tuple[Job, Completion]]) -> None: ...
+    def emit_many(self, pairs: Iterable[tuple[Job, Completion]]) -> None:
+        """``emit`` for many (job, completion) pairs at once (one store write)."""
+        ...
 
     def reserve(self, job: Job, cost_bound: float) -> bool:
         """Ask to spend at most ``cost_bound`` USD on this job; False: the cost limit is reached,
@@ -183,6 +187,7 @@ class Teacher(ABC):
 
     @property
     def label(self) -> str:
+        """``name:model`` (or ``name``): the teacher as completions and reports name it."""
         return f"{self.name}:{self.model}" if self.model else self.name
 
     def parameters(self) -> dict[str, Any]:
