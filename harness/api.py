@@ -22,6 +22,7 @@ from ftcot.errors import UserError
 from ftcot.hookspecs import Register
 from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
+from ftcot.specs import Param
 from ftcot.store import content_key
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Generation",
     "Job",
     "Leaderboard",
+    "Param",
     "RawFile",
     "Register",
     "Reporter",

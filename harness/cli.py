@@ -55,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a third-party plugin's bug: one line naming it, not a traceback
+        from ftcot.registry import plugin_failure
+
+        line = plugin_failure(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted; work finished so far is in the store, run the command again to resume",
               file=sys.stderr)

@@ -10,6 +10,9 @@
                             method="fine-tune-cot", training={"epochs": 2})
           assert cell.accuracy >= 0.9
 
+- ``ftcot_plugin`` fixture: ``ftcot_plugin(MyTask, MyReporter)`` registers plugin classes for the
+  test (``ftcot.testing.registered``), so ``ftcot_cell`` and the registry see them.
+
 - ``@pytest.mark.ftcot_baseline("baselines/demo.json", tolerance=None)``: after the test passes,
   runs the gate of ``ftcot check`` on that baseline and fails the test with its table when a cell
   got worse. A relative path is taken from the pytest root directory.
@@ -79,27 +82,32 @@ def ftcot_cell(ftcot_store: Store, pytestconfig: pytest.Config) -> Callable[...,
     data_dir = _settings(pytestconfig)[1]
     scoring = pytestconfig.getoption("ftcot_scoring")
 
-    def run(task: str, *, student: str, method: str = "fine-tune-cot", teacher: str | None = None,
-            degree: int = 1, seed: int = 0, training: dict[str, Any] | None = None,
-            teacher_options: dict[str, Any] | None = None, filters: tuple[str, ...] = ("correct",),
-            report_epoch: str = "last", split: str = "default") -> Any:
-        from ftcot.matrix.config import NO_TEACHER, TEACHER_METHODS
-        from ftcot.pipeline import CellSpec, run_cell
+    def run(task: str, *, student: str, **options: Any) -> Any:
+        from ftcot.testing import run_cell
 
-        if teacher is None:  # as a matrix names them, so both share finished cells
-            teacher = "oracle" if method in TEACHER_METHODS else NO_TEACHER
-        spec = CellSpec(task=task, teacher=teacher, student=student, method=method, degree=degree,
-                        seed=seed, training=dict(training or {}), teacher_options=dict(teacher_options or {}),
-                        filters=tuple(filters), report_epoch=report_epoch, split=split)
+        options.setdefault("training", {})
         try:
-            cell = run_cell(spec, ftcot_store, data_dir, scoring, progress=False)
+            return run_cell(task, student=student, store=ftcot_store, data_dir=data_dir, scoring=scoring,
+                            **options)
+        except AssertionError as exc:
+            pytest.fail(str(exc), pytrace=False)
         except UserError as exc:
+            method = options.get("method", "fine-tune-cot")
             pytest.fail(f"ftcot cell {task} / {student} / {method}: {exc}", pytrace=False)
-        if cell.status != "done" or cell.accuracy is None:
-            pytest.fail(f"ftcot cell {task} / {student} / {method} failed: {cell.error}", pytrace=False)
-        return cell
 
     return run
+
+
+@pytest.fixture
+def ftcot_plugin() -> Any:
+    """A function that registers plugin classes in-process until the test ends
+    (``ftcot.testing.registered``); it returns the ``Registry``."""
+    from contextlib import ExitStack
+
+    from ftcot.testing import registered
+
+    with ExitStack() as stack:
+        yield lambda *classes: stack.enter_context(registered(*classes))
 
 
 @pytest.hookimpl(wrapper=True)

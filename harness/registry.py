@@ -8,12 +8,13 @@ per kind.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.metadata as metadata
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -25,6 +26,7 @@ from ftcot.contracts.student import Student
 from ftcot.contracts.task import Task
 from ftcot.contracts.teacher import Teacher
 from ftcot.errors import UserError
+from ftcot.specs import Param, declared_params
 
 KINDS = ("task", "teacher", "student", "filter", "reporter")
 BUILTIN_PACKAGE = "ftcot"
@@ -41,26 +43,38 @@ BUILTIN_MODULES = (
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """One registered plugin class and where it came from."""
+    """One registered plugin class and where it came from; ``problem`` is set when it was skipped."""
 
     kind: str
     name: str
     package: str
     version: str
     cls: type
+    problem: str | None = None
 
     @property
     def description(self) -> str:
         doc = getattr(self.cls, "description", None) or (self.cls.__doc__ or "")
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        return doc.strip().splitlines()[0] if isinstance(doc, str) and doc.strip() else ""
 
-    def as_dict(self) -> dict[str, str]:
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The parameters the class declares (none where the declaration is broken)."""
+        try:
+            return declared_params(self.cls)
+        except UserError:
+            return ()
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "name": self.name,
             "package": self.package,
             "version": self.version,
+            "class": f"{self.cls.__module__}.{self.cls.__qualname__}",
             "description": self.description,
+            "params": [p.as_dict() for p in self.params],
+            "problem": self.problem,
         }
 
 
@@ -74,15 +88,22 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 
 
 class Registry:
-    """Every plugin class by kind and name."""
+    """Every plugin class by kind and name, and those skipped with their problem."""
 
-    def __init__(self, plugins: list[PluginInfo], warnings: list[str]):
+    def __init__(self, plugins: list[PluginInfo], warnings: list[str],
+                 skipped: list[PluginInfo] | None = None, modules: dict[str, str] | None = None):
         self._by_key = {(p.kind, p.name): p for p in plugins}
         self.warnings = warnings
+        self.skipped = list(skipped or [])
+        self.modules = dict(modules or {})  # top-level module name -> third-party package
 
     def all(self, kind: str | None = None) -> list[PluginInfo]:
         items = [p for p in self._by_key.values() if kind is None or p.kind == kind]
         return sorted(items, key=lambda p: (KINDS.index(p.kind), p.name))
+
+    def rows(self, kind: str | None = None) -> list[PluginInfo]:
+        """What ``ftcot plugins`` lists: the loaded plugins, then the skipped ones."""
+        return self.all(kind) + [p for p in self.skipped if kind is None or p.kind == kind]
 
     def names(self, kind: str) -> list[str]:
         return [p.name for p in self.all(kind)]
@@ -91,15 +112,27 @@ class Registry:
         try:
             return self._by_key[(kind, name)]
         except KeyError:
-            known = ", ".join(self.names(kind)) or "none"
-            raise UserError(
-                f"unknown {kind} {name!r}; known {kind}s: {known} (`ftcot plugins` lists them)"
-            ) from None
+            pass
+        for p in self.skipped:
+            if p.kind == kind and p.name == name:
+                raise UserError(f"{kind} {name!r} from package {p.package!r} was not loaded: {p.problem}")
+        known = ", ".join(self.names(kind)) or "none"
+        raise UserError(f"unknown {kind} {name!r}; known {kind}s: {known} (`ftcot plugins` lists them)")
 
     def resolve(self, kind: str, spec: str) -> tuple[type, str | None]:
         """The class named by ``PLUGIN[:ARGUMENT]`` and the argument."""
         name, argument = split_spec(spec)
         return self.get(kind, name).cls, argument
+
+    def blame(self, exc: BaseException) -> str | None:
+        """The third-party package whose code raised ``exc`` (innermost frame first), if any."""
+        tb = exc.__traceback__
+        package = None
+        while tb is not None:
+            module = str(tb.tb_frame.f_globals.get("__name__", ""))
+            package = self.modules.get(module.split(".")[0], package)
+            tb = tb.tb_next
+        return package
 
 
 def _allowed_third_party() -> set[str] | None:
@@ -109,14 +142,56 @@ def _allowed_third_party() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _load_plugins(pm: pluggy.PluginManager) -> tuple[dict[str, tuple[str, str]], list[str]]:
-    """Register the built-ins, then every entry point's module; return plugin name -> (package, version) and warnings."""
-    owners: dict[str, tuple[str, str]] = {}
-    warnings: list[str] = []
+HOOKS = tuple(f"ftcot_register_{kind}s" for kind in KINDS)
+_EXTRA_PLUGINS: list[tuple[str, object]] = []  # (package, plugin object): ``ftcot.testing.registered``
+
+
+def _hook_problem(pm: pluggy.PluginManager, module: object) -> str | None:
+    """Why a plugin module's hooks cannot be registered (a misspelled hook), else None."""
+    for attr in dir(module):
+        if pm.parse_hookimpl_opts(module, attr) is not None and attr not in HOOKS:
+            close = difflib.get_close_matches(attr, HOOKS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"the hooks are {', '.join(HOOKS)}"
+            return f"unknown hook {attr}: {hint}"
+    return None
+
+
+def _unmarked_hooks(module: object) -> list[str]:
+    return [name for name in HOOKS if callable(getattr(module, name, None))
+            and not hasattr(getattr(module, name), "ftcot_impl")]
+
+
+@dataclass
+class _Loaded:
+    """What loading the plugin modules found: owners by plugin name, modules, warnings."""
+
+    owners: dict[str, tuple[str, str]] = field(default_factory=dict)
+    modules: dict[str, object] = field(default_factory=dict)  # plugin name -> module (third-party)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _register(pm: pluggy.PluginManager, loaded: _Loaded, module: object, plugin_name: str,
+              package: str, version: str, where: str) -> None:
+    problem = _hook_problem(pm, module)
+    if problem is None:
+        try:
+            pm.register(module, name=plugin_name)
+        except pluggy.PluginValidationError as exc:
+            problem = str(exc).splitlines()[0]
+    if problem is not None:
+        loaded.warnings.append(f"plugin package {package!r} ({where}): {problem}; skipped")
+        return
+    loaded.owners[plugin_name] = (package, version)
+    loaded.modules[plugin_name] = module
+
+
+def _load_plugins(pm: pluggy.PluginManager) -> _Loaded:
+    """Register the built-ins, then every entry point's module, then in-process test plugins."""
+    loaded = _Loaded()
     for module_name in BUILTIN_MODULES:
         plugin_name = f"{BUILTIN_PACKAGE}:{module_name}"
         pm.register(importlib.import_module(module_name), name=plugin_name)
-        owners[plugin_name] = (BUILTIN_PACKAGE, __version__)
+        loaded.owners[plugin_name] = (BUILTIN_PACKAGE, __version__)
     allowed = _allowed_third_party()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
@@ -127,66 +202,122 @@ def _load_plugins(pm: pluggy.PluginManager) -> tuple[dict[str, tuple[str, str]],
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party plugin must not stop the rest
-            warnings.append(
+            loaded.warnings.append(
                 f"plugin package {package!r} failed to load ({ep.value}): {type(exc).__name__}: {exc}"
             )
             continue
         plugin_name = f"{package}:{ep.name}"
         if pm.is_registered(module) or pm.has_plugin(plugin_name):
             continue
-        pm.register(module, name=plugin_name)
-        owners[plugin_name] = (package, version)
-    return owners, warnings
+        _register(pm, loaded, module, plugin_name, package, version, ep.value)
+    for package, plugin in _EXTRA_PLUGINS:
+        _register(pm, loaded, plugin, f"{package}:{id(plugin)}", package, "0", "in-process")
+    return loaded
 
 
-def _collect(pm: pluggy.PluginManager, owners: dict[str, tuple[str, str]]) -> list[PluginInfo]:
+def _check_class(kind: str, obj: object) -> str | None:
+    """What is wrong with a registered plugin class, or None."""
+    base = BASES[kind]
+    if not isinstance(obj, type):
+        return (f"registered an instance of {type(obj).__name__} where a class is expected: "
+                f"register({type(obj).__name__}), not an instance")
+    if not issubclass(obj, base):
+        return f"{kind} class {obj.__name__} is not a subclass of ftcot.api.{base.__name__}"
+    missing = sorted(getattr(obj, "__abstractmethods__", ()))
+    if missing:
+        return f"{kind} class {obj.__name__} does not implement {', '.join(missing)}"
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        return f"{kind} class {obj.__name__} has no `name`: give the class a name attribute"
+    try:
+        declared_params(obj)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo], list[PluginInfo]]:
+    """Call every hook; return the plugins and the skipped ones (each skip adds one warning)."""
     found: dict[tuple[str, str], PluginInfo] = {}
+    skipped: list[PluginInfo] = []
+    counts: dict[str, int] = {}
     for kind in KINDS:
         caller = getattr(pm.hook, f"ftcot_register_{kind}s")
         for impl in caller.get_hookimpls():
-            package, version = owners.get(impl.plugin_name, (impl.plugin_name, "?"))
+            package, version = loaded.owners.get(impl.plugin_name, (impl.plugin_name, "?"))
+            counts.setdefault(impl.plugin_name, 0)
 
-            def register(cls: type, _kind: str = kind, _pkg: str = package, _ver: str = version) -> None:
-                base = BASES[_kind]
-                if not (isinstance(cls, type) and issubclass(cls, base)):
-                    raise UserError(
-                        f"{_kind} plugin {cls!r} from package {_pkg!r} is not a subclass of "
-                        f"ftcot.api.{base.__name__}: subclass it and register the class"
-                    )
-                name = getattr(cls, "name", None)
-                if not isinstance(name, str) or not name:
-                    raise UserError(
-                        f"{_kind} plugin {cls!r} from package {_pkg!r} has no `name`: give the class a name attribute"
-                    )
-                key = (_kind, name)
+            def register(obj: type, _kind: str = kind, _pkg: str = package, _ver: str = version,
+                         _plugin: str = impl.plugin_name) -> None:
+                counts[_plugin] += 1
+                cls = obj if isinstance(obj, type) else type(obj)
+                problem = _check_class(_kind, obj)
+                if problem is not None:
+                    loaded.warnings.append(f"plugin package {_pkg!r}: {problem}; skipped")
+                    name = getattr(cls, "name", None)
+                    skipped.append(PluginInfo(_kind, name if isinstance(name, str) and name else cls.__name__,
+                                              _pkg, _ver, cls, problem))
+                    return
+                key = (_kind, obj.name)  # type: ignore[attr-defined]
                 if key in found:
                     other = found[key].package
                     raise UserError(
-                        f"{_kind} {name!r} is registered by both {other!r} and {_pkg!r}: "
+                        f"{_kind} {obj.name!r} is registered by both {other!r} and {_pkg!r}: "  # type: ignore[attr-defined]
                         f"uninstall one, or limit loading with FTCOT_LOAD_PLUGINS"
                     )
-                found[key] = PluginInfo(_kind, name, _pkg, _ver, cls)
+                found[key] = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
 
-            impl.function(register=register)
-    return list(found.values())
+            try:
+                impl.function(register=register)
+            except UserError:
+                raise
+            except Exception as exc:  # a broken hook must not stop the rest
+                loaded.warnings.append(f"plugin package {package!r}: its hook {impl.function.__name__} "
+                                       f"failed: {type(exc).__name__}: {exc}; skipped")
+    for plugin_name, module in loaded.modules.items():
+        if not counts.get(plugin_name):
+            package = loaded.owners[plugin_name][0]
+            unmarked = _unmarked_hooks(module)
+            hint = (f"{', '.join(unmarked)} lacks @hookimpl (from ftcot.api import hookimpl)" if unmarked
+                    else f"it implements none of {', '.join(HOOKS)}")
+            loaded.warnings.append(f"plugin package {package!r} registers nothing: {hint}")
+    return list(found.values()), skipped
 
 
-def make_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]], list[str]]:
+def make_plugin_manager() -> tuple[pluggy.PluginManager, _Loaded]:
     pm = pluggy.PluginManager("ftcot")
     pm.add_hookspecs(hookspecs)
-    owners, warnings = _load_plugins(pm)
+    loaded = _load_plugins(pm)
     pm.check_pending()
-    return pm, owners, warnings
+    return pm, loaded
 
 
 @functools.cache
 def registry() -> Registry:
     """The process-wide registry; warnings for broken plugins go to stderr once."""
-    pm, owners, warnings = make_plugin_manager()
-    reg = Registry(_collect(pm, owners), warnings)
-    for line in warnings:
+    pm, loaded = make_plugin_manager()
+    plugins, skipped = _collect(pm, loaded)
+    modules = {getattr(m, "__name__", "").split(".")[0]: loaded.owners[name][0]
+               for name, m in loaded.modules.items()}
+    modules.update({p.cls.__module__.split(".")[0]: p.package for p in plugins + skipped
+                    if p.package != BUILTIN_PACKAGE})
+    modules.pop(BUILTIN_PACKAGE, None)
+    modules.pop("", None)
+    reg = Registry(plugins, loaded.warnings, skipped, modules)
+    for line in loaded.warnings:
         print(f"warning: {line}", file=sys.stderr)
     return reg
+
+
+def plugin_failure(exc: BaseException) -> str | None:
+    """One line for an exception raised inside a third-party plugin's code, else None."""
+    try:
+        package = registry().blame(exc)
+    except Exception:
+        return None
+    if package is None:
+        return None
+    return f"plugin package {package!r} failed: {type(exc).__name__}: {exc}"
 
 
 def create(kind: str, spec: str, **options: Any) -> Any:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from ftcot.errors import UserError
@@ -35,16 +36,68 @@ def split_assignments(text: str, what: str, starts: Collection[str] | None = Non
     return [(name, value.strip()) for name, value in pairs]
 
 
-def parse_options(text: str | None, known: dict[str, type], what: str) -> dict[str, Any]:
-    """``"layers=2,dim=128"`` -> ``{"layers": 2, "dim": 128}``, checking names and types."""
-    values: dict[str, Any] = {}
-    allowed = ", ".join(f"{k}=" for k in known)
-    for name, raw in split_assignments(text or "", f"bad {what} option (NAME one of {allowed})"):
-        if name not in known:
-            raise UserError(f"bad {what} option {name!r}: write NAME=VALUE with NAME one of {allowed}")
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter a plugin takes: its name, type, default and a one-line help.
+
+    Generated tasks, teachers and students list theirs in a class attribute ``params``; the spec
+    parsers, ``ftcot tasks`` and ``ftcot plugins --json`` all read that one declaration.
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+
+    def convert(self, raw: Any, what: str) -> Any:
+        """``raw`` (text from a spec, or a value from a config) as this parameter's type."""
+        if raw is None or self.type is str or (isinstance(raw, self.type) and not isinstance(raw, bool)):
+            return raw if self.type is not float or raw is None else float(raw)
+        text = str(raw).strip()
         try:
-            values[name] = known[name](raw)
+            if self.type is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                return text.lower() in ("true", "1", "yes")
+            return self.type(text)
         except ValueError:
-            kind = {int: "an integer", float: "a number"}.get(known[name], known[name].__name__)
-            raise UserError(f"bad {what} option {name}={raw!r}: {name} must be {kind}") from None
+            word = _TYPE_WORDS.get(self.type, self.type.__name__)
+            raise UserError(f"{what}: {self.name} must be {word}, got {text!r}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help}
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.default}" if self.default is not None else self.name
+
+
+def declared_params(cls: type) -> tuple[Param, ...]:
+    """The ``params`` a plugin class declares, in order (a ``{name: default}`` dict is accepted too)."""
+    raw = getattr(cls, "params", ()) or ()
+    if isinstance(raw, dict):
+        return tuple(Param(k, type(v) if v is not None else str, v) for k, v in raw.items())
+    params = tuple(raw)
+    bad = [p for p in params if not isinstance(p, Param)]
+    if bad:
+        raise UserError(f"{cls.__name__}.params must list ftcot.api.Param entries, got {bad[0]!r}")
+    return params
+
+
+def parse_params(text: str | None, params: tuple[Param, ...], what: str,
+                 extra: Collection[str] = ()) -> dict[str, Any]:
+    """``"layers=2,dim=128"`` -> ``{"layers": 2, "dim": 128}`` for the declared ``params``
+    (names in ``extra`` are passed through as text), naming the known parameters on a mistake."""
+    by_name = {p.name: p for p in params}
+    known = ", ".join([*by_name, *extra]) or "none"
+    values: dict[str, Any] = {}
+    for name, raw in split_assignments(text or "", f"{what} (parameters: {known})"):
+        if name in extra:
+            values[name] = raw
+        elif name in by_name:
+            values[name] = by_name[name].convert(raw, what)
+        else:
+            raise UserError(f"{what}: unknown parameter {name!r}; parameters: {known}")
     return values

@@ -7,14 +7,19 @@ from typing import Any
 import torch
 
 from ftcot.api import UserError
-from ftcot.specs import parse_options
+from ftcot.specs import Param, parse_params
 
-_OPTIONS = {"r": int, "alpha": float, "dropout": float, "targets": str}
+_OPTIONS = (
+    Param("r", int, 16, "adapter rank"),
+    Param("alpha", float, None, "scaling (default 2r)"),
+    Param("dropout", float, 0.0, "adapter dropout"),
+    Param("targets", str, None, "modules to adapt, joined with +"),
+)
 
 
 def parse_lora(spec: str) -> dict[str, Any]:
     """Check a LoRA spec; its values with defaults filled in (alpha = 2r, dropout 0)."""
-    values = parse_options(spec, _OPTIONS, "--lora")
+    values = parse_params(spec, _OPTIONS, f"bad --lora {spec!r}")
     r = values.get("r", 16)
     if r < 1:
         raise UserError(f"bad --lora {spec!r}: r must be >= 1")

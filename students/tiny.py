@@ -10,15 +10,29 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ftcot.api import Student, StudentModel, UserError
-from ftcot.specs import parse_options
+from ftcot.specs import Param, declared_params, parse_params
 
 # torch and transformers load on first use, so listing plugins stays fast.
+
+
+def _size_params(ffn: int) -> tuple[Param, ...]:
+    """The size parameters every tiny family takes (``ffn``'s default differs)."""
+    return (
+        Param("layers", int, 2, "transformer layers"),
+        Param("dim", int, 128, "hidden size (a multiple of heads)"),
+        Param("heads", int, 4, "attention heads"),
+        Param("ffn", int, ffn, "feed-forward size"),
+        Param("vocab", int, 512, "BPE vocabulary size, trained on the run's text"),
+    )
+
+
+_DROPOUT = Param("dropout", float, 0.0, "dropout rate in [0, 1)")
 
 
 class TinyStudent(Student):
     """Shared by the tiny families: size options, canonical key, loading."""
 
-    defaults: ClassVar[dict[str, Any]] = {}
+    params: ClassVar[tuple[Param, ...]] = ()
     seq2seq: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any], *, threads: int | None = None, device: str | None = None):
@@ -31,8 +45,8 @@ class TinyStudent(Student):
     @classmethod
     def from_spec(cls, argument: str | None, *, threads: int | None = None, device: str | None = None,
                   **_: Any) -> TinyStudent:
-        types = {k: type(v) for k, v in cls.defaults.items()}
-        params = {**cls.defaults, **parse_options(argument, types, cls.name)}
+        declared = declared_params(cls)
+        params = {p.name: p.default for p in declared} | parse_params(argument, declared, cls.name)
         for name in ("layers", "dim", "heads", "ffn", "vocab"):
             if params[name] < 1:
                 raise UserError(f"{cls.name}: {name} must be >= 1, got {params[name]}")
@@ -64,7 +78,8 @@ class TinyStudent(Student):
 class TinyGPT2(TinyStudent):
     name = "tiny-gpt2"
     description = "GPT-2 built from a config (learned positions), random weights, in-process BPE"
-    defaults = {"layers": 2, "dim": 128, "heads": 4, "ffn": 512, "vocab": 512, "positions": 1024, "dropout": 0.0}
+    params = _size_params(ffn=512) + (Param("positions", int, 1024, "learned positions (longest input)"),
+                                      _DROPOUT)
 
     def config(self, vocab_size: int, tokenizer: Any) -> Any:
         from transformers import GPT2Config
@@ -81,7 +96,7 @@ class TinyGPT2(TinyStudent):
 class TinyLlama(TinyStudent):
     name = "tiny-llama"
     description = "Llama-style decoder (rotary positions) built from a config, random weights, in-process BPE"
-    defaults = {"layers": 2, "dim": 128, "heads": 4, "ffn": 320, "vocab": 512, "dropout": 0.0}
+    params = _size_params(ffn=320) + (_DROPOUT,)
 
     def config(self, vocab_size: int, tokenizer: Any) -> Any:
         from transformers import LlamaConfig
@@ -99,7 +114,7 @@ class TinyLlama(TinyStudent):
 class TinyT5(TinyStudent):
     name = "tiny-t5"
     description = "T5 encoder-decoder built from a config, random weights, in-process BPE"
-    defaults = {"layers": 2, "dim": 128, "heads": 4, "ffn": 256, "vocab": 512, "dropout": 0.0}
+    params = _size_params(ffn=256) + (_DROPOUT,)
     seq2seq = True
 
     def config(self, vocab_size: int, tokenizer: Any) -> Any:

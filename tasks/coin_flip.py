@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.api import Example, GeneratedTask, Param, RawFile, UserError
 from ftcot.datafiles import examples_list, field, malformed, read_json
 from ftcot.tasks.paper import PaperDataset
 from ftcot.tasks.words import NAMES
@@ -76,7 +76,12 @@ class CoinFlipGenerated(GeneratedTask):
 
     name = "coin_flip"
     answer_type = "yes_no"
-    params = {"flips": 4, "train": 350, "test": 150, "seed": 0}
+    params = (
+        Param("flips", int, 4, "people who flip the coin or not"),
+        Param("train", int, 350, "training examples (sample indices 0..train-1)"),
+        Param("test", int, 150, "test examples (the next ones)"),
+        Param("seed", int, 0, "generator seed"),
+    )
 
     def validate(self) -> None:
         super().validate()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.api import Example, GeneratedTask, Param, RawFile, UserError
 from ftcot.datafiles import examples_list, field, read_json
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset
@@ -68,7 +68,12 @@ class LastLettersGenerated(GeneratedTask):
 
     name = "last_letter_concatenation"
     answer_type = "text"
-    params = {"words": 4, "train": 350, "test": 150, "seed": 0}
+    params = (
+        Param("words", int, 4, "words in the name whose last letters are joined"),
+        Param("train", int, 350, "training examples (sample indices 0..train-1)"),
+        Param("test", int, 150, "test examples (the next ones)"),
+        Param("seed", int, 0, "generator seed"),
+    )
 
     def validate(self) -> None:
         super().validate()

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, GeneratedTask, RawFile, UserError
+from ftcot.api import Example, GeneratedTask, Param, RawFile, UserError
 from ftcot.datafiles import examples_list, field, malformed, read_json
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset, render_choices
@@ -118,7 +118,15 @@ class ShuffledObjectsGenerated(GeneratedTask):
 
     name = "tracking_shuffled_objects"
     answer_type = "letter"
-    params = {"objects": 3, "swaps": 3, "train": 525, "test": 225, "seed": 0, "people": "fixed", "order": "start"}
+    params = (
+        Param("objects", int, 3, "people, each holding one ball (2..7)"),
+        Param("swaps", int, 3, "random pairwise swaps"),
+        Param("train", int, 525, "training examples (sample indices 0..train-1)"),
+        Param("test", int, 225, "test examples (the next ones)"),
+        Param("seed", int, 0, "generator seed"),
+        Param("people", str, "fixed", "fixed: Alice, Bob, ... in order; random: names drawn per question"),
+        Param("order", str, "start", "start: choices in starting order; shuffled: a random order"),
+    )
     presets = {"demo": {"objects": 5, "swaps": 5, "train": 2000, "test": 500, "seed": 0,
                         "people": "fixed", "order": "start"}}
 

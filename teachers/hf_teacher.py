@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, UserError
+from ftcot.api import Generation, Param, UserError
 from ftcot.store import content_key
 from ftcot.teachers.local import Generated, LocalTeacher
 
@@ -19,10 +19,15 @@ class HFTeacher(LocalTeacher):
 
     name = "hf"
     description = "A local transformers causal model (batched sampling), e.g. hf:gpt2 or hf:/path/to/model"
+    params = (
+        Param("batch_size", int, 8, "prompts per generation batch"),
+        Param("seed", int, 0, "sampling seed"),
+        Param("device", str, None, "cpu, cuda, cuda:1, ... (default: a GPU when there is one)"),
+    )
 
     def __post_init__(self) -> None:
-        self.batch_size = int(self.options.get("batch_size") or 8)
-        self.seed = int(self.options.get("seed") or 0)
+        self.batch_size = self.option("batch_size")
+        self.seed = self.option("seed")
         self._model: Any = None
 
     def parameters(self) -> dict[str, Any]:
@@ -34,7 +39,7 @@ class HFTeacher(LocalTeacher):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = self.options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self.option("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model)
             model = AutoModelForCausalLM.from_pretrained(self.model)

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ftcot.api import Completion, Generation, Job, Sink, Teacher, UserError
+from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
 from ftcot.teachers import retry
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -62,6 +62,16 @@ class LiteLLMTeacher(Teacher):
 
     name = "litellm"
     description = "Any model litellm reaches: OpenAI, Anthropic, Gemini, a local vLLM or llama.cpp server"
+    params = (
+        Param("concurrency", int, DEFAULTS["concurrency"], "requests in flight"),
+        Param("timeout", float, DEFAULTS["timeout"], "seconds per request"),
+        Param("max_tries", int, DEFAULTS["max_tries"], "tries per request before it is recorded as failed"),
+        Param("backoff", float, DEFAULTS["backoff"], "first backoff delay in seconds, doubled per try"),
+        Param("api_base", str, None, "API base URL (a local server)"),
+        Param("endpoint", str, None, "chat or text (default: from the model)"),
+        Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)"),
+        Param("output_cost_per_token", float, None, "USD per completion token"),
+    )
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> LiteLLMTeacher:
@@ -70,13 +80,12 @@ class LiteLLMTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
-        opts = self.options
-        self.concurrency = int(opts.get("concurrency") or DEFAULTS["concurrency"])
-        self.timeout = float(opts.get("timeout") or DEFAULTS["timeout"])
-        self.max_tries = int(opts.get("max_tries") or DEFAULTS["max_tries"])
-        self.backoff = float(DEFAULTS["backoff"] if opts.get("backoff") is None else opts["backoff"])
-        self.api_base = opts.get("api_base")
-        self.endpoint = opts.get("endpoint")  # chat | text; None: from the model
+        self.concurrency = self.option("concurrency")
+        self.timeout = self.option("timeout")
+        self.max_tries = self.option("max_tries")
+        self.backoff = self.option("backoff")
+        self.api_base = self.option("api_base")
+        self.endpoint = self.option("endpoint")  # chat | text; None: from the model
         if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
             raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
         if self.endpoint not in (None, "chat", "text"):
@@ -111,8 +120,8 @@ class LiteLLMTeacher(Teacher):
         self._endpoint()
 
     def _lookup_prices(self) -> tuple[float, float] | None:
-        given_in = self.options.get("input_cost_per_token")
-        given_out = self.options.get("output_cost_per_token")
+        given_in = self.option("input_cost_per_token")
+        given_out = self.option("output_cost_per_token")
         if given_in is not None or given_out is not None:
             return float(given_in or 0.0), float(given_out or 0.0)
         try:

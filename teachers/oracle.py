@@ -20,7 +20,7 @@ import random
 from typing import Any
 
 from ftcot.api import Example, Generation, Job, Sink, Task, Teacher, UserError, content_key
-from ftcot.specs import parse_options
+from ftcot.specs import Param, parse_params
 
 BATCH = 256
 
@@ -33,12 +33,13 @@ class OracleTeacher(Teacher):
     description = "Step-by-step rationales computed from the question, for the generated tasks (error=P: a noisy teacher)"
     cacheable = False
     calls_model = False
+    params = (Param("error", float, 0.0, "chance that a completion goes wrong at one step (0 <= P < 1)"),)
 
     error: float = 0.0
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> OracleTeacher:
-        error = float(parse_options(argument, {"error": float}, "oracle").get("error", 0.0))
+        error = float(parse_params(argument, cls.params, "teacher oracle").get("error", 0.0))
         if not 0.0 <= error < 1.0:
             raise UserError(f"oracle error must be in [0, 1): the chance a rationale goes wrong (got {error})")
         teacher = cls(model=f"error={error:g}" if error else "", options=options)

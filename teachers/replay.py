@@ -32,7 +32,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, Generation, Job, Sink, Teacher, UserError
+from ftcot.api import Example, Generation, Job, Param, Sink, Teacher, UserError
 from ftcot.store import content_key
 
 MATCH_MODES = ("index", "question")
@@ -90,6 +90,7 @@ class ReplayTeacher(Teacher):
     name = "replay"
     description = "Recorded completions from a file (reasoning-teacher CompletionDataset JSON or JSON lines)"
     calls_model = False
+    params = (Param("match", str, "index", "match recorded entries by sample_index (index) or question text"),)
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> ReplayTeacher:
@@ -98,7 +99,7 @@ class ReplayTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
-        self.match = self.options.get("match") or "index"
+        self.match = self.option("match")
         if self.match not in MATCH_MODES:
             raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
         self.path = Path(self.model).expanduser()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, UserError
+from ftcot.api import Generation, Param, UserError
 from ftcot.teachers.local import Generated, LocalTeacher
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
@@ -32,10 +32,18 @@ class VLLMTeacher(LocalTeacher):
 
     name = "vllm"
     description = "A model on a local GPU through vLLM's offline engine (needs the gpu extra)"
+    params = (
+        Param("batch_size", int, 512, "prompts per generate call"),
+        Param("seed", int, 0, "sampling seed"),
+        Param("tensor_parallel_size", int, 1, "GPUs to shard the model over"),
+        Param("gpu_memory_utilization", float, None, "vLLM's share of GPU memory"),
+        Param("max_model_len", int, None, "longest context vLLM allocates for"),
+        Param("dtype", str, None, "weights' dtype, e.g. bfloat16"),
+    )
 
     def __post_init__(self) -> None:
-        self.batch_size = int(self.options.get("batch_size") or 512)
-        self.seed = int(self.options.get("seed") or 0)
+        self.batch_size = self.option("batch_size")
+        self.seed = self.option("seed")
         self._llm: Any = None
 
     def parameters(self) -> dict[str, Any]:
@@ -47,12 +55,12 @@ class VLLMTeacher(LocalTeacher):
             return
         engine: dict[str, Any] = {
             "model": self.model,
-            "tensor_parallel_size": int(self.options.get("tensor_parallel_size") or 1),
+            "tensor_parallel_size": self.option("tensor_parallel_size"),
             "seed": self.seed,
         }
         for name in ("gpu_memory_utilization", "max_model_len", "dtype"):
-            if self.options.get(name) is not None:
-                engine[name] = self.options[name]
+            if self.option(name) is not None:
+                engine[name] = self.option(name)
         self._vllm = vllm
         self._llm = vllm.LLM(**engine)
 

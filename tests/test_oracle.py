@@ -143,7 +143,7 @@ def test_the_noisy_oracle_is_reproducible_and_keeps_the_plain_oracles_keys(tmp_p
     ("oracle:error=1.5", "must be in [0, 1)"),
     ("oracle:error=-0.1", "must be in [0, 1)"),
     ("oracle:error=x", "error must be a number"),
-    ("oracle:errors=0.1", "NAME one of error="),
+    ("oracle:errors=0.1", "unknown parameter .errors."),
 ])
 def test_bad_oracle_errors_are_user_errors(spec, message):
     from ftcot.api import UserError

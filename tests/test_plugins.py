@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,27 +13,27 @@ import pytest
 from ftcot import hookspecs
 from ftcot.errors import UserError
 from ftcot.registry import KINDS, split_spec
-
-
-def write_plugin_package(root: Path, dist: str, module: str, body: str) -> None:
-    """A package importable from ``root`` with its own entry-point metadata (as pip would write it)."""
-    (root / module).mkdir(parents=True)
-    (root / module / "__init__.py").write_text(textwrap.dedent(body))
-    info = root / f"{dist.replace('-', '_')}-0.3.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3.1\n")
-    (info / "entry_points.txt").write_text(f"[ftcot]\n{module} = {module}\n")
-
+from ftcot.testing import install_package as write_plugin_package
 
 GOOD = """
-    from ftcot.api import Task, Teacher, hookimpl
+    from ftcot.api import GeneratedTask, Param, Teacher, hookimpl
 
-    class WordCount(Task):
+    class WordCount(GeneratedTask):
         name = "word_count"
         description = "Counts words."
+        answer_type = "number"
+        params = (Param("train", int, 4, "training examples"), Param("test", int, 2, "test examples"))
+
+        def _generate(self, rng):
+            n = rng.randint(1, 9)
+            return " ".join(["word"] * n) + str(rng.random()), str(n), None, {}
 
     class EchoTeacher(Teacher):
         name = "echo"
+
+        def run(self, jobs, sink, generation):
+            for job in jobs:
+                sink.emit(job, job.blank(self.label, generation, rationale=job.example.question))
 
     @hookimpl
     def ftcot_register_tasks(register):

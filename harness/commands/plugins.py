@@ -1,10 +1,12 @@
-"""``ftcot plugins``: every registered plugin with its kind, name, package and version."""
+"""``ftcot plugins``: every registered plugin with its kind, name, package, version and parameters;
+a plugin skipped at registration is listed with its problem."""
 
 from __future__ import annotations
 
 import argparse
 
 from rich.table import Table
+from rich.text import Text
 
 from ftcot.context import Context
 from ftcot.registry import registry
@@ -17,14 +19,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    plugins = registry().all()
+    plugins = registry().rows()
     if args.json:
         ctx.emit_json([p.as_dict() for p in plugins])
         return 0
     table = Table(title="ftcot plugins")
-    for column in ("kind", "name", "package", "version", "description"):
+    for column in ("kind", "name", "package", "version", "description", "parameters"):
         table.add_column(column)
     for p in plugins:
-        table.add_row(p.kind, p.name, p.package, p.version, p.description)
+        description = Text(f"not loaded: {p.problem}", style="red") if p.problem else Text(p.description)
+        table.add_row(p.kind, p.name, p.package, p.version, description, ", ".join(map(str, p.params)))
     ctx.console.print(table)
     return 0

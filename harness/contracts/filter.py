@@ -46,12 +46,14 @@ class Filter(ABC):
 
     @classmethod
     def from_spec(cls, argument: str | None, **options: Any) -> Filter:
+        """The filter for ``NAME[:ARGUMENT]``; this base takes no argument."""
         if argument is not None:
             raise UserError(f"filter {cls.name!r} takes no argument (got {argument!r}); write just {cls.name}")
         return cls()
 
     @property
     def spec(self) -> str:
+        """``name[:argument]``: how drops and reports name this filter."""
         return self.name if self.argument is None else f"{self.name}:{self.argument}"
 
     @abstractmethod

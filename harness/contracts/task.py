@@ -53,7 +53,7 @@ from ftcot.errors import UserError
 from ftcot.formatting import FEW_SHOT_ANSWER_PREFIX
 from ftcot.records import Example
 from ftcot.settings import default_data_dir
-from ftcot.specs import split_assignments
+from ftcot.specs import declared_params, parse_params
 
 
 class Task(ABC):
@@ -73,16 +73,19 @@ class Task(ABC):
     # -- identity ---------------------------------------------------------------------------
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """The task for ``name[:ARGUMENT]`` reading ``data_dir``; this base takes no argument."""
         if argument:
             raise UserError(f"task {cls.name!r} takes no argument (got {argument!r}); write just {cls.name}")
         return cls(data_dir=data_dir)
 
     @property
     def key(self) -> str:
+        """The canonical spec, identical for equal tasks (part of every store key)."""
         return self.name
 
     @property
     def answer_format(self) -> rules.AnswerFormat:
+        """The answer type, choice letters and number rule the scoring reads."""
         return rules.AnswerFormat(self.answer_type, self.letters, self.paper_float)
 
     def __repr__(self) -> str:
@@ -118,12 +121,14 @@ class Task(ABC):
         return self._cached()[1]
 
     def example(self, sample_index: int) -> Example:
+        """The example with this sample_index; UserError if there is none."""
         found = self._by_index().get(sample_index)
         if found is None:
             raise UserError(f"task {self.key} has no example with sample_index {sample_index}")
         return found
 
     def splits(self) -> list[str]:
+        """The names of the task's splits."""
         return ["default"]
 
     @abstractmethod
@@ -146,9 +151,11 @@ class Task(ABC):
         return f"fix with `{FETCH_HINT.format(task=self.name)}`"
 
     def train_examples(self, split: str = "default") -> list[Example]:
+        """The training examples of ``split`` (the teacher's questions, the student's data)."""
         return self._select(split, "train")
 
     def test_examples(self, split: str = "default") -> list[Example]:
+        """The test examples of ``split``, on which a student is scored."""
         return self._select(split, "test")
 
     def distillable(self) -> bool:
@@ -165,6 +172,7 @@ class Task(ABC):
         return rules.extract(text, self.answer_format, mode, scoring)
 
     def is_correct(self, prediction: str | None, gold: str, scoring: str = "paper") -> bool:
+        """Whether an extracted prediction matches the gold answer under the ``scoring`` rules."""
         return rules.is_correct(prediction, gold, self.answer_format, scoring)
 
     # -- prompts ----------------------------------------------------------------------------
@@ -179,7 +187,9 @@ class Task(ABC):
         return entry["prompt"].rstrip("\n") + "\n"
 
     def oracle_rationales(self, example: Example) -> list[str]:
-        """Step-by-step rationales computed from the question (first canonical, others rephrased)."""
+        """Step-by-step rationales for ``example`` that the ``oracle`` teacher writes: the first is
+        canonical, the others alternative phrasings (drawn for diverse reasoning). UserError by
+        default: override it where the task can compute (or has) rationales."""
         raise UserError(f"task {self.key} has no oracle rationales; use a teacher that writes them")
 
     def oracle_mistake(self, example: Example, rng: random.Random) -> tuple[list[str], str]:
@@ -231,15 +241,18 @@ class DatasetTask(Task):
 
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """``name`` is the dataset; ``name:ARGS`` the ``generator``'s task, where one is named."""
         if argument is not None and cls.generator is not None:
             return cls.generator.from_argument(argument)
         return super().from_spec(argument, data_dir=data_dir)
 
     @property
     def raw_dir(self) -> Path:
+        """``DATA_DIR/raw/<name>/``, where the task's files live."""
         return self.data_dir / "raw" / self.name
 
     def path(self, raw_file: RawFile) -> Path:
+        """Where one of the task's files lives."""
         return self.raw_dir / raw_file.name
 
     @property
@@ -248,9 +261,11 @@ class DatasetTask(Task):
         return sum(f.rows for f in self.files)
 
     def present_files(self) -> list[RawFile]:
+        """The task's files that are on disk."""
         return [f for f in self.files if self.path(f).is_file()]
 
     def missing_files(self) -> list[RawFile]:
+        """The task's files that are not on disk."""
         return [f for f in self.files if not self.path(f).is_file()]
 
     def _cache_stamp(self) -> Any:
@@ -289,12 +304,15 @@ class DatasetTask(Task):
         """(question, answer, choices, rationale) for each record of one raw file, in file order."""
 
     def splits(self) -> list[str]:
+        """``split_names``."""
         return list(self.split_names)
 
     def split_path(self, split: str) -> Path:
+        """``DATA_DIR/splits/<name>__<split>.json``: ``{"train": [...], "test": [...]}``."""
         return self.data_dir / "splits" / f"{self.name}__{split}.json"
 
     def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        """The sample indices of ``split``, read from ``split_path(split)``."""
         if split not in self.split_names:
             raise UserError(f"task {self.name} has no split {split!r}; its splits: {', '.join(self.split_names)}")
         path = self.split_path(split)
@@ -331,6 +349,7 @@ class DatasetTask(Task):
         return cached
 
     def present(self) -> bool:
+        """Whether every required file (and at least one file) is on disk."""
         return bool(self.present_files()) and not any(not f.optional for f in self.missing_files())
 
     def status(self, checksums: bool = True) -> dict[str, Any]:
@@ -368,75 +387,69 @@ class GeneratedTask(Task):
     """A seeded generator: ``name:param=value,...``. Examples 0..train-1 are the training split,
     the next ``test`` the test split; questions are distinct across the whole set.
 
-    Subclasses set ``params`` (name -> default, in key order; defaults give the paper's dataset
-    shape), optionally ``presets`` (name -> parameter values), and implement ``_generate(rng)``
-    returning one Example-like tuple (question, answer, choices, meta).
+    Subclasses set ``params`` (``Param(name, type, default, help)`` entries in key order; the
+    defaults give the paper's dataset shape), optionally ``presets`` (name -> parameter values), and
+    implement ``_generate(rng)`` returning one (question, answer, choices, meta) tuple. ``train``
+    and ``test`` are required parameters (the split sizes); ``seed`` seeds the generator.
     """
 
     generated = True
-    params: ClassVar[dict[str, Any]] = {}
+    params: ClassVar[Any] = ()
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     version: ClassVar[int] = 1  # bump when the generator's output changes
 
     def __init__(self, **values: Any):
         super().__init__(data_dir=None)
-        self.values = {k: values.get(k, v) for k, v in self.params.items()}
+        self.values = {p.name: values.get(p.name, p.default) for p in declared_params(type(self))}
 
     @classmethod
     def from_argument(cls, argument: str) -> GeneratedTask:
+        """The task for ``name:ARGUMENT`` (``flips=4,seed=1`` or ``preset=demo``), validated."""
+        what = f"task {cls.name}"
+        extra = ("preset",) if cls.presets else ()
+        given = parse_params(argument, declared_params(cls), what, extra)
         values: dict[str, Any] = {}
-        what = f"task {cls.name} (parameters: {', '.join(cls._param_names())})"
-        given = dict(split_assignments(argument, what))
         preset = given.pop("preset", None)
         if preset is not None:
             if preset not in cls.presets:
                 known = ", ".join(cls.presets) or "none"
                 raise UserError(f"task {cls.name}: unknown preset {preset!r}; presets: {known}")
             values.update(cls.presets[preset])
-        for name, value in given.items():
-            if name not in cls.params:
-                raise UserError(f"task {cls.name}: unknown parameter {name!r}; parameters: "
-                                f"{', '.join(cls._param_names())}")
-            default = cls.params[name]
-            if isinstance(default, int):
-                try:
-                    values[name] = int(value)
-                except ValueError:
-                    raise UserError(f"task {cls.name}: parameter {name} must be an integer, got {value!r}") from None
-            else:
-                values[name] = value
+        values.update(given)
         task = cls(**values)
         task.validate()
         return task
 
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
+        """The task for ``name[:ARGUMENT]``; no argument gives the declared defaults."""
         return cls.from_argument(argument or "")
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return list(cls.params) + (["preset"] if cls.presets else [])
-
     def validate(self) -> None:
+        """UserError for parameter values the generator cannot use; override to check more."""
         for name in ("train", "test"):
             if self.values.get(name, 0) < 0:
                 raise UserError(f"task {self.name}: {name} must be >= 0")
 
     @property
     def key(self) -> str:
+        """``name:param=value,...`` with every parameter, in declaration order."""
         return f"{self.name}:" + ",".join(f"{k}={v}" for k, v in self.values.items())
 
     @property
     def size(self) -> int:
+        """``train + test``."""
         return int(self.values["train"]) + int(self.values["test"])
 
     def _cache_stamp(self) -> Any:
         return self.version
 
     def fingerprint(self) -> str:
+        """A hash of the generator's ``version`` and the key."""
         return hashlib.sha256(f"generated:{self.version}:{self.key}".encode()).hexdigest()
 
     def split_indices(self, split: str = "default") -> dict[str, list[int]]:
+        """Examples ``0..train-1`` train, the next ``test`` test; only the ``default`` split."""
         if split != "default":
             raise UserError(f"task {self.key} has no split {split!r}; generated tasks have only 'default'")
         train = int(self.values["train"])

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from ftcot.errors import UserError
 from ftcot.formatting import ZS_COT_ANSWER_TRIGGER, ZS_COT_TRIGGER
 from ftcot.records import Completion, Example
+from ftcot.specs import Param, declared_params
 from ftcot.store import content_key
 
 if TYPE_CHECKING:
@@ -139,9 +140,13 @@ class Job:
 class Sink(Protocol):
     """Where a teacher hands its completions (implemented by ``ftcot.pipeline.teach``)."""
 
-    def emit(self, job: Job, completion: Completion) -> None: ...
+    def emit(self, job: Job, completion: Completion) -> None:
+        """Hand over the completion of ``job`` (scored, stored and counted by ftcot)."""
+        ...
 
-    def emit_many(self, pairs: Iterable[tuple[Job, Completion]]) -> None: ...
+    def emit_many(self, pairs: Iterable[tuple[Job, Completion]]) -> None:
+        """``emit`` for many (job, completion) pairs at once (one store write)."""
+        ...
 
     def reserve(self, job: Job, cost_bound: float) -> bool:
         """Ask to spend at most ``cost_bound`` USD on this job; False: the cost limit is reached,
@@ -162,6 +167,7 @@ class Teacher(ABC):
     cacheable: ClassVar[bool] = True  # False: completions are recomputed on every run (cheap teachers)
     calls_model: ClassVar[bool] = True  # False: completions come from the task or a file (oracle, replay)
     runs_locally: ClassVar[bool] = False  # True: a model in this process (hf, vllm): no API charges
+    params: ClassVar[tuple[Param, ...]] = ()  # the options it reads (``--option NAME=VALUE``, a matrix's [teacher])
 
     model: str = ""
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an API key
@@ -169,14 +175,25 @@ class Teacher(ABC):
     def __post_init__(self) -> None:
         """Subclasses read their settings from ``self.options`` here."""
 
+    def option(self, name: str) -> Any:
+        """The option ``name`` as its declared ``Param`` types it, or the declared default."""
+        param = next((p for p in declared_params(type(self)) if p.name == name), None)
+        if param is None:
+            raise KeyError(f"teacher {self.name!r} declares no parameter {name!r} in `params`")
+        value = self.options.get(name)
+        return param.default if value is None else param.convert(value, f"teacher {self.name}")
+
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> Teacher:
+        """The teacher for ``NAME[:ARGUMENT]`` (the argument is its model); ``options`` are the
+        cell's teacher options. The default needs a model and keeps every option."""
         if not argument:
             raise UserError(f"teacher {cls.name!r} needs a model: write {cls.name}:MODEL")
         return cls(model=argument, options=options)
 
     @property
     def label(self) -> str:
+        """``name:model`` (or ``name``): the teacher as completions and reports name it."""
         return f"{self.name}:{self.model}" if self.model else self.name
 
     def parameters(self) -> dict[str, Any]:

@@ -1,0 +1,139 @@
+"""A plugin package with a common mistake: one warning naming it, the rest of ftcot unaffected."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftcot.api import GeneratedTask, Param, Reporter
+from ftcot.registry import registry
+from ftcot.testing import install_package, registered, run_cell
+
+HEAD = "from ftcot.api import GeneratedTask, Param, Reporter, Task, Teacher, hookimpl\n"
+TASK = '''
+class Digits(GeneratedTask):
+    name = "digits"
+    params = (Param("train", int, 4, "train"), Param("test", int, 2, "test"))
+
+    def _generate(self, rng):
+        return str(rng.random()), "1", None, {}
+'''
+MISTAKES = {
+    "not-a-subclass": (TASK + "class Plain:\n    name = 'plain'\n\n@hookimpl\ndef ftcot_register_tasks(register):\n"
+                       "    register(Plain)\n", "Plain is not a subclass of ftcot.api.Task"),
+    "abstract": ("class Half(Task):\n    name = 'half'\n\n@hookimpl\ndef ftcot_register_tasks(register):\n"
+                 "    register(Half)\n", "Half does not implement _load, fingerprint, split_indices"),
+    "reporter-typo": ("class Tsv(Reporter):\n    name = 'tsv2'\n    def rendr(self, board):\n        return ''\n\n"
+                      "@hookimpl\ndef ftcot_register_reporters(register):\n    register(Tsv)\n",
+                      "Tsv does not implement render"),
+    "instance": (TASK + "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits())\n",
+                 "registered an instance of Digits where a class is expected"),
+    "no-name": (TASK.replace('name = "digits"', "") + "@hookimpl\ndef ftcot_register_tasks(register):\n"
+                "    register(Digits)\n", "Digits has no `name`"),
+    "hook-typo": (TASK + "@hookimpl\ndef ftcot_register_task(register):\n    register(Digits)\n",
+                  "unknown hook ftcot_register_task: did you mean ftcot_register_tasks?"),
+    "no-hookimpl": (TASK + "def ftcot_register_tasks(register):\n    register(Digits)\n",
+                    "registers nothing: ftcot_register_tasks lacks @hookimpl"),
+}
+
+
+def ftcot(site: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("FTCOT_LOAD_PLUGINS", None)
+    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_mistake_is_one_warning_and_everything_else_loads(mistake: str, tmp_path: Path) -> None:
+    source, problem = MISTAKES[mistake]
+    install_package(tmp_path, f"ftcot-{mistake}", "ftcot_" + mistake.replace("-", "_"), HEAD + source)
+    builtin = {(p.kind, p.name) for p in registry().all()}
+    for command in ("plugins", "tasks"):
+        result = ftcot(tmp_path, command, "--json")
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, result.stderr
+        assert f"'ftcot-{mistake}'" in warnings[0] and problem in warnings[0]
+        rows = json.loads(result.stdout)
+        if command == "plugins":
+            assert builtin <= {(r["kind"], r["name"]) for r in rows if r["problem"] is None}
+        else:
+            assert {name for kind, name in builtin if kind == "task"} <= {r["name"] for r in rows}
+
+
+BROKEN_EXAMPLES = TASK.replace('return str(rng.random()), "1", None, {}', 'raise ZeroDivisionError("no digits")') + \
+    "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n"
+
+
+def test_task_whose_code_fails_shows_its_problem_and_fails_only_its_own_command(tmp_path: Path) -> None:
+    install_package(tmp_path, "ftcot-broken-digits", "ftcot_broken_digits", HEAD + BROKEN_EXAMPLES)
+    result = ftcot(tmp_path, "tasks", "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["digits"]["problem"] == "ZeroDivisionError: no digits" and rows["digits"]["broken"]
+    assert rows["coin_flip"]["problem"] is None
+    shown = ftcot(tmp_path, "data", "show", "digits", "0", "--json")
+    assert shown.returncode == 1
+    assert shown.stderr.splitlines() == [
+        "error: plugin package 'ftcot-broken-digits' failed: ZeroDivisionError: no digits"]
+
+
+def test_skipped_class_is_listed_and_naming_it_is_one_error(tmp_path: Path) -> None:
+    source, _ = MISTAKES["abstract"]
+    install_package(tmp_path, "ftcot-half", "ftcot_half", HEAD + source)
+    rows = json.loads(ftcot(tmp_path, "plugins", "--json").stdout)
+    half = [r for r in rows if r["package"] == "ftcot-half"]
+    assert [(r["kind"], r["name"]) for r in half] == [("task", "half")]
+    assert "does not implement" in half[0]["problem"]
+    result = ftcot(tmp_path, "data", "show", "half", "0")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("error: task 'half' from package 'ftcot-half' was not loaded")
+    assert "Traceback" not in result.stderr
+
+
+class Squares(GeneratedTask):
+    """What is N squared?"""
+
+    name = "squares"
+    answer_type = "number"
+    params = (Param("train", int, 6, "training examples"), Param("test", int, 3, "test examples"),
+              Param("seed", int, 0, "generator seed"))
+
+    def _generate(self, rng):
+        n = rng.randint(2, 60)
+        return f"What is {n} squared?", str(n * n), None, {"n": n}
+
+    def oracle_rationales(self, example):
+        n = example.meta["n"]
+        return [f"{n} times {n} is {n * n}."]
+
+
+def test_registered_helper_makes_a_class_usable_in_a_cell() -> None:
+    with registered(Squares) as reg:
+        assert reg.get("task", "squares").package == "in-process"
+        cell = run_cell("squares:train=6,test=3")
+    assert (cell.n, cell.train_samples, cell.teacher) == (3, 6, "oracle")
+    assert "squares" not in registry().names("task")
+
+
+def test_registered_helper_raises_the_registration_warning() -> None:
+    class NoRender(Reporter):
+        name = "no-render"
+
+    with pytest.raises(AssertionError, match="NoRender does not implement render"):
+        with registered(NoRender):
+            pass
+    assert "no-render" not in registry().names("reporter")
+
+
+def test_ftcot_plugin_fixture(ftcot_plugin) -> None:
+    reg = ftcot_plugin(Squares)
+    assert [p.name for p in reg.get("task", "squares").params] == ["train", "test", "seed"]
+    assert registry().get("task", "squares").cls is Squares
