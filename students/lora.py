@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from ftcot.api import UserError
 from ftcot.specs import parse_options
+
+if TYPE_CHECKING:
+    import torch
 
 _OPTIONS = {"r": int, "alpha": float, "dropout": float, "targets": str}
 
@@ -17,6 +19,10 @@ def parse_lora(spec: str) -> dict[str, Any]:
     r = values.get("r", 16)
     if r < 1:
         raise UserError(f"bad --lora {spec!r}: r must be >= 1")
+    if not values.get("alpha", 1.0) > 0 or values.get("alpha", 1.0) == float("inf"):
+        raise UserError(f"bad --lora {spec!r}: alpha must be a finite number > 0")
+    if not 0.0 <= values.get("dropout", 0.0) < 1.0:
+        raise UserError(f"bad --lora {spec!r}: dropout must be in [0, 1)")
     targets = values.get("targets")
     return {
         "r": r,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftcot.api import Generation, UserError
+from ftcot.validation import check_teacher_options, option
 from ftcot.store import content_key
 from ftcot.teachers.local import Generated, LocalTeacher
 
@@ -21,8 +22,9 @@ class HFTeacher(LocalTeacher):
     description = "A local transformers causal model (batched sampling), e.g. hf:gpt2 or hf:/path/to/model"
 
     def __post_init__(self) -> None:
-        self.batch_size = int(self.options.get("batch_size") or 8)
-        self.seed = int(self.options.get("seed") or 0)
+        settings = check_teacher_options(self.options)
+        self.batch_size = option(settings, "batch_size", 8)
+        self.seed = option(settings, "seed", 0)
         self._model: Any = None
 
     def parameters(self) -> dict[str, Any]:
@@ -34,7 +36,8 @@ class HFTeacher(LocalTeacher):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = self.options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = option(check_teacher_options(self.options), "device", None) or (
+            "cuda" if torch.cuda.is_available() else "cpu")
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model)
             model = AutoModelForCausalLM.from_pretrained(self.model)

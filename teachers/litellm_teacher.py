@@ -24,6 +24,7 @@ from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Sink, Teacher, UserError
 from ftcot.teachers import retry
+from ftcot.validation import check_teacher_options, option
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -70,17 +71,14 @@ class LiteLLMTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
-        opts = self.options
-        self.concurrency = int(opts.get("concurrency") or DEFAULTS["concurrency"])
-        self.timeout = float(opts.get("timeout") or DEFAULTS["timeout"])
-        self.max_tries = int(opts.get("max_tries") or DEFAULTS["max_tries"])
-        self.backoff = float(DEFAULTS["backoff"] if opts.get("backoff") is None else opts["backoff"])
-        self.api_base = opts.get("api_base")
-        self.endpoint = opts.get("endpoint")  # chat | text; None: from the model
-        if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
-            raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
-        if self.endpoint not in (None, "chat", "text"):
-            raise UserError(f"endpoint must be chat or text (got {self.endpoint!r})")
+        settings = check_teacher_options(self.options)
+        self.concurrency = int(option(settings, "concurrency", DEFAULTS["concurrency"]))
+        self.timeout = float(option(settings, "timeout", DEFAULTS["timeout"]))
+        self.max_tries = int(option(settings, "max_tries", DEFAULTS["max_tries"]))
+        self.backoff = float(option(settings, "backoff", DEFAULTS["backoff"]))
+        self.max_wait = float(option(settings, "max_wait", retry.MAX_WAIT_S))
+        self.api_base = settings.api_base
+        self.endpoint = settings.endpoint  # chat | text; None: from the model
         self._prices: tuple[float, float] | None = None
         self._lib: Any = None
 
@@ -114,7 +112,7 @@ class LiteLLMTeacher(Teacher):
         given_in = self.options.get("input_cost_per_token")
         given_out = self.options.get("output_cost_per_token")
         if given_in is not None or given_out is not None:
-            return float(given_in or 0.0), float(given_out or 0.0)
+            return float(given_in or 0.0), float(given_out or 0.0)  # one given: the other is free
         try:
             info = self._lib.get_model_info(self.model)
         except Exception:
@@ -167,6 +165,7 @@ class LiteLLMTeacher(Teacher):
         self._redact = retry.Redactor(self.options.get("api_key"))
         self._pause_until = 0.0
         self._call_options = self._request_options()
+        self._notice = getattr(sink, "notice", lambda text: None)
         queue = iter(jobs)
 
         async def worker() -> None:
@@ -249,6 +248,7 @@ class LiteLLMTeacher(Teacher):
             wait = self._pause_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+                self._notice("")
             try:
                 if chat:
                     call = lib.acompletion(messages=messages, **kwargs)
@@ -273,7 +273,9 @@ class LiteLLMTeacher(Teacher):
                     break
                 delay = retry.retry_after(exc) if kind == retry.RATE_LIMITED else None
                 if delay is not None:
+                    delay = retry.capped_wait(delay, self.max_wait)
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
+                    self._notice(f"rate limited: waiting {delay:.0f} s")
                 else:
                     delay = retry.backoff(attempt, self.backoff)
                 await asyncio.sleep(delay)

@@ -89,7 +89,7 @@ class ReplayTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
-        self.match = self.options.get("match") or "index"
+        self.match = self.options.get("match", "index")
         if self.match not in MATCH_MODES:
             raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
         self.path = Path(self.model).expanduser()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftcot.api import Generation, UserError
+from ftcot.validation import check_teacher_options, option
 from ftcot.teachers.local import Generated, LocalTeacher
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
@@ -34,8 +35,9 @@ class VLLMTeacher(LocalTeacher):
     description = "A model on a local GPU through vLLM's offline engine (needs the gpu extra)"
 
     def __post_init__(self) -> None:
-        self.batch_size = int(self.options.get("batch_size") or 512)
-        self.seed = int(self.options.get("seed") or 0)
+        settings = check_teacher_options(self.options)
+        self.batch_size = option(settings, "batch_size", 512)
+        self.seed = option(settings, "seed", 0)
         self._llm: Any = None
 
     def parameters(self) -> dict[str, Any]:
@@ -47,7 +49,7 @@ class VLLMTeacher(LocalTeacher):
             return
         engine: dict[str, Any] = {
             "model": self.model,
-            "tensor_parallel_size": int(self.options.get("tensor_parallel_size") or 1),
+            "tensor_parallel_size": option(check_teacher_options(self.options), "tensor_parallel_size", 1),
             "seed": self.seed,
         }
         for name in ("gpu_memory_utilization", "max_model_len", "dtype"):
