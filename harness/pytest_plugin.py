@@ -84,10 +84,11 @@ def ftcot_cell(ftcot_store: Any, pytestconfig: pytest.Config) -> Callable[..., A
 
         if teacher is None:  # as a matrix names them, so both share finished cells
             teacher = "oracle" if method in TEACHER_METHODS else NO_TEACHER
-        spec = CellSpec(task=task, teacher=teacher, student=student, method=method, degree=degree,
-                        seed=seed, training=dict(training or {}), teacher_options=dict(teacher_options or {}),
-                        filters=tuple(filters), report_epoch=report_epoch, split=split)
-        try:
+        try:  # the settings are checked (ftcot.validation) before anything runs
+            spec = CellSpec(task=task, teacher=teacher, student=student, method=method, degree=degree,
+                            seed=seed, training=dict(training or {}),
+                            teacher_options=dict(teacher_options or {}), filters=tuple(filters),
+                            report_epoch=report_epoch, split=split)
             cell = run_cell(spec, ftcot_store, data_dir, scoring, progress=False)
         except UserError as exc:
             pytest.fail(f"ftcot cell {task} / {student} / {method}: {exc}", pytrace=False)

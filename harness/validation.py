@@ -98,6 +98,34 @@ class CellSettings(_Checked):
     split: Annotated[str, Field(min_length=1)] = "default"
 
 
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class BaselineCellModel(_Checked):
+    """One cell of a baseline file (``ftcot.check``); its ``spec`` is checked as a cell."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    spec: dict[str, Any]
+    accuracy: Fraction
+    n: PositiveInt
+    key: str = ""
+    duration_s: NonNegativeFloat = 0.0
+
+
+class BaselineModel(_Checked):
+    """A baseline file: at least one cell, accuracies in [0, 1], ``n`` >= 1."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    ftcot_baseline: Literal[1]
+    created: str = ""
+    scoring: Literal["paper", "strict"] = "paper"
+    versions: dict[str, str] = Field(default_factory=dict)
+    data: dict[str, str | None] = Field(default_factory=dict)
+    cells: Annotated[list[BaselineCellModel], Field(min_length=1)]
+
+
 def problems(model: type[BaseModel], data: Any) -> list[tuple[tuple[str | int, ...], str]]:
     """(location, message) for every problem of ``data`` as ``model``; empty when it is valid."""
     try:
@@ -126,6 +154,9 @@ def describe(err: Any) -> str:
         "dict_type": "must be a table of settings",
         "literal_error": f"must be one of {ctx.get('expected')}",
         "string_too_short": "must not be empty",
+        "too_short": "must not be empty",
+        "less_than_equal": f"must be <= {ctx.get('le')}",
+        "list_type": "must be a list",
     }.get(kind)
     if text is None:
         text = err["msg"].removeprefix("Value error, ")
@@ -148,8 +179,9 @@ def check_training(training: dict[str, Any]) -> None:
 def check_teacher_options(options: dict[str, Any]) -> TeacherOptions:
     """The options, checked; UserError naming every bad one."""
     found = problems(TeacherOptions, options)
-    if found:
-        raise UserError(f"bad teacher options: {joined(found)}")
+    if found:  # named as both the option and its command-line flag: max_tries (--max-tries)
+        named = [((f"{loc[0]} (--{str(loc[0]).replace('_', '-')})", *loc[1:]), message) for loc, message in found]
+        raise UserError(f"bad teacher options: {joined(named)}")
     return TeacherOptions.model_validate(options)
 
 

@@ -35,6 +35,7 @@ def describe(cls: type, data_dir: Any) -> dict[str, Any]:
         if row["present"]:
             row["size"] = len(task.examples())
             row["distillable"] = task.distillable()
+            row["changed"] = [f.name for f in task.changed_files()]
     except UserError as exc:
         row["problem"] = str(exc)
     return row
@@ -52,6 +53,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         data = "present" if r["present"] else "missing"
         if r["present"] and not r["distillable"]:
             data = "test only"
+        if r.get("changed"):
+            data += ", changed"
         table.add_row(r["name"], r["answer_type"], str(r["size"] or "-"), str(r["train"] or "-"),
                       str(r["test"] or "-"), data, r["generator"] or "")
     ctx.console.print(table)
