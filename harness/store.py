@@ -66,15 +66,21 @@ class Store:
                 ":memory:" if in_memory else self.path, timeout=60, isolation_level=None,
                 check_same_thread=False,
             )
+            self._refuse_foreign()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.OperationalError) as exc:
             raise UserError(f"cannot open store {self.path}: {exc}; pass another --store PATH") from None
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
+                            f"restore it from a backup or pass another --store PATH") from None
         self._lock = threading.RLock()
         try:
             self._prepare_schema()
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            if hasattr(self, "_conn"):
+                self._conn.close()
             raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
                             f"restore it from a backup or pass another --store PATH") from None
 
@@ -85,9 +91,6 @@ class Store:
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
             ).fetchone()
             version = None
-            if not has_meta and db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
-                raise UserError(f"{self.path} is a SQLite database but not an ftcot store; ftcot leaves it "
-                                f"alone: pass another --store PATH")
             if has_meta:
                 row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 version = _schema_version(self.path, row[0]) if row else None
@@ -115,6 +118,15 @@ class Store:
                         db.execute(statement)
                 version += 1
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+
+    def _refuse_foreign(self) -> None:
+        """UserError for a SQLite database that holds tables but no ftcot ``meta``: ftcot leaves
+        it exactly as it is (not even switching it to WAL)."""
+        names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if names and "meta" not in names:
+            self._conn.close()
+            raise UserError(f"{self.path} is a SQLite database but not an ftcot store; ftcot leaves it "
+                            f"alone: pass another --store PATH")
 
     @property
     def schema_version(self) -> int:
