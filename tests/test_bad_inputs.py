@@ -463,3 +463,22 @@ def test_enough_cases() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
     assert len(ids) >= 130
+
+
+def test_the_settings_model_names_every_training_setting() -> None:
+    import dataclasses
+
+    from ftcot.contracts.student import TrainConfig
+    from ftcot.validation import TrainingSettings
+
+    assert set(TrainingSettings.model_fields) == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def test_valid_settings_pass_unchanged_and_keep_their_cell_key() -> None:
+    from ftcot.pipeline import CellSpec, cell_key
+
+    spec = CellSpec(task=TASK, teacher="oracle", student=STUDENT, method="fine-tune-cot",
+                    training={"max_steps": 2, "lr": 1e-3}, teacher_options={"concurrency": 4})
+    assert spec.training == {"max_steps": 2, "lr": 1e-3} and spec.teacher_options == {"concurrency": 4}
+    # the key of a cell does not depend on validation: the same dict hashes the same way as before
+    assert cell_key(spec, "paper") == cell_key(CellSpec.from_dict(spec.to_dict()), "paper")
