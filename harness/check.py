@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcot.errors import UserError
+from ftcot.fileio import write_output
 from ftcot.records import CellResult
 
 if TYPE_CHECKING:
@@ -116,36 +117,61 @@ class Baseline:
             ],
         }
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    def save(self, path: Path, store: Path | None = None) -> None:
+        """Write the file atomically; never over ``store``, a SQLite file or a file that is
+        neither an ftcot baseline nor written by ftcot."""
+        write_output(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", "baseline", store,
+                     owned=_is_baseline_text)
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
+        """Read and check a baseline file: UserError listing every problem, one per line."""
+        from ftcot.pipeline import CellSpec
+        from ftcot.validation import BaselineModel, problems
+
+        fix = (f"fix it, or move it away and run `ftcot check --update {path}` to record every finished "
+               f"cell of the store")
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             raise UserError(f"baseline {path} does not exist: write it with `ftcot check --update {path}`") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"cannot read baseline {path}: {exc}; rewrite it with `ftcot check --update`") from None
-        if not isinstance(raw, dict) or raw.get("ftcot_baseline") != FORMAT_VERSION:
-            raise UserError(
-                f"{path} is not an ftcot baseline (format {FORMAT_VERSION}): "
-                f"write one with `ftcot check --update {path}`"
-            )
-        cells = []
-        for i, item in enumerate(raw.get("cells") or []):
-            spec = item.get("spec") if isinstance(item, dict) else None
-            if not isinstance(spec, dict) or any(k not in spec for k in ("task", "teacher", "student", "method")):
-                raise UserError(f"baseline {path}: cell {i} has no valid spec (task, teacher, student, method)")
-            if not isinstance(item.get("accuracy"), (int, float)) or not isinstance(item.get("n"), int):
-                raise UserError(f"baseline {path}: cell {i} needs a numeric accuracy and an integer n")
-            cells.append(BaselineCell(spec=spec, accuracy=float(item["accuracy"]), n=item["n"],
-                                      key=str(item.get("key", "")),
-                                      duration_s=float(item.get("duration_s") or 0.0)))
-        return cls(cells=cells, scoring=str(raw.get("scoring", "paper")),
-                   versions=dict(raw.get("versions") or {}), data=dict(raw.get("data") or {}),
-                   created=str(raw.get("created", "")))
+        except IsADirectoryError:
+            raise UserError(f"baseline {path} is a directory: give the baseline's JSON file") from None
+        except OSError as exc:
+            raise UserError(f"cannot read baseline {path}: {exc.strerror}; check the path") from None
+        except UnicodeDecodeError:
+            raise UserError(f"baseline {path} is not UTF-8 JSON text; {fix}") from None
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise UserError(f"baseline {path} is not valid JSON ({exc}); {fix}") from None
+        if not isinstance(raw, dict) or "ftcot_baseline" not in raw:
+            raise UserError(f"{path} is not an ftcot baseline (format {FORMAT_VERSION}); {fix}")
+        found = [(".".join(str(p) for p in loc), message) for loc, message in problems(BaselineModel, raw)]
+        for i, item in enumerate(raw.get("cells") if isinstance(raw.get("cells"), list) else []):
+            if isinstance(item, dict) and isinstance(item.get("spec"), dict):
+                try:
+                    CellSpec.from_dict(item["spec"])
+                except UserError as exc:
+                    found.append((f"cells.{i}.spec", str(exc)))
+        if found:
+            noun = "problem" if len(found) == 1 else "problems"
+            raise UserError(f"baseline {path} has {len(found)} {noun} ({fix}):\n"
+                            + "\n".join(f"  {where} {message}" for where, message in found))
+        cells = [BaselineCell(spec=item["spec"], accuracy=float(item["accuracy"]), n=item["n"],
+                              key=str(item.get("key", "")), duration_s=float(item.get("duration_s", 0.0)))
+                 for item in raw["cells"]]
+        return cls(cells=cells, scoring=raw.get("scoring", "paper"), versions=dict(raw.get("versions", {})),
+                   data=dict(raw.get("data", {})), created=str(raw.get("created", "")))
+
+
+def _is_baseline_text(content: bytes) -> bool:
+    """Whether a file's content is an ftcot baseline (any version), which ``--update`` may replace."""
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and "ftcot_baseline" in data
 
 
 def task_fingerprints(tasks: list[str], data_dir: Path) -> tuple[dict[str, str | None], list[str]]:
@@ -368,8 +394,8 @@ def check(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: fl
           on_cell: Callable[[int], None] | None = None) -> Report:
     """Gather the baseline's cells and compare each with its recorded accuracy."""
     fixed = None if tolerance_points is None else tolerance_points / 100.0
-    if fixed is not None and fixed < 0:
-        raise UserError(f"--tolerance must be >= 0 points, got {tolerance_points}")
+    if fixed is not None and not 0 <= fixed < math.inf:
+        raise UserError(f"--tolerance must be a finite number >= 0 points, got {tolerance_points}")
     results = gather(baseline, store, data_dir, run=run, progress=progress, on_cell=on_cell)
     data, warnings = task_fingerprints(sorted({c.spec["task"] for c in baseline.cells}), data_dir)
     warnings += comparability_warnings(baseline, environment_versions(), data, results)

@@ -1,6 +1,8 @@
 """The ``ftcot`` command line. Each module in ``harness/commands`` adds its subcommands.
 
-Exit status: 0 on success, 1 on a user error (one ``error:`` line on stderr), 2 on bad usage.
+Exit status: the constants in ``ftcot.errors`` (the README's exit-status table). Every error,
+expected or not, is one ``error:`` line on stderr, never a traceback (``FTCOT_DEBUG=1`` re-raises
+unexpected ones).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ import argparse
 import importlib
 import os
 import pkgutil
+import sqlite3
 import sys
 from pathlib import Path
 
 from ftcot import __version__, commands
 from ftcot.context import Context
-from ftcot.errors import UserError
+from ftcot.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 from ftcot.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
 
 
@@ -43,31 +46,49 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     settings = Settings(
         store_path=args.store or default_store_path(),
         data_dir=args.data_dir or default_data_dir(),
         scoring=args.scoring,
+        store_given=args.store is not None,
     )
     ctx = Context(settings, json_output=bool(getattr(args, "json", False)))
     try:
         result = args.func(ctx, args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a third-party plugin's bug: one line naming it, not a traceback
+        return _fail(str(exc), exc.exit_status)
+    except KeyboardInterrupt:
+        return _fail("interrupted; work finished so far is in the store, run the command again to resume",
+                     EXIT_INTERRUPTED)
+    except sqlite3.DatabaseError as exc:
+        return _fail(f"the store {settings.store_path} cannot be read ({exc}): it is damaged or not an ftcot "
+                     f"store; restore it from a backup or pass another --store PATH", EXIT_ERROR)
+    except MemoryError:
+        return _fail("out of memory: ask for fewer examples or a smaller model", EXIT_ERROR)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}: check the path and its permissions", EXIT_ERROR)
+    except Exception as exc:
         from ftcot.registry import plugin_failure
 
-        line = plugin_failure(exc)
-        if line is None:
+        line = plugin_failure(exc)  # a third-party plugin's bug: one line naming it, not a traceback
+        if line is not None:
+            return _fail(line, EXIT_ERROR)
+        if os.environ.get("FTCOT_DEBUG"):
             raise
-        print(f"error: {line}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted; work finished so far is in the store, run the command again to resume",
-              file=sys.stderr)
-        return 130
+        message = " ".join(str(exc).split())[:300]
+        return _fail(f"internal error ({type(exc).__name__}: {message}); this is a bug in ftcot: please "
+                     f"report it with the command line (FTCOT_DEBUG=1 shows the traceback)", EXIT_INTERNAL)
+    finally:
+        ctx.close()
     return int(result or 0)
+
+
+def _fail(message: str, status: int) -> int:
+    """Print one ``error:`` line (later lines of ``message`` indented under it)."""
+    print(f"error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

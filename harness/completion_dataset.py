@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ftcot.errors import UserError
+from ftcot.fileio import write_output
 from ftcot.records import Completion, Example
 
 
@@ -28,24 +28,20 @@ def entry(completion: Completion, example: Example | None) -> dict[str, Any]:
 
 
 def write_completions(path: str | Path, completions: list[Completion], examples: list[Example], *,
-                      dataset_key: str, base_model: str) -> int:
+                      dataset_key: str, base_model: str, store: Path | None = None) -> int:
     """Write the successful completions to ``path`` (``.jsonl``: JSON lines, else CompletionDataset
-    JSON); returns how many were written."""
+    JSON), whole or not at all and never over ``store`` or a file ftcot did not write; returns
+    how many were written."""
     path = Path(path)
     by_index = {e.sample_index: e for e in examples}
     entries = [entry(c, by_index.get(c.sample_index)) for c in completions if not c.failed]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            if path.suffix == ".jsonl":
-                for item in entries:
-                    fh.write(json.dumps(item, ensure_ascii=False) + "\n")
-            else:
-                data: dict[str, list[dict[str, Any]]] = {}
-                for item in entries:
-                    data.setdefault(str(item["sample_index"]), []).append(item)
-                json.dump({"metadata": {"dataset_key": dataset_key, "base_model": base_model},
-                           "data": data}, fh, ensure_ascii=False, indent=1)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc}") from None
+    if path.suffix == ".jsonl":
+        text = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in entries)
+    else:
+        data: dict[str, list[dict[str, Any]]] = {}
+        for item in entries:
+            data.setdefault(str(item["sample_index"]), []).append(item)
+        text = json.dumps({"metadata": {"dataset_key": dataset_key, "base_model": base_model}, "data": data},
+                          ensure_ascii=False, indent=1)
+    write_output(path, text, "export", store)
     return len(entries)

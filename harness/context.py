@@ -24,7 +24,22 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
+        """The store, created when missing (for commands that write results)."""
         return Store(self.settings.store_path)
+
+    @cached_property
+    def read_store(self) -> Store:
+        """The store for a read-only command: a missing one reads as empty and is not created."""
+        if "store" in self.__dict__:
+            return self.store
+        return Store(self.settings.store_path, create=False)
+
+    def close(self) -> None:
+        """Close whichever store was opened."""
+        for name in ("store", "read_store"):
+            opened = self.__dict__.pop(name, None)
+            if opened is not None:
+                opened.close()
 
     def emit_json(self, data: Any) -> None:
         """Write one JSON document to stdout."""

@@ -124,6 +124,16 @@ def wanted_files(tasks: list[type[DatasetTask]], prompts: bool = True) -> list[D
     return out
 
 
+def check_data_dir(data_dir: Path, tasks: list[type[DatasetTask]]) -> None:
+    """UserError when files cannot be installed under ``data_dir``: it, or a folder files go
+    into, is a file."""
+    for folder in [Path(data_dir), Path(data_dir) / "raw", Path(data_dir) / "splits",
+                   *(Path(data_dir) / "raw" / t.name for t in tasks)]:
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"cannot install data under {data_dir}: {folder} is a file, not a folder; "
+                            f"pass another --data-dir (or FTCOT_DATA_DIR)")
+
+
 def fetch(data_dir: Path, tasks: list[type[DatasetTask]], base: str | None = None,
           progress: Callable[[str], None] | None = None, timeout: float = 60.0,
           prompts: bool = True) -> list[Outcome]:
@@ -131,6 +141,7 @@ def fetch(data_dir: Path, tasks: list[type[DatasetTask]], base: str | None = Non
 
     A file whose checksum is wrong is not installed; an optional file the server lacks is
     reported ``missing`` (AQUA's train.json), any other failure ``failed``."""
+    check_data_dir(data_dir, tasks)
     outcomes = []
     for f in wanted_files(tasks, prompts):
         if progress:
@@ -162,6 +173,7 @@ def import_mirror(source: Path, data_dir: Path, tasks: list[type[DatasetTask]]) 
     """Copy files from a local mirror laid out like a data directory's ``raw/`` (``SOURCE/<task>/<file>``)
     or like a whole data directory (``SOURCE/raw/...``, ``SOURCE/splits/...``), checking each."""
     source = Path(source)
+    check_data_dir(data_dir, tasks)
     if not source.is_dir():
         raise UserError(f"{source} is not a directory; give a mirror laid out like raw/<task>/<file>")
     root_is_data_dir = (source / "raw").is_dir()

@@ -34,3 +34,4 @@ class Settings:
     store_path: Path = field(default_factory=default_store_path)
     data_dir: Path = field(default_factory=default_data_dir)
     scoring: str = "paper"
+    store_given: bool = False  # --store was on the command line: it wins over a matrix file's `store`

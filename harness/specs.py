@@ -101,3 +101,30 @@ def parse_params(text: str | None, params: tuple[Param, ...], what: str,
         else:
             raise UserError(f"{what}: unknown parameter {name!r}; parameters: {known}")
     return values
+
+
+LORA_PARAMS = (
+    Param("r", int, 16, "adapter rank"),
+    Param("alpha", float, None, "scaling (default 2r)"),
+    Param("dropout", float, 0.0, "adapter dropout"),
+    Param("targets", str, None, "modules to adapt, joined with +"),
+)
+
+
+def parse_lora(spec: str) -> dict[str, Any]:
+    """Check a LoRA spec; its values with defaults filled in (alpha = 2r, dropout 0)."""
+    values = parse_params(spec, LORA_PARAMS, f"bad --lora {spec!r}")
+    r = values.get("r", 16)
+    if r < 1:
+        raise UserError(f"bad --lora {spec!r}: r must be >= 1")
+    if not values.get("alpha", 1.0) > 0 or values.get("alpha", 1.0) == float("inf"):
+        raise UserError(f"bad --lora {spec!r}: alpha must be a finite number > 0")
+    if not 0.0 <= values.get("dropout", 0.0) < 1.0:
+        raise UserError(f"bad --lora {spec!r}: dropout must be in [0, 1)")
+    targets = values.get("targets")
+    return {
+        "r": r,
+        "alpha": values.get("alpha", 2.0 * r),
+        "dropout": values.get("dropout", 0.0),
+        "targets": [t for t in targets.split("+") if t] if targets else None,
+    }

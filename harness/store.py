@@ -54,19 +54,35 @@ def content_key(*parts: Any) -> str:
 class Store:
     """A handle on one store file; safe to share between threads of one process."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, create: bool = True):
+        """Open the store at ``path``. ``create=False`` (read-only commands): a missing file is
+        not created; the store then reads as empty, from memory."""
         self.path = Path(path)
+        in_memory = not create and not self.path.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not in_memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                self.path, timeout=60, isolation_level=None, check_same_thread=False
+                ":memory:" if in_memory else self.path, timeout=60, isolation_level=None,
+                check_same_thread=False,
             )
+            self._refuse_foreign()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.OperationalError) as exc:
             raise UserError(f"cannot open store {self.path}: {exc}; pass another --store PATH") from None
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
+                            f"restore it from a backup or pass another --store PATH") from None
         self._lock = threading.RLock()
-        self._prepare_schema()
+        try:
+            self._prepare_schema()
+        except sqlite3.DatabaseError as exc:
+            if hasattr(self, "_conn"):
+                self._conn.close()
+            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
+                            f"restore it from a backup or pass another --store PATH") from None
 
     # -- schema ---------------------------------------------------------------------------
     def _prepare_schema(self) -> None:
@@ -77,7 +93,7 @@ class Store:
             version = None
             if has_meta:
                 row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                version = int(row[0]) if row else None
+                version = _schema_version(self.path, row[0]) if row else None
             if version is None:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -102,6 +118,15 @@ class Store:
                         db.execute(statement)
                 version += 1
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+
+    def _refuse_foreign(self) -> None:
+        """UserError for a SQLite database that holds tables but no ftcot ``meta``: ftcot leaves
+        it exactly as it is (not even switching it to WAL)."""
+        names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if names and "meta" not in names:
+            self._conn.close()
+            raise UserError(f"{self.path} is a SQLite database but not an ftcot store; ftcot leaves it "
+                            f"alone: pass another --store PATH")
 
     @property
     def schema_version(self) -> int:
@@ -232,6 +257,15 @@ class Store:
     def artifacts(self, kind: str) -> dict[str, Any]:
         rows = self._read("SELECT key, data FROM artifacts WHERE kind=? ORDER BY key", (kind,))
         return {key: json.loads(data) for key, data in rows}
+
+
+def _schema_version(path: Path, value: Any) -> int:
+    """The stored schema version as an integer; UserError when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"store {path} has a schema version {value!r} that is not a number: it was not "
+                        f"written by ftcot; pass another --store PATH") from None
 
 
 def _where(**filters: Any) -> tuple[str, list[Any]]:

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ftcot.api import UserError
-from ftcot.specs import Param, parse_params
+from ftcot.specs import parse_lora
 
-_OPTIONS = (
-    Param("r", int, 16, "adapter rank"),
-    Param("alpha", float, None, "scaling (default 2r)"),
-    Param("dropout", float, 0.0, "adapter dropout"),
-    Param("targets", str, None, "modules to adapt, joined with +"),
-)
-
-
-def parse_lora(spec: str) -> dict[str, Any]:
-    """Check a LoRA spec; its values with defaults filled in (alpha = 2r, dropout 0)."""
-    values = parse_params(spec, _OPTIONS, f"bad --lora {spec!r}")
-    r = values.get("r", 16)
-    if r < 1:
-        raise UserError(f"bad --lora {spec!r}: r must be >= 1")
-    targets = values.get("targets")
-    return {
-        "r": r,
-        "alpha": values.get("alpha", 2.0 * r),
-        "dropout": values.get("dropout", 0.0),
-        "targets": [t for t in targets.split("+") if t] if targets else None,
-    }
-
+if TYPE_CHECKING:
+    import torch
 
 def is_lora(model: torch.nn.Module) -> bool:
     from peft import PeftModel

@@ -12,6 +12,7 @@ from typing import Any
 from ftcot.api import Generation, Param, UserError
 from ftcot.store import content_key
 from ftcot.teachers.local import Generated, LocalTeacher
+from ftcot.validation import check_teacher_options
 
 
 class HFTeacher(LocalTeacher):
@@ -26,6 +27,7 @@ class HFTeacher(LocalTeacher):
     )
 
     def __post_init__(self) -> None:
+        check_teacher_options(self.options)
         self.batch_size = self.option("batch_size")
         self.seed = self.option("seed")
         self._model: Any = None

@@ -24,6 +24,7 @@ from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
 from ftcot.teachers import retry
+from ftcot.validation import check_teacher_options
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -67,6 +68,7 @@ class LiteLLMTeacher(Teacher):
         Param("timeout", float, DEFAULTS["timeout"], "seconds per request"),
         Param("max_tries", int, DEFAULTS["max_tries"], "tries per request before it is recorded as failed"),
         Param("backoff", float, DEFAULTS["backoff"], "first backoff delay in seconds, doubled per try"),
+        Param("max_wait", float, retry.MAX_WAIT_S, "longest wait a Retry-After may ask for, in seconds"),
         Param("api_base", str, None, "API base URL (a local server)"),
         Param("endpoint", str, None, "chat or text (default: from the model)"),
         Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)"),
@@ -80,10 +82,12 @@ class LiteLLMTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
+        check_teacher_options(self.options)
         self.concurrency = self.option("concurrency")
         self.timeout = self.option("timeout")
         self.max_tries = self.option("max_tries")
         self.backoff = self.option("backoff")
+        self.max_wait = self.option("max_wait")
         self.api_base = self.option("api_base")
         self.endpoint = self.option("endpoint")  # chat | text; None: from the model
         if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
@@ -123,7 +127,7 @@ class LiteLLMTeacher(Teacher):
         given_in = self.option("input_cost_per_token")
         given_out = self.option("output_cost_per_token")
         if given_in is not None or given_out is not None:
-            return float(given_in or 0.0), float(given_out or 0.0)
+            return float(given_in or 0.0), float(given_out or 0.0)  # one given: the other is free
         try:
             info = self._lib.get_model_info(self.model)
         except Exception:
@@ -176,6 +180,7 @@ class LiteLLMTeacher(Teacher):
         self._redact = retry.Redactor(self.options.get("api_key"))
         self._pause_until = 0.0
         self._call_options = self._request_options()
+        self._notice = getattr(sink, "notice", lambda text: None)
         queue = iter(jobs)
 
         async def worker() -> None:
@@ -258,6 +263,7 @@ class LiteLLMTeacher(Teacher):
             wait = self._pause_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+                self._notice("")
             try:
                 if chat:
                     call = lib.acompletion(messages=messages, **kwargs)
@@ -282,7 +288,9 @@ class LiteLLMTeacher(Teacher):
                     break
                 delay = retry.retry_after(exc) if kind == retry.RATE_LIMITED else None
                 if delay is not None:
+                    delay = retry.capped_wait(delay, self.max_wait)
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
+                    self._notice(f"rate limited: waiting {delay:.0f} s")
                 else:
                     delay = retry.backoff(attempt, self.backoff)
                 await asyncio.sleep(delay)

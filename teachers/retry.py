@@ -1,6 +1,7 @@
 """The one retry policy of API teachers: which errors are retried, and how long to wait.
 
-- 429: wait what ``Retry-After`` (or ``retry-after-ms``) says, else back off;
+- 429: wait what ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms`` says, at most
+  ``max_wait`` seconds (a teacher option, default ``MAX_WAIT_S``), else back off;
 - 5xx, timeouts, dropped connections, malformed responses: exponential backoff with jitter;
 - a request the provider rejects as such (400, 413, 422: too long, content policy): not retried,
   recorded as failed;
@@ -21,6 +22,7 @@ REJECTED = "rejected"
 FATAL = "fatal"
 
 MAX_BACKOFF_S = 60.0
+MAX_WAIT_S = 300.0  # the longest Retry-After wait honoured unless the max_wait option says otherwise
 
 
 class Malformed(Exception):
@@ -42,8 +44,9 @@ def classify(exc: BaseException) -> str:
     return TRANSIENT
 
 
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked to wait, from the error's response headers."""
+def retry_after(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the server asked to wait, from the error's response headers (``now``: the
+    current time as a Unix timestamp, for an HTTP-date value; default the clock's)."""
     for headers in (
         getattr(getattr(exc, "response", None), "headers", None),
         getattr(exc, "litellm_response_headers", None),
@@ -59,10 +62,31 @@ def retry_after(exc: BaseException) -> float | None:
             if "retry-after-ms" in lowered:
                 return max(0.0, float(lowered["retry-after-ms"]) / 1000)
             if "retry-after" in lowered:
-                return max(0.0, float(lowered["retry-after"]))
-        except (TypeError, ValueError):
-            continue  # an HTTP date: fall back to backoff
+                return _seconds_or_date(str(lowered["retry-after"]), now)
+        except (TypeError, ValueError, OverflowError):
+            continue  # unreadable: fall back to backoff
     return None
+
+
+def _seconds_or_date(value: str, now: float | None) -> float:
+    """A ``Retry-After`` value, seconds or an HTTP date, as seconds from ``now``."""
+    import math
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = parsedate_to_datetime(value)  # raises ValueError (TypeError before 3.10) if not a date
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        raise ValueError(value)
+    return max(0.0, seconds)
+
+
+def capped_wait(seconds: float, max_wait: float) -> float:
+    """A server-requested wait, at most ``max_wait`` seconds."""
+    return min(seconds, max_wait)
 
 
 def backoff(attempt: int, base: float, draw: Callable[[], float] = random.random) -> float:

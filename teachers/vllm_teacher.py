@@ -15,6 +15,7 @@ from typing import Any
 
 from ftcot.api import Generation, Param, UserError
 from ftcot.teachers.local import Generated, LocalTeacher
+from ftcot.validation import check_teacher_options
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
 
@@ -42,6 +43,7 @@ class VLLMTeacher(LocalTeacher):
     )
 
     def __post_init__(self) -> None:
+        check_teacher_options(self.options)
         self.batch_size = self.option("batch_size")
         self.seed = self.option("seed")
         self._llm: Any = None

@@ -26,3 +26,9 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "store" / "ftcot.db"
     monkeypatch.setenv("FTCOT_STORE", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs ftcot remembers writing (``ftcot.fileio``) go to the test's own folder."""
+    monkeypatch.setenv("FTCOT_STATE_DIR", str(tmp_path / "ftcot-state"))

@@ -109,19 +109,22 @@ def test_baseline_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
-    ("{not json", "cannot read baseline"),
+    ("{not json", "is not valid JSON"),
     ('{"cells": []}', "is not an ftcot baseline"),
-    ('{"ftcot_baseline": 1, "cells": [{"accuracy": 0.5, "n": 3}]}', "cell 0 has no valid spec"),
+    ('{"ftcot_baseline": 1, "cells": [{"accuracy": 0.5, "n": 3}]}', r"cells\.0\.spec is missing"),
     ('{"ftcot_baseline": 1, "cells": [{"spec": {"task": "t", "teacher": "o", "student": "s", "method": "m"},'
-     ' "accuracy": "high", "n": 3}]}', "numeric accuracy"),
+     ' "accuracy": "high", "n": 3}]}', r"cells\.0\.accuracy must be a number"),
 ])
-def test_bad_baseline_files_are_one_line_errors(tmp_path: Path, content: str | None, message: str) -> None:
+def test_bad_baseline_files_are_errors_with_one_line_per_problem(tmp_path: Path, content: str | None,
+                                                                 message: str) -> None:
     path = tmp_path / "b.json"
     if content is not None:
         path.write_text(content)
     with pytest.raises(UserError, match=message) as info:
         Baseline.load(path)
-    assert "\n" not in str(info.value)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 1 or (lines[0].startswith(f"baseline {path} has {len(lines) - 1} problem")
+                               and all(line.startswith("  cells.") for line in lines[1:]))
 
 
 def test_warnings_say_why_runs_are_not_comparable() -> None:

@@ -87,8 +87,11 @@ def test_same_seed_same_accuracy_twice(tmp_path: Path, monkeypatch, capsys: pyte
     assert texts[0] == texts[1] and len(texts[0]) == 6
 
 
-def _distill_process(store: Path, *extra: str) -> subprocess.Popen:
+def _distill_process(store: Path, *extra: str, hold_after: int | None = None) -> subprocess.Popen:
     env = dict(os.environ, FTCOT_STORE=str(store), FTCOT_THREADS="1")
+    env.pop("FTCOT_HOLD_AFTER_EPOCH", None)
+    if hold_after is not None:  # the run waits after that epoch's state is saved: no race with the kill
+        env["FTCOT_HOLD_AFTER_EPOCH"] = str(hold_after)
     argv = [sys.executable, "-m", "ftcot.cli", "distill", TASK, "--teacher", "oracle", "--student", STUDENT,
             "--epochs", "4", "--batch-size", "4", "--max-new-tokens", "40", "--json", *extra]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -96,17 +99,17 @@ def _distill_process(store: Path, *extra: str) -> subprocess.Popen:
 
 def test_training_killed_midway_resumes_from_its_checkpoint(tmp_path: Path):
     store = tmp_path / "killed" / "ftcot.db"
-    proc = _distill_process(store)
+    proc = _distill_process(store, hold_after=2)
     deadline = time.time() + 240
     state = None
-    while time.time() < deadline and proc.poll() is None:
+    while time.time() < deadline and proc.poll() is None:  # until epoch 2's state is on disk
         states = list((store.parent / "models").glob("*/state.json"))
         if states:
             state = json.loads(states[0].read_text())
-            if state["history"]:
+            if state["history"] and state["history"][-1]["epoch"] == 2:
                 break
         time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
+    assert proc.poll() is None, "the run ended before epoch 2 was saved"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = time.time()

@@ -14,7 +14,7 @@ from pathlib import Path
 from ftcot.store import Store
 
 TINY = "tiny-llama:layers=1,dim=32,heads=2,ffn=64,vocab=300"
-BROKEN = "tiny-llama:layers=1,dim=30,heads=4"  # dim not a multiple of heads: fails when the cell runs
+BROKEN = "hf:empty-model"  # a folder with no model in it: passes the checks up front, fails when the cell runs
 CONFIG = f"""\
 teachers = ["oracle"]
 students = ["{TINY}", "{BROKEN}"]
@@ -56,6 +56,7 @@ def probe(result: subprocess.CompletedProcess) -> dict:
 def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -> None:
     config = tmp_path / "m.toml"
     config.write_text(CONFIG)
+    (tmp_path / "empty-model").mkdir()
     first = ftcot("matrix", "run", str(config), "--json", cwd=tmp_path)
     assert probe(first)["rc"] == 1, first.stderr  # some cells failed
     summary = json.loads(first.stdout)
@@ -65,7 +66,7 @@ def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -
     for result in summary["results"]:
         by_student.setdefault(result["student"], []).append(result)
     assert all(r["status"] == "done" and r["n"] == 6 and 0 <= r["accuracy"] <= 1 for r in by_student[TINY])
-    assert all(r["status"] == "failed" and "dim" in r["error"] for r in by_student[BROKEN])
+    assert all(r["status"] == "failed" and "empty-model" in r["error"] for r in by_student[BROKEN])
 
     # the driver was the only writer: every cell, with its error where it failed, is in the store
     store = Store(tmp_path / "store" / "ftcot.db")

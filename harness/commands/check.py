@@ -9,6 +9,8 @@ from rich.markup import escape
 
 from ftcot.check import Baseline, build_baseline, check, print_report
 from ftcot.context import Context
+from ftcot.errors import UserError
+from ftcot.fileio import check_output
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     path: Path = args.baseline
     if args.update:
         return _update(ctx, args, path)
+    if args.tolerance is not None and not 0 <= args.tolerance < float("inf"):
+        raise UserError(f"--tolerance must be a finite number >= 0 points, got {args.tolerance}")
     baseline = Baseline.load(path)
     total = len(baseline.cells)
 
@@ -44,7 +48,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.err.print(f"[{i + 1}/{total}] {baseline.cells[i].label}", highlight=False, soft_wrap=True,
                       markup=False)
 
-    report = check(baseline, ctx.store, ctx.settings.data_dir, tolerance_points=args.tolerance,
+    report = check(baseline, ctx.store if args.run else ctx.read_store, ctx.settings.data_dir,
+                   tolerance_points=args.tolerance,
                    run=args.run, on_cell=announce)
     if args.json:
         ctx.emit_json({"baseline": str(path), "scoring": baseline.scoring, **report.to_dict()})
@@ -54,11 +59,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _update(ctx: Context, args: argparse.Namespace, path: Path) -> int:
+    check_output(path, "baseline", ctx.settings.store_path, owned=lambda content: True)
     existing = Baseline.load(path) if path.exists() else None
     scoring = existing.scoring if existing else ctx.settings.scoring
     specs = [c.spec for c in existing.cells] if existing else None
-    baseline, warnings = build_baseline(ctx.store, ctx.settings.data_dir, scoring, specs)
-    baseline.save(path)
+    baseline, warnings = build_baseline(ctx.read_store, ctx.settings.data_dir, scoring, specs)
+    baseline.save(path, ctx.settings.store_path)
     if args.json:
         ctx.emit_json({"baseline": str(path), "cells": len(baseline.cells), "warnings": warnings,
                        **{k: v for k, v in baseline.to_dict().items() if k != "cells"}})

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ftcot.claims import check as check_claims
 from ftcot.context import Context
-from ftcot.fileio import write_atomic
+from ftcot.errors import UserError
+from ftcot.fileio import check_output, write_output
 
 DEFAULT_OUTPUT = Path("ftcot-demo")
 DEMO_TITLE = "ftcot demo: Fine-tune-CoT vs fine-tuning, tiny-llama, oracle rationales"
@@ -39,9 +40,14 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     output: Path = args.output
-    output.mkdir(parents=True, exist_ok=True)
-    config = parse_config(demo_config_text(), output / "demo.toml")
-    write_atomic(output / "demo.toml", demo_config_text())
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file: give a folder for the demo's store and report")
+    text = demo_config_text()
+    report = output / "leaderboard.html"
+    check_output(report, "HTML report", output / "ftcot.db", owned=_is_html_report)
+    config = parse_config(text, output / "demo.toml")
+    write_output(output / "demo.toml", text, "demo config", output / "ftcot.db",
+                 owned=lambda content: content == text.encode("utf-8"))
     matrix = Matrix.open(config, store_path=output / "ftcot.db", data_dir=ctx.settings.data_dir,
                          scoring=ctx.settings.scoring)
     from ftcot.matrix.plan import parse_only
@@ -50,10 +56,11 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     ctx.console.print(f"ftcot demo: {len(cells)} cells, {config.parallel} at a time, results in {output}/")
     results = matrix.run(cells, ctx.console)
     board = matrix.leaderboard(title=DEMO_TITLE)
-    report = output / "leaderboard.html"
-    write_atomic(report, create("reporter", "html").render(board))
+    write_output(report, create("reporter", "html").render(board), "HTML report", output / "ftcot.db",
+                 owned=_is_html_report)
     verdicts = check_claims(board)
-    write_atomic(output / "claims.json", json.dumps([c.to_dict() for c in verdicts], indent=1) + "\n")
+    write_output(output / "claims.json", json.dumps([c.to_dict() for c in verdicts], indent=1) + "\n",
+                 "claims", output / "ftcot.db", owned=lambda content: b'"statement"' in content)
     failed = [r for r in results.values() if r.status != "done"]
     if args.json:
         ctx.emit_json(board.to_json())
@@ -68,3 +75,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     for result in failed:
         ctx.console.print(f"[red]failed[/] {result.task} {result.method} D={result.degree}: {result.error}")
     return 1 if failed else 0
+
+
+def _is_html_report(content: bytes) -> bool:
+    """Whether a file is an HTML leaderboard of an earlier demo, which a new run may replace."""
+    return content.startswith(b"<!DOCTYPE html>") and b"ftcot demo" in content

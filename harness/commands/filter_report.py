@@ -9,7 +9,7 @@ from rich.table import Table
 from ftcot import formatting as fmt
 from ftcot.commands.teach import add_all_completions, cell_teacher_options
 from ftcot.context import Context
-from ftcot.errors import UserError
+from ftcot.errors import NothingDone, UserError
 from ftcot.pipeline import CellSpec, filter_completions, load_task
 from ftcot.pipeline.filter import parse_filter_specs
 from ftcot.pipeline.teach import short_warning, teach_cell
@@ -19,8 +19,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "filter-report",
         help="kept/dropped counts per filter for a teacher's completions on a task",
-        description="Runs the filters over the teacher's completions for the task's training split "
-        "(completions come from the store; missing ones are asked of the teacher, as `ftcot teach` does).",
+        description="Runs the filters over the teacher's completions for the task's training split. "
+        "Completions come from the store (teachers that compute them, such as oracle and replay, write "
+        "them on the fly); a report never calls a model: run `ftcot teach` first.",
     )
     p.add_argument("task", metavar="TASK")
     p.add_argument("--teacher", metavar="SPEC", required=True)
@@ -49,8 +50,13 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     scoring = ctx.settings.scoring
     task = load_task(spec.task, ctx.settings.data_dir)
     train = task.train_examples(spec.split)
-    taught = teach_cell(spec, task, train, ctx.store, scoring, progress=True)
+    if args.drops < 0:
+        raise UserError(f"--drops must be >= 0, got {args.drops}")
+    taught = teach_cell(spec, task, train, ctx.read_store, scoring, progress=False, offline=True)
     completions = taught.completions
+    if not completions:
+        raise NothingDone(f"the store holds no completions of teacher {spec.teacher} for {task.key} "
+                          f"(D={spec.degree}); ask for them first: ftcot teach {args.task} --teacher {spec.teacher}")
     warning = short_warning(taught.notes, taught.examples, spec.degree)
     if warning:
         ctx.err.print(warning, markup=False, soft_wrap=True)

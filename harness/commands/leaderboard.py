@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ftcot.context import Context
 from ftcot.errors import UserError
+from ftcot.fileio import check_output, write_output
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +27,11 @@ def build_board(ctx: Context, config_path: Path | None, show_n: bool):
     if config_path is not None:
         from ftcot.commands.matrix import open_matrix
 
-        matrix = open_matrix(ctx, argparse.Namespace(config=config_path))
+        matrix = open_matrix(ctx, argparse.Namespace(config=config_path), read_only=True)
         return matrix.leaderboard(show_n=show_n)
-    cells = [c for c in ctx.store.cells() if c.scoring == ctx.settings.scoring]
-    teachers = teacher_test_accuracy(ctx.store, cells, ctx.settings.data_dir)
-    return build(cells, teachers, show_n=show_n, title=f"ftcot leaderboard: {ctx.store.path}",
+    cells = [c for c in ctx.read_store.cells() if c.scoring == ctx.settings.scoring]
+    teachers = teacher_test_accuracy(ctx.read_store, cells, ctx.settings.data_dir)
+    return build(cells, teachers, show_n=show_n, title=f"ftcot leaderboard: {ctx.read_store.path}",
                  scoring=ctx.settings.scoring)
 
 
@@ -38,14 +39,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.registry import create
 
     reporter = create("reporter", args.format)
+    if args.output is not None:  # refuse a bad path before any work
+        check_output(args.output, f"{args.format} leaderboard", ctx.settings.store_path)
     board = build_board(ctx, args.config, args.show_n)
     if not board.rows and args.format != "json":
-        where = args.config or ctx.store.path
+        where = args.config or ctx.settings.store_path
         raise UserError(f"no finished cells for {where} (scoring {', '.join(board.scoring) or ctx.settings.scoring}); "
                         f"run `ftcot matrix run CONFIG` or `ftcot distill` first")
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(reporter.render(board), encoding="utf-8")
+        write_output(args.output, reporter.render(board), f"{args.format} leaderboard", ctx.settings.store_path)
         ctx.err.print(f"wrote {args.format} leaderboard to {args.output}")
     elif args.format == "table":
         ctx.console.print(reporter.renderable(board))

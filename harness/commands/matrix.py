@@ -34,11 +34,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda ctx, args: (p.print_help(), 2)[1])
 
 
-def open_matrix(ctx: Context, args: argparse.Namespace):
+def open_matrix(ctx: Context, args: argparse.Namespace, read_only: bool = False):
+    """The matrix of ``args.config`` on its store: ``--store`` when given, else the config's
+    ``store``, else the default. ``read_only``: a missing store is not created."""
     from ftcot.matrix import Matrix, load_config
+    from ftcot.store import Store
 
     config = load_config(args.config)
-    store = None if config.store else ctx.store
+    if config.store is not None and not ctx.settings.store_given:
+        store = Store(config.store, create=not read_only)
+    else:
+        store = ctx.read_store if read_only else ctx.store
     return Matrix.open(config, store=store, data_dir=ctx.settings.data_dir, scoring=ctx.settings.scoring)
 
 
@@ -49,7 +55,7 @@ def _only(args: argparse.Namespace):
 
 
 def run_plan(ctx: Context, args: argparse.Namespace) -> int:
-    matrix = open_matrix(ctx, args)
+    matrix = open_matrix(ctx, args, read_only=True)
     summary = matrix.plan(_only(args))
     counts = summary.counts()
     if args.json:

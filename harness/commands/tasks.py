@@ -54,6 +54,7 @@ def describe(cls: type, data_dir: Any) -> dict[str, Any]:
         if row["present"]:
             row["size"] = len(task.examples())
             row["distillable"] = task.distillable()
+            row["changed"] = [f.name for f in task.changed_files()]
     except UserError as exc:
         row["problem"] = str(exc)
     except Exception as exc:  # a plugin's bug shows in its own row, the other tasks still list
@@ -96,6 +97,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         data = Text("present" if r["present"] else "missing")
         if r["present"] and not r["distillable"]:
             data = Text("test only")
+        if r.get("changed"):
+            data = Text(f"{data.plain}, changed")
         if r["broken"]:
             data = Text(r["problem"], style="red")
         table.add_row(r["name"], r["answer_type"] or "-", str(r["size"] or "-"), str(r["train"] or "-"),

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from ftcot import registry as plugins
 from ftcot.context import Context
+from ftcot.errors import NothingDone, UserError
+from ftcot.fileio import check_output
 from ftcot.specs import split_assignment
 
 
@@ -96,7 +98,14 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.pipeline.teach import short_warning, teach
+    from ftcot.validation import check_teacher_options
 
+    options = teach_options(args)
+    check_teacher_options({**options, "temperature": args.temperature})
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit must be >= 0, got {args.limit}")
+    if args.export:
+        check_output(args.export, "export", ctx.settings.store_path)
     task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
     if args.split == "train":
         examples = task.train_examples()
@@ -105,17 +114,21 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     else:
         examples = task.examples()
     if args.limit is not None:
-        examples = examples[: max(0, args.limit)]
+        examples = examples[: args.limit]
+    if not examples:
+        raise NothingDone(f"task {task.key} has no {args.split} examples to teach"
+                          + (" (--limit 0)" if args.limit == 0 else "") + ": nothing to ask the teacher")
     result = teach(
         ctx.store, task, args.teacher, examples, degree=args.degree, temperature=args.temperature,
-        scoring=ctx.settings.scoring, options=teach_options(args), progress=not args.no_progress,
+        scoring=ctx.settings.scoring, options=options, progress=not args.no_progress,
     )
     summary = result.summary()
     if args.export:
         from ftcot.completion_dataset import write_completions
 
         summary["exported"] = write_completions(
-            args.export, result.completions, examples, dataset_key=task.key, base_model=result.teacher)
+            args.export, result.completions, examples, dataset_key=task.key, base_model=result.teacher,
+            store=ctx.settings.store_path)
     if ctx.json_output:
         ctx.emit_json(summary)
     else:
@@ -135,6 +148,10 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     warning = short_warning(result.notes, result.examples, result.degree)
     if warning:
         ctx.err.print(warning, markup=False, soft_wrap=True)
+    if result.failed and not result.successes:
+        reason = next((c.error for c in result.completions if c.failed and c.error), "") or "no reason recorded"
+        raise NothingDone(f"all {result.failed} completions failed (e.g. {reason.splitlines()[0]}); fix the "
+                          f"cause and run the command again to retry them")
     if result.failed:
         ctx.err.print(f"{result.failed} completions failed (reasons are stored); run the command again to retry them")
     if result.stopped == "max_cost":
@@ -145,7 +162,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
 def run_report(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.teacher_report import ACCURACY_OVER, teacher_report
 
-    rows = teacher_report(ctx.store, args.tasks or None, args.teacher)
+    rows = teacher_report(ctx.read_store, args.tasks or None, args.teacher)
     if ctx.json_output:
         ctx.emit_json(rows)
         return 0

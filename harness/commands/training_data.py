@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ftcot import formatting as fmt
 from ftcot.commands.teach import add_all_completions, cell_teacher_options
 from ftcot.context import Context
 from ftcot.errors import UserError
-from ftcot.fileio import check_output_path, write_atomic
+from ftcot.fileio import check_output, write_output
 from ftcot.pipeline import CellSpec, load_task
 from ftcot.pipeline.filter import parse_filter_specs
 from ftcot.pipeline.run import training_samples
@@ -58,7 +59,8 @@ def cell_spec(args: argparse.Namespace) -> CellSpec:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     spec = cell_spec(args)
-    output = check_output_path(args.output, ctx.settings.store_path) if args.output else None
+    store = Path(ctx.settings.store_path)
+    output = check_output(args.output, "training data", store) if args.output else None
     task = load_task(spec.task, ctx.settings.data_dir)
     train = task.train_examples(spec.split)
     data = training_samples(spec, task, train, ctx.store, ctx.settings.scoring, progress=not args.no_progress)
@@ -70,6 +72,6 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(output, text)
+        write_output(output, text, "training data", store)
         ctx.err.print(f"{len(data.samples)} {args.format} pairs of {task.key} written to {output}", markup=False)
     return 0

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +208,9 @@ class Task(ABC):
                 "distillable": True, "files": [], "missing": []}
 
 
+MAX_GENERATED = 1_000_000
+"""The most examples a generated task makes (more would not fit in memory)."""
+
 _EXAMPLES: dict[tuple, tuple[list[Example], dict[int, Example]]] = {}
 _JSON: dict[tuple, Any] = {}
 
@@ -297,7 +301,15 @@ class DatasetTask(Task):
             for i, (question, answer, choices, rationale) in enumerate(rows):
                 out.append(Example(self.name, offset + i, question, answer, choices, rationale))
             offset += len(rows)
+        for raw_file in self.changed_files():
+            print(f"warning: task {self.name}: {self.path(raw_file)} does not match its checksum (changed since "
+                  f"it was installed?); results may not be comparable: reinstall it with "
+                  f"`{FETCH_HINT.format(task=self.name)}`", file=sys.stderr)
         return out
+
+    def changed_files(self) -> list[RawFile]:
+        """Present raw files whose sha256 differs from the one they were published with."""
+        return [f for f in self.present_files() if f.sha256 is not None and cached_sha256(self.path(f)) != f.sha256]
 
     @abstractmethod
     def _parse(self, path: Path, raw_file: RawFile) -> Iterator[tuple[str, str, list[str] | None, str | None]]:
@@ -430,6 +442,8 @@ class GeneratedTask(Task):
         for name in ("train", "test"):
             if self.values.get(name, 0) < 0:
                 raise UserError(f"task {self.name}: {name} must be >= 0")
+        if self.values.get("train", 0) + self.values.get("test", 0) > MAX_GENERATED:
+            raise UserError(f"task {self.name}: train + test must be at most {MAX_GENERATED:,} examples")
 
     @property
     def key(self) -> str:

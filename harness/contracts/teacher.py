@@ -55,14 +55,14 @@ class Generation:
 
     @classmethod
     def from_options(cls, temperature: float, options: dict[str, Any]) -> Generation:
-        templates = options.get("templates") or {}
-        unknown = set(templates) - {"reasoning", "answer"}
-        if unknown:
-            raise UserError(f"unknown template {sorted(unknown)[0]!r}: templates are 'reasoning' and 'answer'")
+        from ftcot.validation import check_teacher_options, option
+
+        settings = check_teacher_options({**options, "temperature": temperature})
+        templates = option(settings, "templates", {})
         gen = cls(
             temperature=float(temperature),
-            max_tokens=int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),
-            answer_max_tokens=int(options.get("answer_max_tokens") or DEFAULT_ANSWER_MAX_TOKENS),
+            max_tokens=option(settings, "max_tokens", DEFAULT_MAX_TOKENS),
+            answer_max_tokens=option(settings, "answer_max_tokens", DEFAULT_ANSWER_MAX_TOKENS),
             reasoning_template=templates.get("reasoning", REASONING_TEMPLATE),
             answer_template=templates.get("answer", ANSWER_TEMPLATE),
         )

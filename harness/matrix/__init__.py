@@ -29,8 +29,9 @@ __all__ = ["MatrixConfig", "Matrix", "load_config"]
 class Matrix:
     """A config with the store, data directory and scoring rule set it runs against.
 
-    The config's own ``store``, ``data_dir`` and ``scoring`` win over the command line's
-    defaults, so a config file alone says where its results live.
+    The config's own ``data_dir`` and ``scoring`` win over the command line's defaults, so a
+    config file alone says where its results live; its ``store`` too, unless ``--store`` names
+    another (``ftcot.commands.matrix.open_matrix``).
     """
 
     config: MatrixConfig

@@ -144,13 +144,37 @@ def _known_names(kind: str) -> list[str]:
     return registry().names(kind)
 
 
-def _training_keys() -> set[str]:
-    """The settings a student's ``TrainConfig`` accepts."""
-    import dataclasses
+def _where_spec(key: str, spec: str, as_table: bool) -> tuple[tuple[str, ...], str | None]:
+    """Where a spec of ``tasks``/``teachers``/``students`` is written: its own table, or a list item."""
+    return ((key, spec), None) if as_table else ((key,), spec)
 
-    from ftcot.contracts.student import TrainConfig
 
-    return {f.name for f in dataclasses.fields(TrainConfig)}
+def _check_plugins(data: dict, key: str, kind: str, specs: list[str], problems: _Problems,
+                   options_for: dict[str, dict[str, Any]] | None = None) -> None:
+    """Build each plugin, as a cell would, so a bad argument (``coin_flip:flipz=3``,
+    ``tiny-llama:layers=-1``) is reported now, not after a teacher has been paid."""
+    from ftcot.registry import create
+
+    as_table = isinstance(data.get(key), dict)
+    for spec in specs:
+        try:
+            create(kind, spec, **((options_for or {}).get(spec, {})))
+        except UserError as exc:
+            where, value = _where_spec(key, spec, as_table)
+            problems.add(where, f"{kind} {spec!r}: {str(exc).splitlines()[0]}", value=value)
+
+
+def _check_settings(model: type, table: Any, where: tuple[str, ...], what: str, problems: _Problems) -> None:
+    """Every problem of one settings table (training settings, teacher options), at its line."""
+    from ftcot.validation import UNKNOWN_SETTING
+    from ftcot.validation import problems as found
+
+    if not isinstance(table, dict):
+        return
+    for loc, message in found(model, table):
+        name = ".".join(str(part) for part in loc)
+        text = f"unknown {what} {name!r}" if message == UNKNOWN_SETTING else f"{what} {name} {message}"
+        problems.add(where + (str(loc[0]),) if loc else where, text)
 
 
 def _check_spec_list(data: dict, key: str, kind: str, problems: _Problems,
@@ -242,6 +266,9 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
         if key not in data:
             problems.add((), f"missing key {key!r}: {TOP_LEVEL[key]}")
 
+    for key in ("tasks", "students", "methods", "degrees", "seeds"):
+        if key in data and isinstance(data[key], (list, dict)) and not data[key]:
+            problems.add((key,), f"{key} is empty: the matrix would have no cells")
     methods = _check_list(data, "methods", problems, lambda m: m in METHODS, f"a method ({', '.join(METHODS)})") or []
     degrees = _check_list(data, "degrees", problems, lambda d: _is_int(d) and d >= 1, "an integer >= 1")
     seeds = _check_list(data, "seeds", problems, _is_int, "an integer")
@@ -269,18 +296,34 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
     for key, low in (("parallel", 1), ("threads_per_cell", 1), ("max_retries", 0)):
         if key in data and not (_is_int(data[key]) and data[key] >= low):
             problems.add((key,), f"{key} must be an integer >= {low}, not {data[key]!r}")
-    sections = [("training", data.get("training"))]
+    from ftcot.validation import TeacherOptions, TrainingSettings
+    from ftcot.validation import problems as settings_problems
+
+    sections: list[tuple[tuple[str, ...], Any]] = [(("training",), data.get("training"))]
     for key, overrides in (("tasks", task_overrides), ("students", student_overrides)):
         sections += [((key, spec, "training"), own.get("training")) for spec, own in overrides.items()]
-    known_training = _training_keys()
     for where, table in sections:
-        where = where if isinstance(where, tuple) else (where,)
-        for sub, value in (table.items() if isinstance(table, dict) else ()):
-            if known_training and sub not in known_training:
-                problems.add(where + (sub,), f"unknown training setting {sub!r} "
-                             f"(known: {', '.join(sorted(known_training))})")
-            elif isinstance(value, (dict, list)):
-                problems.add(where + (sub,), f"training setting {'.'.join(where)}.{sub} must be a single value")
+        _check_settings(TrainingSettings, table, where, "training setting", problems)
+    _check_settings(TeacherOptions, data.get("teacher"), ("teacher",), "teacher option", problems)
+    teacher_options: dict[str, dict[str, Any]] = {}
+    for spec in teachers:
+        own = teacher_overrides.get(spec, {})
+        _check_settings(TeacherOptions, own, ("teachers", spec), "teacher option", problems)
+        merged = {**(data["teacher"] if isinstance(data.get("teacher"), dict) else {}), **own}
+        if not settings_problems(TeacherOptions, merged):
+            teacher_options[spec] = {k: v for k, v in merged.items() if k != "temperature"}
+    _check_plugins(data, "tasks", "task", tasks, problems)
+    _check_plugins(data, "students", "student", students, problems)
+    _check_plugins(data, "teachers", "teacher", [t for t in teachers if t in teacher_options], problems,
+                   teacher_options)
+    for spec in filters or []:
+        if spec.partition(":")[0] in _known_names("filter"):
+            try:
+                from ftcot.registry import create
+
+                create("filter", spec)
+            except UserError as exc:
+                problems.add(("filters",), f"filter {spec!r}: {str(exc).splitlines()[0]}", value=spec)
 
     problems.raise_if_any()
     base = path.resolve().parent
@@ -317,4 +360,6 @@ def load_config(path: str | Path) -> MatrixConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read matrix config {path}: {exc.strerror}; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"matrix config {path} is not UTF-8 text (byte {exc.start}): give a TOML file") from None
     return parse_config(text, path)

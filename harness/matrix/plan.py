@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftcot.contracts.teacher import DEFAULT_ANSWER_MAX_TOKENS, DEFAULT_MAX_TOKENS, Generation, Teacher
+from ftcot.contracts.teacher import Generation, Teacher
 from ftcot.errors import UserError
 from ftcot.matrix.config import NO_TEACHER, TEACHER_METHODS, MatrixConfig
 from ftcot.records import CellResult
@@ -204,8 +204,8 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
         needed = len(examples) * degree
         calls = needed - cached if calls_model else 0
         mean_chars = sum(len(e.question) for e in examples) / max(1, len(examples))
-        step1 = int(options.get("max_tokens") or DEFAULT_MAX_TOKENS)
-        step2 = int(options.get("answer_max_tokens") or DEFAULT_ANSWER_MAX_TOKENS)
+        generation = Generation.from_options(temperature, options)
+        step1, step2 = generation.max_tokens, generation.answer_max_tokens
         # step 1 sends the question; step 2 sends it again with the rationale (about 4 characters a token)
         prompt_tokens = calls * int(2 * (mean_chars / 4 + 12) + step1)
         completion_tokens = calls * (step1 + step2)

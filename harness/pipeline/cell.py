@@ -16,6 +16,7 @@ from ftcot.contracts.teacher import default_temperature
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
 from ftcot.store import content_key
+from ftcot.validation import check_cell, check_training
 
 PIPELINE_VERSION = 1
 REPORT_EPOCHS = ("last", "best-on-test", "best-on-val")
@@ -60,6 +61,9 @@ class CellSpec:
     split: str = "default"
 
     def __post_init__(self) -> None:
+        filters = (self.filters,) if isinstance(self.filters, str) else tuple(self.filters or ())
+        check_cell({**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "filters": filters,
+                    "training": self.training or {}, "teacher_options": self.teacher_options or {}})
         fmt.check_method(self.method)
         if self.report_epoch not in REPORT_EPOCHS:
             raise UserError(f"unknown report epoch {self.report_epoch!r}; choose one of {', '.join(REPORT_EPOCHS)}")
@@ -69,7 +73,6 @@ class CellSpec:
         object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "training", dict(self.training or {}))
         object.__setattr__(self, "teacher_options", dict(self.teacher_options or {}))
-        filters = (self.filters,) if isinstance(self.filters, str) else tuple(self.filters or ())
         object.__setattr__(self, "filters", filters)
 
     def __hash__(self) -> int:  # the dict fields are not hashable; hash their JSON
@@ -86,6 +89,11 @@ class CellSpec:
         unknown = set(data) - names
         if unknown:
             raise UserError(f"unknown cell field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   and f.name not in data]
+        if missing:
+            raise UserError(f"a cell needs the field(s) {', '.join(missing)}")
         return cls(**data)
 
     @property
@@ -102,16 +110,10 @@ class CellSpec:
 
 
 def train_config(spec: CellSpec) -> TrainConfig:
-    """The cell's ``TrainConfig``: the paper's defaults with ``spec.training`` on top."""
-
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(spec.training) - known)
-    if unknown:
-        raise UserError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        return TrainConfig(**spec.training)
-    except TypeError as exc:
-        raise UserError(f"bad training settings {spec.training}: {exc}") from None
+    """The cell's ``TrainConfig``: the paper's defaults with ``spec.training`` (checked when the
+    spec was made) on top."""
+    check_training(spec.training)
+    return TrainConfig(**spec.training)
 
 
 def d_protocol(training: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from ftcot.pipeline.cell import CellSpec
 from ftcot.pipeline.scorer import Scorer
 from ftcot.records import Completion, Example
 from ftcot.store import Store, content_key
+from ftcot.validation import check_teacher_options
 
 ARTIFACT_KIND = "teach"
 
@@ -104,20 +105,24 @@ def teach(
     scoring: str = "paper",
     options: dict[str, Any] | None = None,
     progress: bool = True,
+    offline: bool = False,
 ) -> TeachResult:
     """Completions of ``teacher_spec`` for ``examples`` (indices 0..degree-1), asking only for what
     the store lacks. ``temperature=None``: 0 for degree 1, 0.7 above. ``options``: teacher
     settings (concurrency, timeout, max_tries, backoff, max_cost, api_base, templates, max_tokens,
-    answer_max_tokens, match, ...)."""
-    if degree < 1:
-        raise UserError(f"degree must be at least 1 (got {degree})")
+    answer_max_tokens, match, ...). ``offline``: only what the store holds, for reports: a
+    teacher that calls a model is not asked, and nothing is written."""
+    if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
+        raise UserError(f"degree must be an integer >= 1 (got {degree})")
     options = dict(options or {})
-    temperature = default_temperature(degree) if temperature is None else float(temperature)
-    if temperature < 0:
-        raise UserError(f"temperature must be >= 0 (got {temperature})")
+    temperature = default_temperature(degree) if temperature is None else temperature
+    check_teacher_options({**options, "temperature": temperature})
+    temperature = float(temperature)
     max_cost = options.get("max_cost")
     teacher = create_teacher(teacher_spec, options)
     generation = Generation.from_options(temperature, options)
+    if offline and teacher.calls_model:
+        teacher = _StoredOnly(teacher)
     teacher.prepare(task, generation)
     if max_cost is not None and not teacher.priced:
         raise UserError(
@@ -138,10 +143,10 @@ def teach(
 
     result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature)
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
-    if todo:
+    if todo and not offline:
         _record_artifact(store, artifact_key, result, jobs, {})
     scorer = Scorer(task, scoring)
-    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)))
+    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)), persist=not offline)
     if todo:
         try:
             with sink.view:
@@ -176,8 +181,31 @@ def teach(
     result.spent_usd = sink.spent
     result.stopped = sink.stopped
     result.notes = teacher.notes()
-    _record_artifact(store, artifact_key, result, jobs, final)
+    if not offline:
+        _record_artifact(store, artifact_key, result, jobs, final)
     return result
+
+
+class _StoredOnly:
+    """A model-calling teacher for a report: it keys jobs as the teacher does and asks nothing."""
+
+    cacheable = True
+
+    def __init__(self, teacher: Teacher):
+        self._teacher = teacher
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._teacher, name)
+
+    def prepare(self, task: Any, generation: Generation) -> None:
+        """Nothing to load: no request is made."""
+
+    @property
+    def priced(self) -> bool:
+        return True
+
+    def run(self, jobs: list[Job], sink: Any, generation: Generation) -> None:
+        """Asks nothing: what the store lacks stays missing."""
 
 
 def _record_artifact(store: Store, key: str, result: TeachResult, jobs: list[Job],
@@ -200,8 +228,10 @@ def _record_artifact(store: Store, key: str, result: TeachResult, jobs: list[Job
 class _Sink:
     """Scores and stores completions as they arrive; keeps the spend within ``max_cost``."""
 
-    def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: _ProgressView):
+    def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: _ProgressView,
+                 persist: bool = True):
         self.store = store
+        self.persist = persist
         self.scorer = scorer
         self.max_cost = None if max_cost is None else float(max_cost)
         self.view = view
@@ -241,8 +271,13 @@ class _Sink:
                 self.spent += completion.cost_usd
                 self.failed += completion.failed
                 rows.append((job.key, completion))
-        self.store.put_completions(rows)
+        if self.persist:
+            self.store.put_completions(rows)
         self.view.advance(len(rows), self.failed, self.spent)
+
+    def notice(self, text: str) -> None:
+        """Show what the run waits on (e.g. a rate limit) in the progress line; "" clears it."""
+        self.view.notice(text)
 
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
@@ -273,12 +308,12 @@ class _ProgressView:
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), RateColumn(),
             TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
-            TextColumn("${task.fields[spent]:.4f}"),
+            TextColumn("${task.fields[spent]:.4f}"), TextColumn("{task.fields[note]}"),
             console=Console(stderr=True), transient=False,
         )
         what = f"{teacher.label} · {task.key}"
         what = what if len(what) <= 28 else what[:27] + "…"
-        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0)
+        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0, note="")
 
     def __enter__(self) -> _ProgressView:
         if self.progress is not None:
@@ -298,6 +333,10 @@ class _ProgressView:
         if self.progress is not None:
             self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
 
+    def notice(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task_id, note=text)
+
 
 def short_warning(notes: dict[str, Any], examples: int, degree: int) -> str | None:
     """One line when a teacher's notes count examples with fewer recorded completions than the
@@ -312,21 +351,27 @@ def short_warning(notes: dict[str, Any], examples: int, degree: int) -> str | No
 
 
 def teach_examples(
-    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True
+    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True,
+    offline: bool = False,
 ) -> list[Completion]:
-    """The teacher's completions for ``examples`` (through the store: nothing asked twice)."""
-    return list(teach_cell(spec, task, examples, store, scoring, progress).completions)
+    """The teacher's completions for ``examples`` (through the store: nothing asked twice);
+    ``offline``: only the stored ones (see ``teach``)."""
+    return list(teach_cell(spec, task, examples, store, scoring, progress, offline).completions)
 
 
 def teach_cell(
-    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True
+    spec: CellSpec, task: Task, examples: list[Example], store: Store, scoring: str, progress: bool = True,
+    offline: bool = False,
 ) -> TeachResult:
-    """``teach`` with a cell's teacher settings; UserError when some completions were not asked."""
+    """``teach`` with a cell's teacher settings; UserError when some completions were not asked
+    (``offline``: only what the store holds, nothing asked)."""
     options = {k: v for k, v in spec.teacher_options.items() if k != "temperature"}
     result = teach(
         store, task, spec.teacher, examples, degree=spec.degree, temperature=spec.temperature,
-        scoring=scoring, options=options, progress=progress,
+        scoring=scoring, options=options, progress=progress, offline=offline,
     )
+    if offline:
+        return result
     if result.missing:
         why = f" ({result.stopped})" if result.stopped else ""
         raise UserError(

@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,17 @@ from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
 from ftcot.pipeline.evaluate import accuracy, evaluate
 from ftcot.registry import create
 from ftcot.store import content_key
+
+HOLD_ENV = "FTCOT_HOLD_AFTER_EPOCH"
+
+
+def hold_after(epoch: int) -> None:
+    """A hook for tests of resuming: with ``FTCOT_HOLD_AFTER_EPOCH=N`` the run waits, once epoch N
+    is wholly done (trained, checkpointed, recorded), until it is killed; a test then synchronises
+    on that recorded state, not on how fast the machine trains."""
+    if os.environ.get(HOLD_ENV) == str(epoch):
+        threading.Event().wait()
+
 
 _MODEL_DIR_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CORPUS_MARKERS = " ".join((
@@ -129,6 +142,7 @@ class Trainer:
         write_json_atomic(self.state_path, self.state)
 
     def on_epoch(self, epoch: int, model: StudentModel) -> None:
+        hold_after(epoch - 1)  # the previous epoch is wholly done: trained, saved, recorded
         entry: dict[str, Any] = {"epoch": epoch, "finished_at": round(time.time(), 3)}
         mode = self.inputs.report_epoch
         if mode != "last":

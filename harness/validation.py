@@ -1,0 +1,201 @@
+"""The one validated settings model: training settings, teacher options and a cell's fields,
+checked the same way wherever they come from (command line, matrix file, pytest fixture,
+baseline), before any teacher is asked or any model trained.
+
+Each model only checks: a value that is not given stays absent, so the defaults live where they
+are used (``TrainConfig``, the teachers) and what is stored (cell keys) does not change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ftcot.errors import UserError
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+UNKNOWN_SETTING = "is not a known setting"
+
+
+class _Checked(BaseModel):
+    """Strict types (no ``"5"`` for 5, no ``true`` for 1), every problem reported at once."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class TrainingSettings(_Checked):
+    """Overrides of ``ftcot.contracts.student.TrainConfig``; its field names, checked."""
+
+    lr: PositiveFloat | None = None
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    max_length: PositiveInt | None = None
+    warmup_steps: NonNegativeInt | None = None
+    grad_accum: PositiveInt | None = None
+    max_steps: PositiveInt | None = None
+    max_new_tokens: PositiveInt | None = None
+    eval_batch_size: PositiveInt | None = None
+    lora: str | None = None
+    weight_decay: NonNegativeFloat | None = None
+
+    @field_validator("lora")
+    @classmethod
+    def _lora(cls, value: str | None) -> str | None:
+        if value is not None:
+            from ftcot.specs import parse_lora
+
+            try:
+                parse_lora(value)
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class TeacherOptions(_Checked):
+    """Teacher options the built-in teachers read; a plugin's own further options pass through."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    temperature: NonNegativeFloat | None = None
+    concurrency: PositiveInt | None = None
+    timeout: PositiveFloat | None = None
+    max_tries: PositiveInt | None = None
+    backoff: NonNegativeFloat | None = None
+    max_wait: PositiveFloat | None = None
+    max_cost: NonNegativeFloat | None = None
+    api_base: Annotated[str, Field(min_length=1)] | None = None
+    api_key: str | None = None
+    endpoint: Literal["chat", "text"] | None = None
+    match: Literal["index", "question"] | None = None
+    max_tokens: PositiveInt | None = None
+    answer_max_tokens: PositiveInt | None = None
+    templates: dict[Literal["reasoning", "answer"], str] | None = None
+    input_cost_per_token: NonNegativeFloat | None = None
+    output_cost_per_token: NonNegativeFloat | None = None
+    batch_size: PositiveInt | None = None
+    seed: int | None = None
+    tensor_parallel_size: PositiveInt | None = None
+    device: str | None = None
+    progress: bool | None = None
+
+
+class CellSettings(_Checked):
+    """The fields of a ``CellSpec``."""
+
+    task: Annotated[str, Field(min_length=1)]
+    teacher: Annotated[str, Field(min_length=1)]
+    student: Annotated[str, Field(min_length=1)]
+    method: str
+    degree: PositiveInt = 1
+    seed: int = 0
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    teacher_options: TeacherOptions = Field(default_factory=TeacherOptions)
+    filters: tuple[str, ...] | list[str] = ("correct",)
+    report_epoch: str = "last"
+    split: Annotated[str, Field(min_length=1)] = "default"
+
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class BaselineCellModel(_Checked):
+    """One cell of a baseline file (``ftcot.check``); its ``spec`` is checked as a cell."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    spec: dict[str, Any]
+    accuracy: Fraction
+    n: PositiveInt
+    key: str = ""
+    duration_s: NonNegativeFloat = 0.0
+
+
+class BaselineModel(_Checked):
+    """A baseline file: at least one cell, accuracies in [0, 1], ``n`` >= 1."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    ftcot_baseline: Literal[1]
+    created: str = ""
+    scoring: Literal["paper", "strict"] = "paper"
+    versions: dict[str, str] = Field(default_factory=dict)
+    data: dict[str, str | None] = Field(default_factory=dict)
+    cells: Annotated[list[BaselineCellModel], Field(min_length=1)]
+
+
+def problems(model: type[BaseModel], data: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """(location, message) for every problem of ``data`` as ``model``; empty when it is valid."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return [(tuple(err["loc"]), describe(err)) for err in exc.errors()]
+    return []
+
+
+def describe(err: Any) -> str:
+    """One pydantic error as a short phrase with the value given, e.g. ``must be > 0, got -1``."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        return UNKNOWN_SETTING
+    if kind == "missing":
+        return "is missing"
+    text = {
+        "greater_than": f"must be > {ctx.get('gt')}",
+        "greater_than_equal": f"must be >= {ctx.get('ge')}",
+        "finite_number": "must be a finite number",
+        "int_type": "must be an integer",
+        "float_type": "must be a number",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "dict_type": "must be a table of settings",
+        "literal_error": f"must be one of {ctx.get('expected')}",
+        "string_too_short": "must not be empty",
+        "too_short": "must not be empty",
+        "less_than_equal": f"must be <= {ctx.get('le')}",
+        "list_type": "must be a list",
+    }.get(kind)
+    if text is None:
+        text = err["msg"].removeprefix("Value error, ")
+        text = text[:1].lower() + text[1:]
+    return text if kind == "value_error" else f"{text}, got {given!r}"
+
+
+def joined(found: list[tuple[tuple[str | int, ...], str]], prefix: str = "") -> str:
+    """Problems as one line: ``lr must be > 0, got -1.0; batch_size must be >= 1, got 0``."""
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in loc)} {message}" for loc, message in found)
+
+
+def check_training(training: dict[str, Any]) -> None:
+    """UserError naming every bad training setting."""
+    found = problems(TrainingSettings, training)
+    if found:
+        raise UserError(f"bad training settings: {joined(found)}")
+
+
+def check_teacher_options(options: dict[str, Any]) -> TeacherOptions:
+    """The options, checked; UserError naming every bad one."""
+    found = problems(TeacherOptions, options)
+    if found:  # named as both the option and its command-line flag: max_tries (--max-tries)
+        named = [((f"{loc[0]} (--{str(loc[0]).replace('_', '-')})", *loc[1:]), message) for loc, message in found]
+        raise UserError(f"bad teacher options: {joined(named)}")
+    return TeacherOptions.model_validate(options)
+
+
+def option(settings: TeacherOptions, name: str, default: Any) -> Any:
+    """A teacher option's value, ``default`` where it was not given (0 and "" are values)."""
+    value = getattr(settings, name, None)
+    if value is None and settings.model_extra:
+        value = settings.model_extra.get(name)
+    return default if value is None else value
+
+
+def check_cell(fields: dict[str, Any]) -> None:
+    """UserError naming every bad field of a cell (a ``CellSpec`` as a dict)."""
+    found = problems(CellSettings, fields)
+    if found:
+        raise UserError(f"bad cell settings: {joined(found)}")
