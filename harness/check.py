@@ -148,7 +148,8 @@ class Baseline:
         if not isinstance(raw, dict) or "ftcot_baseline" not in raw:
             raise UserError(f"{path} is not an ftcot baseline (format {FORMAT_VERSION}); {fix}")
         found = [(".".join(str(p) for p in loc), message) for loc, message in problems(BaselineModel, raw)]
-        for i, item in enumerate(raw.get("cells") if isinstance(raw.get("cells"), list) else []):
+        cells = raw.get("cells")
+        for i, item in enumerate(cells if isinstance(cells, list) else []):
             if isinstance(item, dict) and isinstance(item.get("spec"), dict):
                 try:
                     CellSpec.from_dict(item["spec"])
@@ -253,7 +254,7 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
     tasks = sorted({spec["task"] for spec, _, _ in chosen})
     data, fp_warnings = task_fingerprints(tasks, data_dir)
     baseline = Baseline(
-        cells=[BaselineCell(spec=spec, key=key, accuracy=float(cell.accuracy), n=cell.n,
+        cells=[BaselineCell(spec=spec, key=key, accuracy=float(cell.accuracy or 0.0), n=cell.n,
                             duration_s=round(cell.duration_s, 3))
                for spec, key, cell in chosen],
         scoring=scoring,
@@ -289,7 +290,7 @@ def gather(baseline: Baseline, store: Store, data_dir: Path, run: bool = True, p
             except Exception as exc:  # a broken cell is reported in the table, the others still run
                 result = _failed(item.spec, baseline.scoring, f"{type(exc).__name__}: {exc}")
         else:
-            result = store.get_cell(cell_key(spec, baseline.scoring))
+            result = store.get_cell(cell_key(spec, baseline.scoring))  # type: ignore[assignment]  # None: not run
         results.append(result)
     return results
 

@@ -49,7 +49,7 @@ class PluginInfo:
     name: str
     package: str
     version: str
-    cls: type
+    cls: type[Any]
     problem: str | None = None
 
     @property
@@ -119,7 +119,7 @@ class Registry:
         known = ", ".join(self.names(kind)) or "none"
         raise UserError(f"unknown {kind} {name!r}; known {kind}s: {known} (`ftcot plugins` lists them)")
 
-    def resolve(self, kind: str, spec: str) -> tuple[type, str | None]:
+    def resolve(self, kind: str, spec: str) -> tuple[type[Any], str | None]:
         """The class named by ``PLUGIN[:ARGUMENT]`` and the argument."""
         name, argument = split_spec(spec)
         return self.get(kind, name).cls, argument

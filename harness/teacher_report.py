@@ -35,7 +35,7 @@ def teacher_report(store: Store, tasks: list[str] | None = None, teacher: str | 
     rows = []
     for (task_key, label), entries in sorted(groups.items()):
         stored = store.get_completions(entries)
-        row = {"task": task_key, "teacher": label, "examples": 0, "completions": 0, "failed": 0,
+        row: dict[str, Any] = {"task": task_key, "teacher": label, "examples": 0, "completions": 0, "failed": 0,
                "missing": 0, "correct": 0, "accuracy": None, "prompt_tokens": 0,
                "completion_tokens": 0, "cost_usd": 0.0, "accuracy_over": ACCURACY_OVER}
         examples = set()

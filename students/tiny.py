@@ -36,7 +36,7 @@ class TinyStudent(Student):
     seq2seq: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any], *, threads: int | None = None, device: str | None = None):
-        self.params = params
+        self.sizes = params
         self.threads = threads
         self.device = device
         self.key = f"{self.name}:" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -65,7 +65,7 @@ class TinyStudent(Student):
 
         set_threads(self.threads)
         family = Seq2SeqStudentModel if self.seq2seq else CausalStudentModel
-        tokenizer = train_bpe(corpus, self.params["vocab"], bos=not self.seq2seq)
+        tokenizer = train_bpe(corpus, self.sizes["vocab"], bos=not self.seq2seq)
         torch.manual_seed(seed)
         model = family.auto_class.from_config(self.config(len(tokenizer), tokenizer))
         return family(model, tokenizer, key=self.key, device=self.device, threads=self.threads)
@@ -84,7 +84,7 @@ class TinyGPT2(TinyStudent):
     def config(self, vocab_size: int, tokenizer: Any) -> Any:
         from transformers import GPT2Config
 
-        p = self.params
+        p = self.sizes
         return GPT2Config(
             vocab_size=vocab_size, n_positions=p["positions"], n_embd=p["dim"], n_layer=p["layers"],
             n_head=p["heads"], n_inner=p["ffn"], resid_pdrop=p["dropout"], embd_pdrop=p["dropout"],
@@ -101,7 +101,7 @@ class TinyLlama(TinyStudent):
     def config(self, vocab_size: int, tokenizer: Any) -> Any:
         from transformers import LlamaConfig
 
-        p = self.params
+        p = self.sizes
         return LlamaConfig(
             vocab_size=vocab_size, hidden_size=p["dim"], intermediate_size=p["ffn"],
             num_hidden_layers=p["layers"], num_attention_heads=p["heads"], num_key_value_heads=p["heads"],
@@ -120,7 +120,7 @@ class TinyT5(TinyStudent):
     def config(self, vocab_size: int, tokenizer: Any) -> Any:
         from transformers import T5Config
 
-        p = self.params
+        p = self.sizes
         return T5Config(  # type: ignore[call-arg]  # T5Config takes model kwargs through **kwargs
             vocab_size=vocab_size, d_model=p["dim"], d_kv=p["dim"] // p["heads"], d_ff=p["ffn"],
             num_layers=p["layers"], num_decoder_layers=p["layers"], num_heads=p["heads"],

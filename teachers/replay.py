@@ -143,8 +143,9 @@ class ReplayTeacher(Teacher):
         used: dict[int, set[int]] = {}
         jobs = []
         self.unmatched = self.outside = 0
-        self.entries_read = len(self.entries)
-        for position, entry in enumerate(self.entries):
+        entries = self.entries or []
+        self.entries_read = len(entries)
+        for position, entry in enumerate(entries):
             example = self._find(entry, lookup, position)
             if example is None:
                 self.unmatched += 1
@@ -199,7 +200,7 @@ class ReplayTeacher(Teacher):
 
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         for start in range(0, len(jobs), BATCH):
-            sink.emit_many([(job, job.recorded) for job in jobs[start:start + BATCH]])
+            sink.emit_many([(job, job.recorded) for job in jobs[start:start + BATCH] if job.recorded is not None])
 
 
 def _flag(value: Any) -> bool:

@@ -64,7 +64,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 # -- status ---------------------------------------------------------------------------------------
 
 
-def task_status(cls: type, data_dir: Any) -> dict[str, Any]:
+def task_status(cls: type[Any], data_dir: Any) -> dict[str, Any]:
     task = cls.from_spec(None, data_dir=data_dir)
     files = []
     for f in data_install.files_of(cls):

@@ -76,8 +76,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     spec = build_spec(args)
     scoring = ctx.settings.scoring
     key = cell_key(spec, scoring)
-    cached = ctx.store.get_cell(key)
-    cached = cached is not None and cached.status == "done"
+    stored = ctx.store.get_cell(key)
+    cached = stored is not None and stored.status == "done"
     cell = run_cell(spec, ctx.store, ctx.settings.data_dir, scoring, progress=True)
     correct = round((cell.accuracy or 0.0) * cell.n)
     if args.json:

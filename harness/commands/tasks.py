@@ -31,7 +31,7 @@ def generator_of(cls: type) -> type[GeneratedTask] | None:
     return generator if isinstance(generator, type) and issubclass(generator, GeneratedTask) else None
 
 
-def describe(cls: type, data_dir: Any) -> dict[str, Any]:
+def describe(cls: type[Any], data_dir: Any) -> dict[str, Any]:
     """One task's row: ``name``, ``size``, ``train``, ``test``, ``answer_type``, ``present``,
     ``generator`` (the generated variant with its defaults), ``params``, ``problem`` (``broken``:
     the task's own code failed)."""

@@ -109,7 +109,8 @@ class _Problems:
     """Collects problems with their line numbers; raises them together."""
 
     def __init__(self, path: Path, index: LineIndex):
-        self.path, self.index, self.items = path, index, []
+        self.path, self.index = path, index
+        self.items: list[tuple[int, str]] = []
 
     def add(self, key: tuple[str, ...], message: str, value: str | None = None) -> None:
         line = self.index.line_of_value(key, value) if value is not None else self.index.line_of(key)

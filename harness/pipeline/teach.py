@@ -122,7 +122,7 @@ def teach(
     teacher = create_teacher(teacher_spec, options)
     generation = Generation.from_options(temperature, options)
     if offline and teacher.calls_model:
-        teacher = _StoredOnly(teacher)
+        teacher = _StoredOnly(teacher)  # type: ignore[assignment]  # a stand-in with the same methods
     teacher.prepare(task, generation)
     if max_cost is not None and not teacher.priced:
         raise UserError(
