@@ -132,11 +132,22 @@ class HFStudentModel(StudentModel):
         training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
 
     def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module:
-        """The module to optimise: the model, wrapped with LoRA adapters when ``config.lora``."""
+        """The module to optimise: the model in fp32 for full fine-tuning, or wrapped with LoRA
+        adapters when ``config.lora``; with activation checkpointing when asked."""
         if config.lora and not lora_support.is_lora(self.model):
             self.model = lora_support.apply_lora(self.model, config.lora, seq2seq=self.is_encoder_decoder)
             self.model.to(self.device)
             self.lora = config.lora
+        elif not config.lora:
+            self.model.float()  # fp32 master weights; autocast lowers the precision of the compute
+        if config.gradient_checkpointing:
+            if not getattr(self.model, "supports_gradient_checkpointing", True):
+                raise UserError(f"student {self.key} does not support gradient_checkpointing; turn it off")
+            enable = getattr(self.model, "activation_checkpointing_enable", None)  # its name from transformers 5.x
+            if enable is not None:
+                enable({"use_reentrant": False})
+            else:
+                self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         return self.model
 
     def example_length(self, example: Any) -> int:

@@ -1,5 +1,9 @@
-"""The training loop: AdamW, optional linear warm-up, gradient accumulation, length-grouped
-batches, a checkpoint per epoch and resume from the last one.
+"""The training loop: AdamW, optional linear warm-up, gradient accumulation, gradient clipping,
+length-grouped batches, a checkpoint per epoch and resume from the last one.
+
+Precision: the optimised weights are fp32 (``master_weights_fp32``) and the forward pass runs
+under bf16 (or fp16 with a loss scaler) autocast on GPUs, so AdamW never updates low-precision
+weights. Clipping (``max_grad_norm``) bounds the global L2 norm of the gradient of each step.
 
 Kept as plain as a hand-written PyTorch loop (the benchmark compares the two): per step one
 collate, one forward, one backward and, every ``grad_accum`` batches, one optimizer step.
@@ -27,7 +31,7 @@ import torch
 
 from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError
 from ftcot.fileio import atomic_file, write_json_atomic
-from ftcot.students.runtime import autocast
+from ftcot.students.runtime import autocast, grad_scaler
 
 CHECKPOINT = "last.pt"
 CALLBACK_DONE = "on-epoch.json"
@@ -101,6 +105,8 @@ def train(
             raise UserError(f"training setting {name} must be >= 1, got {getattr(config, name)}")
     if config.max_steps is not None and config.max_steps < 1:
         raise UserError(f"training setting max_steps must be >= 1, got {config.max_steps}")
+    if config.max_grad_norm is not None and not config.max_grad_norm >= 0:
+        raise UserError(f"training setting max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
     model_obj: Trainable = student  # type: ignore[assignment]
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +121,7 @@ def train(
     torch.manual_seed(seed)
     module = model_obj.trainable_module(config, seed)
     params = [p for p in module.parameters() if p.requires_grad]
+    master_weights_fp32(params)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = None
     if config.warmup_steps > 0:
@@ -129,6 +136,7 @@ def train(
             _mark_callback_done(checkpoint_dir, state.epoch)
 
     device = model_obj.device
+    scaler = grad_scaler(device)
     module.train()
     bar = _Progress(total_steps, state.step, enabled=progress)
     try:
@@ -142,14 +150,15 @@ def train(
                 batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in indices]).items()}
                 with autocast(device):
                     loss = module(**batch).loss
-                if config.grad_accum > 1:
-                    (loss / config.grad_accum).backward()
-                else:
-                    loss.backward()
+                scaler.scale(loss / config.grad_accum if config.grad_accum > 1 else loss).backward()
                 loss_sum += loss.detach().float()
                 seen += 1
                 if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
-                    optimizer.step()
+                    if config.max_grad_norm:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                    scaler.step(optimizer)
+                    scaler.update()
                     if scheduler is not None:
                         scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -169,6 +178,14 @@ def train(
         bar.close()
         module.eval()
     return state
+
+
+def master_weights_fp32(params: list[torch.nn.Parameter]) -> None:
+    """Cast trainable low-precision weights (a bf16 or fp16 checkpoint) to fp32 in place: the
+    optimizer then keeps fp32 weights and moments, and autocast runs the forward in low precision."""
+    for p in params:
+        if p.is_floating_point() and p.dtype != torch.float32:
+            p.data = p.data.float()
 
 
 def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, module: torch.nn.Module,

@@ -45,17 +45,26 @@ class TrainConfig(Record):
     eval_batch_size: int = 32
     lora: str | None = None  # e.g. "r=16,alpha=32" (also dropout=, targets=q_proj+v_proj)
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
+    max_grad_norm: float | None = 1.0  # clip the gradient's global L2 norm to this; 0 or None: no clipping
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
 
     def training_dict(self) -> dict[str, Any]:
-        """The fields that change the trained weights (decoding settings left out): what a
-        trained model's identity should hash."""
+        """The fields that change the trained weights (decoding and memory settings left out):
+        what a trained model's identity should hash. Fields added after models were first
+        stored are left out at their default, so those models keep their keys."""
         data = self.to_dict()
-        for name in DECODING_FIELDS:
+        for name in (*DECODING_FIELDS, *OPERATIONAL_FIELDS):
             data.pop(name)
+        for name, default in LATER_DEFAULTS.items():
+            if data.get(name) == default:
+                data.pop(name)
         return data
 
 
 DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
+OPERATIONAL_FIELDS = ("gradient_checkpointing",)  # same weights, other memory/time trade-off
+LATER_DEFAULTS: dict[str, Any] = {"max_grad_norm": 1.0}
+"""Weight-changing fields added after ftcot 0.1, with the default that leaves them out of keys."""
 
 
 EpochCallback = Callable[[int, "StudentModel"], None]

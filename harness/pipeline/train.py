@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcot import formatting as fmt
-from ftcot.contracts.student import DECODING_FIELDS, StudentModel, TrainConfig
+from ftcot.contracts.student import StudentModel, TrainConfig
 from ftcot.fileio import read_json_or_none, write_json_atomic
 from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
 from ftcot.pipeline.evaluate import accuracy, evaluate
@@ -50,7 +50,7 @@ def training_pairs(samples: list[Sample], encoder_decoder: bool) -> list[tuple[s
 
 def model_key(inputs: CellInputs, student_key: str) -> str:
     """(student, training data, hyper-parameters, seed), plus the evaluation data for best-on-*."""
-    hyper = {k: v for k, v in inputs.config.items() if k not in DECODING_FIELDS}
+    hyper = TrainConfig.from_dict(inputs.config).training_dict()
     data = content_key([dataclasses.astuple(s) for s in inputs.samples])
     parts: list[Any] = ["model", PIPELINE_VERSION, student_key, inputs.method, data, hyper, inputs.seed]
     if inputs.report_epoch != "last":
