@@ -24,8 +24,6 @@ from transformers import (
     AutoTokenizer,
     GenerationConfig,
     PreTrainedModel,
-    StoppingCriteria,
-    StoppingCriteriaList,
 )
 
 from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
@@ -35,21 +33,6 @@ from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
-
-
-class StopOnText(StoppingCriteria):
-    """Marks a sequence done once its generated text contains ``stop``."""
-
-    def __init__(self, tokenizer: Any, stop: str, start: int):
-        self.tokenizer = tokenizer
-        self.stop = stop
-        self.start = start
-        self.window = len(stop) + 2  # tokens: enough to hold `stop` even split into single bytes
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        begin = max(self.start, input_ids.shape[1] - self.window)
-        tails = self.tokenizer.batch_decode(input_ids[:, begin:], skip_special_tokens=True)
-        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 @dataclass
@@ -85,6 +68,7 @@ class HFStudentModel(StudentModel):
         self.max_length = max_length
         self.history: list[dict[str, float]] = []
         self.lora: str | None = None
+        self.revision: str | None = None  # the base model's hub commit, kept through save and load
         self._affixes = Affixes.of(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -124,6 +108,16 @@ class HFStudentModel(StudentModel):
     def parameter_count(self) -> int:
         base = self.model.get_base_model() if lora_support.is_lora(self.model) else self.model
         return sum(p.numel() for n, p in base.named_parameters() if "lora_" not in n)
+
+    def describe(self) -> dict[str, Any]:
+        base = self.model.get_base_model() if lora_support.is_lora(self.model) else self.model
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in base.parameters() if p.is_floating_point()})
+        config = base.config
+        return {
+            "parameters": self.parameter_count,
+            "dtype": "+".join(dtypes) or None,
+            "revision": self.revision or getattr(config, "_commit_hash", None),
+        }
 
     # ---- training -------------------------------------------------------------------------
     def train(self, pairs: list[tuple[str, str]], config: TrainConfig, checkpoint_dir: Path, seed: int,
@@ -182,6 +176,11 @@ class HFStudentModel(StudentModel):
             decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
         )
 
+    def _stop_kwargs(self, stop: str | None, start: int) -> dict[str, Any]:
+        """What ``generate`` needs to end a row once its new text holds ``stop`` (tokens from
+        ``start`` on): ``stop_strings``, matched on token ids, so nothing is decoded per step."""
+        return {"stop_strings": [stop], "tokenizer": self.tokenizer} if stop else {}
+
     @staticmethod
     def _cut(texts: list[str], stop: str | None) -> list[str]:
         if not stop:
@@ -195,9 +194,12 @@ class HFStudentModel(StudentModel):
         model = lora_support.merged_copy(self.model) if lora_support.is_lora(self.model) else self.model
         model.save_pretrained(path)  # type: ignore[operator]
         self.tokenizer.save_pretrained(path)
+        info = self.describe()
+        self.revision = info["revision"]
         meta = {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "key": self.key,
+            "info": info,
             "max_length": self.max_length,
             "is_encoder_decoder": self.is_encoder_decoder,
             "parameter_count": self.parameter_count,
@@ -214,6 +216,7 @@ class HFStudentModel(StudentModel):
                       threads=options.get("threads"), max_length=int(meta.get("max_length", 512)))
         student.history = list(meta.get("history", []))
         student.lora = meta.get("lora")
+        student.revision = (meta.get("info") or {}).get("revision")
         return student
 
 
@@ -262,10 +265,9 @@ class CausalStudentModel(HFStudentModel):
             max_new_tokens = min(max_new_tokens, max(0, self.context_limit - width))
         if max_new_tokens == 0:
             return [""] * len(batch)
-        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, width)]) if stop else None
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, width),
         )
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         return self._cut(texts, stop)
@@ -295,10 +297,9 @@ class Seq2SeqStudentModel(HFStudentModel):
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = 1
-        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, 1)]) if stop else None
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, 1),
         )
         texts = self.tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
         return self._cut(texts, stop)

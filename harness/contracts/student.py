@@ -6,7 +6,8 @@ CONTRACT (the distillation pipeline relies on exactly these names):
 - ``Student``: a plugin class (``name``, ``description``, ``from_spec(argument, **options)``) with
   ``key`` (canonical spec) and ``load(corpus, seed) -> StudentModel``.
 - ``StudentModel``: ``is_encoder_decoder``, ``train(...)``, ``generate(...)``, ``save(path)``,
-  ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``.
+  ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``, and optionally
+  ``describe()`` (revision, dtype, parameter count: what a cell records about its student).
 
 Options every ``Student.from_spec`` accepts (none of them changes ``key``): ``threads`` (torch
 threads for this process; default ``$FTCOT_THREADS`` or torch's own choice) and ``device``
@@ -130,6 +131,25 @@ class StudentModel(ABC):
     @abstractmethod
     def parameter_count(self) -> int:
         """How many parameters the model has (trainable or not)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What a cell records about this student: ``parameters``, ``dtype`` (of its weights) and
+        ``revision`` (the base model's commit where it has one), as in ``STUDENT_INFO_KEYS``."""
+        return {"parameters": self.parameter_count, "dtype": None, "revision": None}
+
+
+STUDENT_INFO_KEYS = ("parameters", "dtype", "revision")
+
+
+def saved_student_info(path: Path) -> dict[str, Any]:
+    """``describe()`` of the student saved in ``path``, read from its ``ftcot-student.json``
+    without loading the weights (models saved before it recorded dtype and revision give None)."""
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    info = meta.get("info") or {"parameters": meta.get("parameter_count")}
+    return {key: info.get(key) for key in STUDENT_INFO_KEYS}
 
 
 # Top-level package names of ftcot 0.1, before everything moved under ``ftcot``.
