@@ -167,19 +167,20 @@ class HFStudentModel(StudentModel):
     def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
         raise NotImplementedError
 
-    def _generation_config(self, max_new_tokens: int) -> GenerationConfig:
+    def _generation_config(self, max_new_tokens: int, stop: str | None = None) -> GenerationConfig:
+        """Greedy decoding; ``stop`` ends a row once its new text holds it (``stop_strings``,
+        matched on token ids, so nothing is decoded per step)."""
         config = self.model.config
         return GenerationConfig(
-            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, stop_strings=[stop] if stop else None,
             pad_token_id=self.pad_id, eos_token_id=self.eos_id,
             bos_token_id=getattr(config, "bos_token_id", None),
             decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
         )
 
     def _stop_kwargs(self, stop: str | None, start: int) -> dict[str, Any]:
-        """What ``generate`` needs to end a row once its new text holds ``stop`` (tokens from
-        ``start`` on): ``stop_strings``, matched on token ids, so nothing is decoded per step."""
-        return {"stop_strings": [stop], "tokenizer": self.tokenizer} if stop else {}
+        """What ``generate`` needs besides the config to stop at ``stop`` (new tokens from ``start``)."""
+        return {"tokenizer": self.tokenizer} if stop else {}
 
     @staticmethod
     def _cut(texts: list[str], stop: str | None) -> list[str]:
@@ -267,7 +268,7 @@ class CausalStudentModel(HFStudentModel):
             return [""] * len(batch)
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, width),
+            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, width),
         )
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         return self._cut(texts, stop)
@@ -299,7 +300,7 @@ class Seq2SeqStudentModel(HFStudentModel):
             mask[row, : len(ids)] = 1
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, 1),
+            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, 1),
         )
         texts = self.tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
         return self._cut(texts, stop)

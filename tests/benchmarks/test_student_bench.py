@@ -151,7 +151,11 @@ def test_stop_strings_vs_decoding_tails(figure, timer, trained: StudentModel) ->
     def tail_kwargs(stop: str | None, start: int) -> dict[str, Any]:
         return {"stopping_criteria": StoppingCriteriaList([DecodeTailsStop(trained.tokenizer, stop, start)])} if stop else {}
 
+    def no_stop_strings(max_new_tokens: int, stop: str | None = None) -> Any:
+        return type(trained)._generation_config(tails, max_new_tokens, None)
+
     tails._stop_kwargs = tail_kwargs  # type: ignore[method-assign]
+    tails._generation_config = no_stop_strings  # type: ignore[method-assign]
     outputs: dict[str, list[str]] = {}
 
     def with_stop_strings() -> None:
