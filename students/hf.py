@@ -84,7 +84,9 @@ class HFStudent(Student):
             model = family.auto_class.from_pretrained(self.source, local_files_only=local_only, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise self._not_found(exc, local_only) from None
-        return family(model, tokenizer, key=self.key, device=self.device, threads=self.threads)
+        student = family(model, tokenizer, key=self.key, device=self.device, threads=self.threads)
+        student.base_source = self.source
+        return student
 
     def _not_found(self, exc: Exception, local_only: bool) -> UserError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

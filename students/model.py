@@ -31,6 +31,9 @@ from ftcot.students import lora as lora_support
 from ftcot.students import training
 from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 
+ADAPTER_DIR = "adapter"  # a LoRA student's saved adapters
+BASE_DIR = "base"  # a LoRA student's base weights, when the base has no name to load it by
+
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
 
@@ -69,6 +72,7 @@ class HFStudentModel(StudentModel):
         self.history: list[dict[str, float]] = []
         self.lora: str | None = None
         self.revision: str | None = None  # the base model's hub commit, kept through save and load
+        self.base_source: str | None = None  # hub name or directory the base loads from (None: built here)
         self._affixes = Affixes.of(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -190,13 +194,24 @@ class HFStudentModel(StudentModel):
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """The model, tokenizer and metadata. A LoRA model saves its adapters only
+        (``adapter/``) and names its base (``base_source``, with its revision); a base that
+        cannot be loaded again by name (tiny students, built from a config) is saved in ``base/``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        model = lora_support.merged_copy(self.model) if lora_support.is_lora(self.model) else self.model
-        model.save_pretrained(path)  # type: ignore[operator]
-        self.tokenizer.save_pretrained(path)
         info = self.describe()
         self.revision = info["revision"]
+        base: dict[str, Any] | None = None
+        if lora_support.is_lora(self.model):
+            self.model.save_pretrained(path / ADAPTER_DIR)
+            if self.base_source is not None:
+                base = {"source": self.base_source, "revision": self.revision}
+            else:
+                self.model.get_base_model().save_pretrained(path / BASE_DIR)
+                base = {"source": BASE_DIR, "revision": None, "saved": True}
+        else:
+            self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
         meta = {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "key": self.key,
@@ -205,6 +220,7 @@ class HFStudentModel(StudentModel):
             "is_encoder_decoder": self.is_encoder_decoder,
             "parameter_count": self.parameter_count,
             "lora": self.lora,
+            "base": base,
             "history": self.history,
         }
         (path / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -212,13 +228,30 @@ class HFStudentModel(StudentModel):
     @classmethod
     def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> HFStudentModel:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = cls.auto_class.from_pretrained(path)
+        base = meta.get("base")
+        if base:  # LoRA adapters on a base model, folded in for generation
+            from peft import PeftModel
+
+            saved = bool(base.get("saved"))
+            source = str(path / base["source"]) if saved else base["source"]
+            model = cls.auto_class.from_pretrained(source, revision=base.get("revision"), dtype=torch.float32,
+                                                   local_files_only=saved or _offline())
+            model = PeftModel.from_pretrained(model, path / ADAPTER_DIR).merge_and_unload()
+        else:
+            model = cls.auto_class.from_pretrained(path)
         student = cls(model, tokenizer, key=meta.get("key", str(path)), device=options.get("device"),
                       threads=options.get("threads"), max_length=int(meta.get("max_length", 512)))
         student.history = list(meta.get("history", []))
         student.lora = meta.get("lora")
         student.revision = (meta.get("info") or {}).get("revision")
+        student.base_source = base["source"] if base and not base.get("saved") else None
         return student
+
+
+def _offline() -> bool:
+    from ftcot.students.hf import hub_offline
+
+    return hub_offline()
 
 
 class CausalStudentModel(HFStudentModel):
