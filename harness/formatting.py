@@ -13,6 +13,11 @@ Baselines on the student's base model (no training):
     teacher's (mode ``direct``: first candidate), as the paper's evaluator does;
     ``few-shot-cot``: ``{exemplars}Q: {question}\\nA:`` with the task's exemplars (mode ``fs-cot``).
 
+Provider fine-tuning (``openai:`` students) uses the paper's GPT-3 format instead
+    (``openai_record``): prompt ``{question}\n\n###\n\n``, completion `` {rationale}\n\n-->\n\n{answer} END``
+    (`` {answer} END`` for vanilla fine-tuning); chat models get the same two texts as a user and an
+    assistant message. Its outputs are read like the decoder format's (``-->`` then the answer).
+
 Question, rationale and answer are stripped of surrounding whitespace before formatting.
 Generated text is cut at the stop marker ``END`` before answers are extracted.
 """
@@ -68,6 +73,24 @@ def cot_pair(question: str, rationale: str, answer: str, encoder_decoder: bool) 
     if encoder_decoder:
         return Pair(question, f"{rationale}{ANSWER_ARROW}{answer}")
     return Pair(question + QUESTION_END, f" {rationale}{ANSWER_ARROW}{answer} {STOP}")
+
+
+OPENAI_PROMPT_END = "\n\n###\n\n"
+OPENAI_ARROW = "\n\n-->\n\n"
+
+
+def openai_record(question: str, rationale: str | None, answer: str | None, chat: bool = False) -> dict:
+    """One line of a provider fine-tuning file in the paper's GPT-3 format: ``{"prompt",
+    "completion"}``, or ``{"messages": [user, assistant]}`` for chat models. With ``answer`` None
+    the completion is empty (the prompt a fine-tuned model is evaluated on)."""
+    prompt = question.strip() + OPENAI_PROMPT_END
+    completion = ""
+    if answer is not None:
+        body = f"{rationale.strip()}{OPENAI_ARROW}{answer.strip()}" if rationale is not None else answer.strip()
+        completion = f" {body} {STOP}"
+    if chat:
+        return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]}
+    return {"prompt": prompt, "completion": completion}
 
 
 def vanilla_pair(question: str, answer: str, encoder_decoder: bool) -> Pair:

@@ -75,6 +75,7 @@ class StudentModel(ABC):
     """A loaded (base or fine-tuned) student: trains on (input, target) pairs and generates."""
 
     is_encoder_decoder: bool = False
+    text_format: str = "ftcot"  # "openai": the paper's GPT-3 prompt/completion format (formatting.openai_record)
 
     @abstractmethod
     def train(
@@ -136,6 +137,11 @@ class StudentModel(ABC):
         """What a cell records about this student: ``parameters``, ``dtype`` (of its weights) and
         ``revision`` (the base model's commit where it has one), as in ``STUDENT_INFO_KEYS``."""
         return {"parameters": self.parameter_count, "dtype": None, "revision": None}
+
+
+    def spent(self) -> dict[str, float]:
+        """USD this model paid a provider (e.g. ``student_train``, ``student_eval``); local models: none."""
+        return {}
 
 
 STUDENT_INFO_KEYS = ("parameters", "dtype", "revision")

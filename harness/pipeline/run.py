@@ -204,6 +204,8 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
                     timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
             outputs.info["student_info"] = (model.describe() if model is not None
                                             else saved_student_info(directory / trainer.model_subdir()))
+            if model is not None and model.spent():
+                outputs.info["student_cost"] = model.spent()
     else:
         eval_started = time.perf_counter()
         # a base model: tiny students build their tokenizer from the prompts' own text
@@ -212,6 +214,8 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
         with status_line(progress, f"{inputs.method}: answering {len(inputs.test)} test questions"):
             outputs.predictions = evaluate(model, inputs, inputs.test)
         outputs.info["student_info"] = model.describe()
+        if model.spent():
+            outputs.info["student_cost"] = model.spent()
         timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
     outputs.n = len(outputs.predictions)
     outputs.accuracy = accuracy(outputs.predictions)

@@ -39,7 +39,11 @@ def corpus_for(samples: list[Sample], method: str, extra: list[str] | None = Non
     return texts
 
 
-def training_pairs(samples: list[Sample], encoder_decoder: bool) -> list[tuple[str, str]]:
+def training_pairs(samples: list[Sample], encoder_decoder: bool, text_format: str = "ftcot") -> list[tuple[str, str]]:
+    """(input, target) of each sample in the student's format (``StudentModel.text_format``)."""
+    if text_format == "openai":
+        records = [fmt.openai_record(s.question, s.rationale, s.answer) for s in samples]
+        return [(r["prompt"], r["completion"]) for r in records]
     pairs = []
     for s in samples:
         pair = (fmt.cot_pair(s.question, s.rationale, s.answer, encoder_decoder) if s.rationale is not None
@@ -144,7 +148,7 @@ class Trainer:
         inputs = self.inputs
         started = time.perf_counter()
         model = load_student(student_spec, corpus_for(inputs.samples, inputs.method), inputs.seed)
-        pairs = training_pairs(inputs.samples, bool(model.is_encoder_decoder))
+        pairs = training_pairs(inputs.samples, bool(model.is_encoder_decoder), model.text_format)
         model.train(pairs, TrainConfig.from_dict(inputs.config), self.dir / "checkpoints", inputs.seed,
                     on_epoch=self.on_epoch, progress=progress)
         if inputs.report_epoch == "last":
