@@ -151,6 +151,10 @@ class HFStudentModel(StudentModel):
     def example_length(self, example: Any) -> int:
         return len(example[0]) + len(example[1])
 
+    def target_length(self, example: Any) -> int:
+        """How many tokens of ``example`` the loss covers."""
+        return len(example[1])
+
     # ---- generation -----------------------------------------------------------------------
     def generate(self, prompts: list[str], *, max_new_tokens: int, batch_size: int,
                  stop: str | None = "END") -> list[str]:

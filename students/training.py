@@ -47,6 +47,8 @@ class Trainable(Protocol):
 
     def example_length(self, example: Any) -> int: ...
 
+    def target_length(self, example: Any) -> int: ...
+
     def collate(self, examples: Sequence[Any]) -> dict[str, torch.Tensor]: ...
 
     def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module: ...
@@ -96,8 +98,11 @@ def train(
     seed: int,
     on_epoch: EpochCallback | None = None,
     progress: bool = True,
+    parallel: Any = None,
 ) -> TrainState:
-    """Train ``student`` in place; see the module docstring."""
+    """Train ``student`` in place; see the module docstring. With ``config.data_parallel`` > 1
+    the epochs run in that many processes (``ftcot.students.parallel``) and this process then
+    reads their last checkpoint; ``parallel`` is that module's handle inside those processes."""
     if not pairs:
         raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
     for name in ("epochs", "batch_size", "max_length", "grad_accum", "max_new_tokens", "eval_batch_size"):
@@ -107,6 +112,12 @@ def train(
         raise UserError(f"training setting max_steps must be >= 1, got {config.max_steps}")
     if config.max_grad_norm is not None and not config.max_grad_norm >= 0:
         raise UserError(f"training setting max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
+    if config.data_parallel < 1:
+        raise UserError(f"training setting data_parallel must be >= 1, got {config.data_parallel}")
+    if config.data_parallel > 1 and parallel is None:
+        from ftcot.students import parallel as data_parallel
+
+        data_parallel.run(student, pairs, config, checkpoint_dir, seed)  # then resume from its last checkpoint
     model_obj: Trainable = student  # type: ignore[assignment]
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +146,9 @@ def train(
             on_epoch(state.epoch, student)
             _mark_callback_done(checkpoint_dir, state.epoch)
 
+    rank, world, main = (parallel.rank, parallel.world, parallel.is_main) if parallel is not None else (0, 1, True)
+    forward = parallel.wrap(module) if parallel is not None else module
+    targets = [model_obj.target_length(e) for e in examples]
     device = model_obj.device
     scaler = grad_scaler(device)
     module.train()
@@ -147,11 +161,15 @@ def train(
             loss_sum = torch.zeros((), device=device)
             seen = 0
             for i, indices in enumerate(batches):
-                batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in indices]).items()}
+                mine, weight = shard(indices, targets, rank, world)
+                batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in mine]).items()}
                 with autocast(device):
-                    loss = module(**batch).loss
-                scaler.scale(loss / config.grad_accum if config.grad_accum > 1 else loss).backward()
-                loss_sum += loss.detach().float()
+                    loss = forward(**batch).loss
+                # each process's mean loss, weighted by its share of the batch's target tokens: the
+                # average over processes is then the whole batch's mean loss, as in one process
+                scaled = loss * weight if weight != 1.0 else loss
+                scaler.scale(scaled / config.grad_accum if config.grad_accum > 1 else scaled).backward()
+                loss_sum += (parallel.mean(scaled.detach()) if parallel is not None else loss.detach()).float()
                 seen += 1
                 if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
                     if config.max_grad_norm:
@@ -168,7 +186,11 @@ def train(
                         break
             state.epoch = epoch + 1
             state.history.append({"epoch": state.epoch, "step": state.step, "loss": float(loss_sum) / max(seen, 1)})
-            _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler)
+            if main:
+                _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler)
+            if parallel is not None:
+                parallel.barrier()
+                continue
             if on_epoch is not None:
                 module.eval()
                 on_epoch(state.epoch, student)
@@ -178,6 +200,18 @@ def train(
         bar.close()
         module.eval()
     return state
+
+
+def shard(indices: list[int], targets: Sequence[int], rank: int, world: int) -> tuple[list[int], float]:
+    """This process's part of a batch (every ``world``-th example from ``rank``) and the weight of
+    its mean loss: ``world`` × its share of the batch's target tokens. A process left without
+    examples takes the batch's first with weight 0 (every process must run backward)."""
+    if world == 1:
+        return indices, 1.0
+    mine = indices[rank::world]
+    if not mine:
+        return indices[:1], 0.0
+    return mine, world * sum(targets[i] for i in mine) / max(1, sum(targets[i] for i in indices))
 
 
 def master_weights_fp32(params: list[torch.nn.Parameter]) -> None:

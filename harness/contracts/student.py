@@ -48,6 +48,7 @@ class TrainConfig(Record):
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
     max_grad_norm: float | None = 1.0  # clip the gradient's global L2 norm to this; 0 or None: no clipping
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
+    data_parallel: int = 1  # training processes, one per GPU (CPU processes on gloo without GPUs)
 
     def training_dict(self) -> dict[str, Any]:
         """The fields that change the trained weights (decoding and memory settings left out):
@@ -63,7 +64,7 @@ class TrainConfig(Record):
 
 
 DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
-OPERATIONAL_FIELDS = ("gradient_checkpointing",)  # same weights, other memory/time trade-off
+OPERATIONAL_FIELDS = ("gradient_checkpointing", "data_parallel")  # same weights, other memory/time trade-off
 LATER_DEFAULTS: dict[str, Any] = {"max_grad_norm": 1.0}
 """Weight-changing fields added after ftcot 0.1, with the default that leaves them out of keys."""
 

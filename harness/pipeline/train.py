@@ -15,6 +15,7 @@ from typing import Any
 
 from ftcot import formatting as fmt
 from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.errors import UserError
 from ftcot.fileio import read_json_or_none, write_json_atomic
 from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
 from ftcot.pipeline.evaluate import accuracy, evaluate
@@ -146,10 +147,14 @@ class Trainer:
 
     def train(self, student_spec: str, progress: bool) -> Any:
         inputs = self.inputs
+        config = TrainConfig.from_dict(inputs.config)
+        if config.data_parallel > 1 and inputs.report_epoch != "last":
+            raise UserError(f"data_parallel = {config.data_parallel} reports the last epoch only; "
+                            f"use report_epoch last or one process")
         started = time.perf_counter()
         model = load_student(student_spec, corpus_for(inputs.samples, inputs.method), inputs.seed)
         pairs = training_pairs(inputs.samples, bool(model.is_encoder_decoder), model.text_format)
-        model.train(pairs, TrainConfig.from_dict(inputs.config), self.dir / "checkpoints", inputs.seed,
+        model.train(pairs, config, self.dir / "checkpoints", inputs.seed,
                     on_epoch=self.on_epoch, progress=progress)
         if inputs.report_epoch == "last":
             target = self.dir / "model"
