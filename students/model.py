@@ -28,7 +28,7 @@ from transformers import (
 
 from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
 from ftcot.students import lora as lora_support
-from ftcot.students import training
+from ftcot.students import training, vllm_backend
 from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
 
 ADAPTER_DIR = "adapter"  # a LoRA student's saved adapters
@@ -73,6 +73,8 @@ class HFStudentModel(StudentModel):
         self.lora: str | None = None
         self.revision: str | None = None  # the base model's hub commit, kept through save and load
         self.base_source: str | None = None  # hub name or directory the base loads from (None: built here)
+        self._saved: tuple[Path, int] | None = None  # (folder, epochs trained then): the folder vLLM may load
+        self._vllm: tuple[Path, Any] | None = None
         self._affixes = Affixes.of(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -127,6 +129,7 @@ class HFStudentModel(StudentModel):
     def train(self, pairs: list[tuple[str, str]], config: TrainConfig, checkpoint_dir: Path, seed: int,
               on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
         self.max_length = config.max_length
+        self._saved = None  # the weights are about to change
         training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
 
     def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module:
@@ -161,6 +164,8 @@ class HFStudentModel(StudentModel):
         if batch_size < 1 or max_new_tokens < 0:
             raise UserError("generation needs batch_size >= 1 and max_new_tokens >= 0")
         encoded = [self.source_ids(body, self.max_length) for body in self.token_ids(prompts)]
+        if vllm_backend.use_vllm(self.is_encoder_decoder, self.saved_path, self.device):
+            return self._generate_vllm(encoded, max_new_tokens, stop)
         # Similar lengths together: less padding; greedy outputs do not depend on the grouping.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         results: list[str] = [""] * len(prompts)
@@ -174,6 +179,15 @@ class HFStudentModel(StudentModel):
 
     def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
         raise NotImplementedError
+
+    def _generate_vllm(self, encoded: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
+        """The same greedy continuations through vLLM, from the saved folder (one engine per folder)."""
+        assert self.saved_path is not None
+        if self._vllm is None or self._vllm[0] != self.saved_path:
+            self._vllm = (self.saved_path, vllm_backend.VLLMGenerator(self.saved_path))
+        limit = getattr(self, "context_limit", None)
+        budgets = [max_new_tokens if limit is None else min(max_new_tokens, max(0, limit - len(ids))) for ids in encoded]
+        return self._cut(self._vllm[1].generate(encoded, budgets, stop), stop)
 
     def _generation_config(self, max_new_tokens: int, stop: str | None = None) -> GenerationConfig:
         """Greedy decoding; ``stop`` ends a row once its new text holds it (``stop_strings``,
@@ -228,6 +242,14 @@ class HFStudentModel(StudentModel):
             "history": self.history,
         }
         (path / META_FILE).write_text(json.dumps(meta, indent=2))
+        self._saved = (path.resolve(), len(self.history))
+
+    @property
+    def saved_path(self) -> Path | None:
+        """The folder ``save`` last wrote, while it still holds these weights (no epoch since)."""
+        if self._saved is None or self._saved[1] != len(self.history):
+            return None
+        return self._saved[0]
 
     @classmethod
     def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> HFStudentModel:
@@ -249,6 +271,7 @@ class HFStudentModel(StudentModel):
         student.lora = meta.get("lora")
         student.revision = (meta.get("info") or {}).get("revision")
         student.base_source = base["source"] if base and not base.get("saved") else None
+        student._saved = (Path(path).resolve(), len(student.history))
         return student
 
 
