@@ -84,8 +84,9 @@ class ExportedCell:
 def rationale_of(method: str, output: str) -> str | None:
     """The reasoning part of an output: before `` --> `` (Fine-tune-CoT), before the answer
     trigger (Zero-shot-CoT) or before ``The answer is`` (Few-shot-CoT); None for other methods."""
-    marker = {fmt.FINE_TUNE_COT: fmt.ANSWER_ARROW.strip(), fmt.ZERO_SHOT_COT: fmt.ZS_COT_ANSWER_TRIGGER.strip(),
-              fmt.FEW_SHOT_COT: fmt.FEW_SHOT_ANSWER_PREFIX}.get(method)
+    if method == fmt.FINE_TUNE_COT:
+        return fmt.split_cot_output(output)[0]
+    marker = {fmt.ZERO_SHOT_COT: fmt.ZS_COT_ANSWER_TRIGGER.strip(), fmt.FEW_SHOT_COT: fmt.FEW_SHOT_ANSWER_PREFIX}.get(method)
     if marker is None:
         return None
     return output.split(marker, 1)[0].strip()

@@ -139,7 +139,8 @@ def train(
         warm = config.warmup_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
 
-    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler) or TrainState()
+    scaler = grad_scaler(model_obj.device)
+    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler, scaler) or TrainState()
     student.history = state.history  # type: ignore[attr-defined]  # grows as epochs finish
     if state.epoch > 0:
         if on_epoch is not None and _callback_done(checkpoint_dir) < state.epoch:
@@ -150,7 +151,6 @@ def train(
     forward = parallel.wrap(module) if parallel is not None else module
     targets = [model_obj.target_length(e) for e in examples]
     device = model_obj.device
-    scaler = grad_scaler(device)
     module.train()
     bar = _Progress(total_steps, state.step, enabled=progress)
     try:
@@ -187,7 +187,7 @@ def train(
             state.epoch = epoch + 1
             state.history.append({"epoch": state.epoch, "step": state.step, "loss": float(loss_sum) / max(seen, 1)})
             if main:
-                _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler)
+                _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler, scaler)
             if parallel is not None:
                 parallel.barrier()
                 continue
@@ -223,7 +223,7 @@ def master_weights_fp32(params: list[torch.nn.Parameter]) -> None:
 
 
 def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, module: torch.nn.Module,
-                     optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+                     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler) -> None:
     """Write the checkpoint next to the old one, then swap it in (a kill never leaves half a file)."""
     payload = {
         "fingerprint": fingerprint,
@@ -233,6 +233,7 @@ def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, modul
         "model": _changing_state(module),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "saved_at": time.time(),
@@ -256,7 +257,8 @@ def _changing_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
-                     optimizer: torch.optim.Optimizer, scheduler: Any) -> TrainState | None:
+                     optimizer: torch.optim.Optimizer, scheduler: Any,
+                     scaler: torch.amp.GradScaler) -> TrainState | None:
     path = directory / CHECKPOINT
     if not path.is_file():
         return None
@@ -274,6 +276,8 @@ def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
     optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None and payload.get("scheduler") is not None:
         scheduler.load_state_dict(payload["scheduler"])
+    if scaler.is_enabled() and payload.get("scaler") is not None:
+        scaler.load_state_dict(payload["scaler"])
     torch.set_rng_state(payload["torch_rng"])
     if payload.get("cuda_rng") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["cuda_rng"])

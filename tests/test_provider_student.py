@@ -136,3 +136,25 @@ def test_the_upload_format_is_the_papers_gpt3_format():
     assert openai_record("Is it?", None, "yes") == {"prompt": "Is it?\n\n###\n\n", "completion": " yes END"}
     chat = openai_record("Is it?", "So.", "no", chat=True)["messages"]
     assert [m["role"] for m in chat] == ["user", "assistant"] and chat[1]["content"] == " So.\n\n-->\n\nno END"
+
+
+def test_a_job_created_before_its_id_was_written_down_is_found_again(tmp_path: Path):
+    from ftcot.registry import create
+    from ftcot.students.provider import LEDGER
+
+    with FineTuneServer() as server:
+        student = create("student", f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
+        data = [("Is it? ###", " yes END"), ("Is it not? ###", " no END")]
+        from ftcot.contracts.student import TrainConfig
+
+        first = student.load([], seed=0)
+        first.train(data, TrainConfig(epochs=1), tmp_path, seed=0, progress=False)
+        ledger = json.loads((tmp_path / LEDGER).read_text())
+        assert ledger["job_id"] == "ftjob-1" and ledger["model"] == server.jobs["ftjob-1"].fine_tuned_model
+        # as if the run had died right after creating the job: only the file id was recorded
+        (tmp_path / LEDGER).write_text(json.dumps({k: ledger[k] for k in ("base", "sha256", "hyperparameters",
+                                                                           "failed_jobs", "file_id")}))
+        again = student.load([], seed=0)
+        again.train(data, TrainConfig(epochs=1), tmp_path, seed=0, progress=False)
+        assert server.count("POST", "/fine_tuning/jobs") == 1 and server.count("POST", "/files") == 1
+        assert again.model == first.model
