@@ -13,6 +13,7 @@ Layout written by ``export_cells(cells, out)``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -34,9 +35,12 @@ _NAME_SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 SAMPLE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["doc_id", "question", "rationale", "prediction", "gold", "correct", "output"],
+    "required": ["doc_id", "doc_hash", "target_hash", "question", "rationale", "prediction", "gold", "correct",
+                 "output"],
     "properties": {
         "doc_id": {"type": "integer"},  # the task's sample index
+        "doc_hash": {"type": "string"},  # sha256 of the question: the same question across exports
+        "target_hash": {"type": "string"},  # sha256 of the gold answer
         "question": {"type": "string"},
         "rationale": {"type": ["string", "null"]},  # None for methods without one (fine-tune, zero-shot)
         "prediction": {"type": ["string", "null"]},  # the answer read from the output (None: none found)
@@ -112,7 +116,8 @@ def sample_rows(cell: ExportedCell) -> list[dict[str, Any]]:
         if example is None:
             raise UserError(f"cell {cell.key[:12]}: test example {p.sample_index} of {cell.result.task} is missing "
                             f"from the task's data; install the same data again")
-        rows.append({"doc_id": p.sample_index, "question": example.question,
+        rows.append({"doc_id": p.sample_index, "doc_hash": _sha256(example.question),
+                     "target_hash": _sha256(example.answer), "question": example.question,
                      "rationale": rationale_of(p.method, p.text), "prediction": p.prediction,
                      "gold": example.answer, "correct": bool(p.correct), "output": p.text})
     return rows
@@ -149,14 +154,33 @@ def results_document(cell: ExportedCell, samples_file: str) -> dict[str, Any]:
     }
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _library_versions() -> dict[str, str]:
     out = {}
+    commit = _git_commit()
+    if commit:
+        out["git_hash"] = commit
     for name in ("torch", "transformers", "peft", "litellm"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _git_commit() -> str | None:
+    """The commit of ftcot's own source when it runs from a git checkout, else None."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                              text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def export_cells(cells: Iterable[ExportedCell], out: Path) -> list[Path]:

@@ -79,6 +79,7 @@ def test_export_writes_schema_valid_files_that_round_trip_to_the_cells_accuracy(
         rescored = [scorer.score(s["output"], mode, s["gold"])[1] for s in samples]
         assert sum(rescored) / len(rescored) == cell.accuracy
         assert all(s["question"] == gold[s["doc_id"]].question for s in samples)
+        assert len({s["doc_hash"] for s in samples}) == len(samples)
         if cell.method == "zero-shot":
             assert all(s["rationale"] is None for s in samples)
     store.close()
