@@ -7,8 +7,8 @@ Vanilla fine-tuning (``fine-tune``)
     decoder: input ``{question} ###``, target `` {answer} END``; encoder-decoder: ``{question}`` -> ``{answer}``.
 The ``openai`` layout (the paper's GPT-3 fine-tuning files, written by ``ftcot training-data``)
     Fine-tune-CoT: input ``{question}\\n\\n###\\n\\n``, target `` {rationale}\\n\\n-->\\n\\n{answer} END``;
-    vanilla: input ``{question}\\n\\n ### \\n\\n``, target `` {answer} END`` (the paper's separators,
-    which differ between its two GPT-3 formats).
+    vanilla: the same input, target `` {answer} END`` (one prompt for both methods, so a
+    provider-fine-tuned student is evaluated on the prompt it trained on).
 Baselines on the student's base model (no training):
     ``zero-shot``: ``Q: {question}\\n\\nA:`` (decoder), ``question: {question}`` (encoder-decoder, the
     SQuAD-style prefix T5 was trained with); the answer is the first candidate (mode ``direct``);
@@ -16,6 +16,11 @@ Baselines on the student's base model (no training):
     ``{step 1 prompt}{rationale}\\nTherefore, the answer is``; the step-2 output is read like the
     teacher's (mode ``direct``: first candidate), as the paper's evaluator does;
     ``few-shot-cot``: ``{exemplars}Q: {question}\\nA:`` with the task's exemplars (mode ``fs-cot``).
+
+Provider fine-tuning (``openai:`` students) uses the paper's GPT-3 format instead
+    (``openai_record``): prompt ``{question}\n\n###\n\n``, completion `` {rationale}\n\n-->\n\n{answer} END``
+    (`` {answer} END`` for vanilla fine-tuning); chat models get the same two texts as a user and an
+    assistant message. Its outputs are read like the decoder format's (``-->`` then the answer).
 
 Question, rationale and answer are stripped of surrounding whitespace before formatting.
 Generated text is cut at the stop marker ``END`` before answers are extracted.
@@ -39,7 +44,6 @@ STOP = "END"
 QUESTION_END = " ###"
 ANSWER_ARROW = " --> "
 OPENAI_QUESTION_END = "\n\n###\n\n"
-OPENAI_VANILLA_QUESTION_END = "\n\n ### \n\n"
 OPENAI_ANSWER_ARROW = "\n\n-->\n\n"
 
 # layouts of a training pair: the two student architectures and the GPT-3 fine-tuning files
@@ -83,6 +87,19 @@ def cot_pair(question: str, rationale: str, answer: str, encoder_decoder: bool) 
     return Pair(question + QUESTION_END, f" {rationale}{ANSWER_ARROW}{answer} {STOP}")
 
 
+def openai_record(question: str, rationale: str | None, answer: str | None, chat: bool = False) -> dict:
+    """One line of a provider fine-tuning file in the paper's GPT-3 format: ``{"prompt",
+    "completion"}``, or ``{"messages": [user, assistant]}`` for chat models. With ``answer`` None
+    the completion is empty (the prompt a fine-tuned model is evaluated on)."""
+    prompt, completion = question.strip() + OPENAI_QUESTION_END, ""
+    if answer is not None:
+        pair = training_pair(question, rationale, answer, OPENAI)
+        prompt, completion = pair.input, pair.target
+    if chat:
+        return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]}
+    return {"prompt": prompt, "completion": completion}
+
+
 def vanilla_pair(question: str, answer: str, encoder_decoder: bool) -> Pair:
     """The vanilla fine-tuning pair: question to answer."""
     question, answer = question.strip(), answer.strip()
@@ -99,7 +116,7 @@ def openai_cot_pair(question: str, rationale: str, answer: str) -> Pair:
 
 def openai_vanilla_pair(question: str, answer: str) -> Pair:
     """The vanilla pair in the paper's GPT-3 fine-tuning layout."""
-    return Pair(question.strip() + OPENAI_VANILLA_QUESTION_END, f" {answer.strip()} {STOP}")
+    return Pair(question.strip() + OPENAI_QUESTION_END, f" {answer.strip()} {STOP}")
 
 
 def layout_for(encoder_decoder: bool) -> str:

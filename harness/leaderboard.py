@@ -174,21 +174,14 @@ class Leaderboard:
 
 
 def _parameters(cell: CellResult) -> int | None:
-    """The student's parameter count: from the cell's extras, else its saved model's metadata."""
-    for key in PARAMETER_KEYS:
-        value = cell.extra.get(key) if isinstance(cell.extra, dict) else None
+    """The student's parameter count, as the worker recorded it in the cell (model folders are
+    never read here: on a cluster they live on the workers)."""
+    extra = cell.extra if isinstance(cell.extra, dict) else {}
+    info = extra.get("student_info")
+    candidates = [info.get("parameters") if isinstance(info, dict) else None, *(extra.get(k) for k in PARAMETER_KEYS)]
+    for value in candidates:
         if isinstance(value, (int, float)) and value > 0:
             return int(value)
-    if cell.model_path:
-        import json
-
-        from ftcot.contracts.student import META_FILE
-
-        try:
-            meta = json.loads((Path(cell.model_path) / META_FILE).read_text())
-            return int(meta["parameter_count"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
     return None
 
 

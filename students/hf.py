@@ -64,6 +64,8 @@ class HFStudent(Student):
         return cls(argument, local=False, threads=threads, device=device)
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
+        """The model in fp32 whatever its checkpoint's dtype (fp32 master weights for training)."""
+        import torch
         from transformers import AutoConfig, AutoTokenizer
 
         from ftcot.students.model import CausalStudentModel, Seq2SeqStudentModel
@@ -79,10 +81,12 @@ class HFStudent(Student):
         family = Seq2SeqStudentModel if seq2seq else CausalStudentModel
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.source, local_files_only=local_only)
-            model = family.auto_class.from_pretrained(self.source, local_files_only=local_only)
+            model = family.auto_class.from_pretrained(self.source, local_files_only=local_only, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise self._not_found(exc, local_only) from None
-        return family(model, tokenizer, key=self.key, device=self.device, threads=self.threads)
+        student = family(model, tokenizer, key=self.key, device=self.device, threads=self.threads)
+        student.base_source = self.source
+        return student
 
     def _not_found(self, exc: Exception, local_only: bool) -> UserError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -40,10 +40,3 @@ def apply_lora(model: torch.nn.Module, spec: str, *, seq2seq: bool) -> torch.nn.
             raise UserError(f"bad --lora {spec!r}: {exc}") from None
         # peft knows default targets only for common architectures; adapt every linear layer.
         return get_peft_model(model, config("all-linear"))
-
-
-def merged_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """A plain copy of a LoRA model with the adapters folded into the weights."""
-    import copy
-
-    return copy.deepcopy(model).merge_and_unload()  # type: ignore[operator]  # peft adds it

@@ -24,32 +24,18 @@ from transformers import (
     AutoTokenizer,
     GenerationConfig,
     PreTrainedModel,
-    StoppingCriteria,
-    StoppingCriteriaList,
 )
 
 from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
 from ftcot.students import lora as lora_support
-from ftcot.students import training
+from ftcot.students import training, vllm_backend
 from ftcot.students.runtime import autocast, eval_mode, pick_device, set_threads
+
+ADAPTER_DIR = "adapter"  # a LoRA student's saved adapters
+BASE_DIR = "base"  # a LoRA student's base weights, when the base has no name to load it by
 
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
-
-
-class StopOnText(StoppingCriteria):
-    """Marks a sequence done once its generated text contains ``stop``."""
-
-    def __init__(self, tokenizer: Any, stop: str, start: int):
-        self.tokenizer = tokenizer
-        self.stop = stop
-        self.start = start
-        self.window = len(stop) + 2  # tokens: enough to hold `stop` even split into single bytes
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        begin = max(self.start, input_ids.shape[1] - self.window)
-        tails = self.tokenizer.batch_decode(input_ids[:, begin:], skip_special_tokens=True)
-        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 @dataclass
@@ -85,6 +71,10 @@ class HFStudentModel(StudentModel):
         self.max_length = max_length
         self.history: list[dict[str, float]] = []
         self.lora: str | None = None
+        self.revision: str | None = None  # the base model's hub commit, kept through save and load
+        self.base_source: str | None = None  # hub name or directory the base loads from (None: built here)
+        self._saved: tuple[Path, int] | None = None  # (folder, epochs trained then): the folder vLLM may load
+        self._vllm: tuple[Path, Any] | None = None
         self._affixes = Affixes.of(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -125,22 +115,48 @@ class HFStudentModel(StudentModel):
         base = self.model.get_base_model() if lora_support.is_lora(self.model) else self.model
         return sum(p.numel() for n, p in base.named_parameters() if "lora_" not in n)
 
+    def describe(self) -> dict[str, Any]:
+        base = self.model.get_base_model() if lora_support.is_lora(self.model) else self.model
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in base.parameters() if p.is_floating_point()})
+        config = base.config
+        return {
+            "parameters": self.parameter_count,
+            "dtype": "+".join(dtypes) or None,
+            "revision": self.revision or getattr(config, "_commit_hash", None),
+        }
+
     # ---- training -------------------------------------------------------------------------
     def train(self, pairs: list[tuple[str, str]], config: TrainConfig, checkpoint_dir: Path, seed: int,
               on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
         self.max_length = config.max_length
+        self._saved = None  # the weights are about to change
         training.train(self, pairs, config, checkpoint_dir, seed, on_epoch, progress)
 
     def trainable_module(self, config: TrainConfig, seed: int) -> torch.nn.Module:
-        """The module to optimise: the model, wrapped with LoRA adapters when ``config.lora``."""
+        """The module to optimise: the model in fp32 for full fine-tuning, or wrapped with LoRA
+        adapters when ``config.lora``; with activation checkpointing when asked."""
         if config.lora and not lora_support.is_lora(self.model):
             self.model = lora_support.apply_lora(self.model, config.lora, seq2seq=self.is_encoder_decoder)
             self.model.to(self.device)
             self.lora = config.lora
+        elif not config.lora:
+            self.model.float()  # fp32 master weights; autocast lowers the precision of the compute
+        if config.gradient_checkpointing:
+            if not getattr(self.model, "supports_gradient_checkpointing", True):
+                raise UserError(f"student {self.key} does not support gradient_checkpointing; turn it off")
+            enable = getattr(self.model, "activation_checkpointing_enable", None)  # its name from transformers 5.x
+            if enable is not None:
+                enable({"use_reentrant": False})
+            else:
+                self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         return self.model
 
     def example_length(self, example: Any) -> int:
         return len(example[0]) + len(example[1])
+
+    def target_length(self, example: Any) -> int:
+        """How many tokens of ``example`` the loss covers."""
+        return len(example[1])
 
     # ---- generation -----------------------------------------------------------------------
     def generate(self, prompts: list[str], *, max_new_tokens: int, batch_size: int,
@@ -148,6 +164,8 @@ class HFStudentModel(StudentModel):
         if batch_size < 1 or max_new_tokens < 0:
             raise UserError("generation needs batch_size >= 1 and max_new_tokens >= 0")
         encoded = [self.source_ids(body, self.max_length) for body in self.token_ids(prompts)]
+        if vllm_backend.use_vllm(self.is_encoder_decoder, self.saved_path, self.device):
+            return self._generate_vllm(encoded, max_new_tokens, stop)
         # Similar lengths together: less padding; greedy outputs do not depend on the grouping.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         results: list[str] = [""] * len(prompts)
@@ -162,14 +180,29 @@ class HFStudentModel(StudentModel):
     def _generate_batch(self, batch: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
         raise NotImplementedError
 
-    def _generation_config(self, max_new_tokens: int) -> GenerationConfig:
+    def _generate_vllm(self, encoded: list[list[int]], max_new_tokens: int, stop: str | None) -> list[str]:
+        """The same greedy continuations through vLLM, from the saved folder (one engine per folder)."""
+        assert self.saved_path is not None
+        if self._vllm is None or self._vllm[0] != self.saved_path:
+            self._vllm = (self.saved_path, vllm_backend.VLLMGenerator(self.saved_path))
+        limit = getattr(self, "context_limit", None)
+        budgets = [max_new_tokens if limit is None else min(max_new_tokens, max(0, limit - len(ids))) for ids in encoded]
+        return self._cut(self._vllm[1].generate(encoded, budgets, stop), stop)
+
+    def _generation_config(self, max_new_tokens: int, stop: str | None = None) -> GenerationConfig:
+        """Greedy decoding; ``stop`` ends a row once its new text holds it (``stop_strings``,
+        matched on token ids, so nothing is decoded per step)."""
         config = self.model.config
         return GenerationConfig(
-            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, stop_strings=[stop] if stop else None,
             pad_token_id=self.pad_id, eos_token_id=self.eos_id,
             bos_token_id=getattr(config, "bos_token_id", None),
             decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
         )
+
+    def _stop_kwargs(self, stop: str | None, start: int) -> dict[str, Any]:
+        """What ``generate`` needs besides the config to stop at ``stop`` (new tokens from ``start``)."""
+        return {"tokenizer": self.tokenizer} if stop else {}
 
     @staticmethod
     def _cut(texts: list[str], stop: str | None) -> list[str]:
@@ -179,31 +212,73 @@ class HFStudentModel(StudentModel):
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """The model, tokenizer and metadata. A LoRA model saves its adapters only
+        (``adapter/``) and names its base (``base_source``, with its revision); a base that
+        cannot be loaded again by name (tiny students, built from a config) is saved in ``base/``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        model = lora_support.merged_copy(self.model) if lora_support.is_lora(self.model) else self.model
-        model.save_pretrained(path)  # type: ignore[operator]
+        info = self.describe()
+        self.revision = info["revision"]
+        base: dict[str, Any] | None = None
+        if lora_support.is_lora(self.model):
+            self.model.save_pretrained(path / ADAPTER_DIR)
+            if self.base_source is not None:
+                base = {"source": self.base_source, "revision": self.revision}
+            else:
+                self.model.get_base_model().save_pretrained(path / BASE_DIR)
+                base = {"source": BASE_DIR, "revision": None, "saved": True}
+        else:
+            self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         meta = {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "key": self.key,
+            "info": info,
             "max_length": self.max_length,
             "is_encoder_decoder": self.is_encoder_decoder,
             "parameter_count": self.parameter_count,
             "lora": self.lora,
+            "base": base,
             "history": self.history,
         }
         (path / META_FILE).write_text(json.dumps(meta, indent=2))
+        self._saved = (path.resolve(), len(self.history))
+
+    @property
+    def saved_path(self) -> Path | None:
+        """The folder ``save`` last wrote, while it still holds these weights (no epoch since)."""
+        if self._saved is None or self._saved[1] != len(self.history):
+            return None
+        return self._saved[0]
 
     @classmethod
     def _read_saved(cls, path: Path, meta: dict[str, Any], **options: Any) -> HFStudentModel:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = cls.auto_class.from_pretrained(path)
+        base = meta.get("base")
+        if base:  # LoRA adapters on a base model, folded in for generation
+            from peft import PeftModel
+
+            saved = bool(base.get("saved"))
+            source = str(path / base["source"]) if saved else base["source"]
+            model = cls.auto_class.from_pretrained(source, revision=base.get("revision"), dtype=torch.float32,
+                                                   local_files_only=saved or _offline())
+            model = PeftModel.from_pretrained(model, path / ADAPTER_DIR).merge_and_unload()
+        else:
+            model = cls.auto_class.from_pretrained(path)
         student = cls(model, tokenizer, key=meta.get("key", str(path)), device=options.get("device"),
                       threads=options.get("threads"), max_length=int(meta.get("max_length", 512)))
         student.history = list(meta.get("history", []))
         student.lora = meta.get("lora")
+        student.revision = (meta.get("info") or {}).get("revision")
+        student.base_source = base["source"] if base and not base.get("saved") else None
+        student._saved = (Path(path).resolve(), len(student.history))
         return student
+
+
+def _offline() -> bool:
+    from ftcot.students.hf import hub_offline
+
+    return hub_offline()
 
 
 class CausalStudentModel(HFStudentModel):
@@ -251,10 +326,9 @@ class CausalStudentModel(HFStudentModel):
             max_new_tokens = min(max_new_tokens, max(0, self.context_limit - width))
         if max_new_tokens == 0:
             return [""] * len(batch)
-        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, width)]) if stop else None
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, width),
         )
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         return self._cut(texts, stop)
@@ -284,10 +358,9 @@ class Seq2SeqStudentModel(HFStudentModel):
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = 1
-        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, stop, 1)]) if stop else None
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens), stopping_criteria=criteria,
+            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, 1),
         )
         texts = self.tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
         return self._cut(texts, stop)

@@ -1,4 +1,4 @@
-"""Where a student runs: device choice, bf16 autocast on GPUs, torch thread count."""
+"""Where a student runs: device choice, mixed-precision autocast on GPUs, torch thread count."""
 
 from __future__ import annotations
 
@@ -42,11 +42,24 @@ def set_threads(threads: int | None = None) -> None:
         torch.set_num_threads(n)
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast precision on ``device``: bf16 on GPUs that have it, else fp16; None on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a GPU (weights stay fp32), nothing on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    """Autocast to ``autocast_dtype(device)`` (weights stay as they are), nothing on the CPU."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
+    """A loss scaler, enabled only under fp16 autocast (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler(device.type, enabled=autocast_dtype(device) == torch.float16)
 
 
 @contextlib.contextmanager

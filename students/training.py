@@ -1,5 +1,9 @@
-"""The training loop: AdamW, optional linear warm-up, gradient accumulation, length-grouped
-batches, a checkpoint per epoch and resume from the last one.
+"""The training loop: AdamW, optional linear warm-up, gradient accumulation, gradient clipping,
+length-grouped batches, a checkpoint per epoch and resume from the last one.
+
+Precision: the optimised weights are fp32 (``master_weights_fp32``) and the forward pass runs
+under bf16 (or fp16 with a loss scaler) autocast on GPUs, so AdamW never updates low-precision
+weights. Clipping (``max_grad_norm``) bounds the global L2 norm of the gradient of each step.
 
 Kept as plain as a hand-written PyTorch loop (the benchmark compares the two): per step one
 collate, one forward, one backward and, every ``grad_accum`` batches, one optimizer step.
@@ -27,7 +31,7 @@ import torch
 
 from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError
 from ftcot.fileio import atomic_file, write_json_atomic
-from ftcot.students.runtime import autocast
+from ftcot.students.runtime import autocast, grad_scaler
 
 CHECKPOINT = "last.pt"
 CALLBACK_DONE = "on-epoch.json"
@@ -42,6 +46,8 @@ class Trainable(Protocol):
     def encode_pairs(self, pairs: Sequence[tuple[str, str]], max_length: int) -> list[Any]: ...
 
     def example_length(self, example: Any) -> int: ...
+
+    def target_length(self, example: Any) -> int: ...
 
     def collate(self, examples: Sequence[Any]) -> dict[str, torch.Tensor]: ...
 
@@ -92,8 +98,11 @@ def train(
     seed: int,
     on_epoch: EpochCallback | None = None,
     progress: bool = True,
+    parallel: Any = None,
 ) -> TrainState:
-    """Train ``student`` in place; see the module docstring."""
+    """Train ``student`` in place; see the module docstring. With ``config.data_parallel`` > 1
+    the epochs run in that many processes (``ftcot.students.parallel``) and this process then
+    reads their last checkpoint; ``parallel`` is that module's handle inside those processes."""
     if not pairs:
         raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
     for name in ("epochs", "batch_size", "max_length", "grad_accum", "max_new_tokens", "eval_batch_size"):
@@ -101,6 +110,14 @@ def train(
             raise UserError(f"training setting {name} must be >= 1, got {getattr(config, name)}")
     if config.max_steps is not None and config.max_steps < 1:
         raise UserError(f"training setting max_steps must be >= 1, got {config.max_steps}")
+    if config.max_grad_norm is not None and not config.max_grad_norm >= 0:
+        raise UserError(f"training setting max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
+    if config.data_parallel < 1:
+        raise UserError(f"training setting data_parallel must be >= 1, got {config.data_parallel}")
+    if config.data_parallel > 1 and parallel is None:
+        from ftcot.students import parallel as data_parallel
+
+        data_parallel.run(student, pairs, config, checkpoint_dir, seed)  # then resume from its last checkpoint
     model_obj: Trainable = student  # type: ignore[assignment]
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -115,19 +132,24 @@ def train(
     torch.manual_seed(seed)
     module = model_obj.trainable_module(config, seed)
     params = [p for p in module.parameters() if p.requires_grad]
+    master_weights_fp32(params)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = None
     if config.warmup_steps > 0:
         warm = config.warmup_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
 
-    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler) or TrainState()
+    scaler = grad_scaler(model_obj.device)
+    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler, scaler) or TrainState()
     student.history = state.history  # type: ignore[attr-defined]  # grows as epochs finish
     if state.epoch > 0:
         if on_epoch is not None and _callback_done(checkpoint_dir) < state.epoch:
             on_epoch(state.epoch, student)
             _mark_callback_done(checkpoint_dir, state.epoch)
 
+    rank, world, main = (parallel.rank, parallel.world, parallel.is_main) if parallel is not None else (0, 1, True)
+    forward = parallel.wrap(module) if parallel is not None else module
+    targets = [model_obj.target_length(e) for e in examples]
     device = model_obj.device
     module.train()
     bar = _Progress(total_steps, state.step, enabled=progress)
@@ -139,17 +161,22 @@ def train(
             loss_sum = torch.zeros((), device=device)
             seen = 0
             for i, indices in enumerate(batches):
-                batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in indices]).items()}
+                mine, weight = shard(indices, targets, rank, world)
+                batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in mine]).items()}
                 with autocast(device):
-                    loss = module(**batch).loss
-                if config.grad_accum > 1:
-                    (loss / config.grad_accum).backward()
-                else:
-                    loss.backward()
-                loss_sum += loss.detach().float()
+                    loss = forward(**batch).loss
+                # each process's mean loss, weighted by its share of the batch's target tokens: the
+                # average over processes is then the whole batch's mean loss, as in one process
+                scaled = loss * weight if weight != 1.0 else loss
+                scaler.scale(scaled / config.grad_accum if config.grad_accum > 1 else scaled).backward()
+                loss_sum += (parallel.mean(scaled.detach()) if parallel is not None else loss.detach()).float()
                 seen += 1
                 if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
-                    optimizer.step()
+                    if config.max_grad_norm:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                    scaler.step(optimizer)
+                    scaler.update()
                     if scheduler is not None:
                         scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -159,7 +186,11 @@ def train(
                         break
             state.epoch = epoch + 1
             state.history.append({"epoch": state.epoch, "step": state.step, "loss": float(loss_sum) / max(seen, 1)})
-            _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler)
+            if main:
+                _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler, scaler)
+            if parallel is not None:
+                parallel.barrier()
+                continue
             if on_epoch is not None:
                 module.eval()
                 on_epoch(state.epoch, student)
@@ -171,8 +202,28 @@ def train(
     return state
 
 
+def shard(indices: list[int], targets: Sequence[int], rank: int, world: int) -> tuple[list[int], float]:
+    """This process's part of a batch (every ``world``-th example from ``rank``) and the weight of
+    its mean loss: ``world`` × its share of the batch's target tokens. A process left without
+    examples takes the batch's first with weight 0 (every process must run backward)."""
+    if world == 1:
+        return indices, 1.0
+    mine = indices[rank::world]
+    if not mine:
+        return indices[:1], 0.0
+    return mine, world * sum(targets[i] for i in mine) / max(1, sum(targets[i] for i in indices))
+
+
+def master_weights_fp32(params: list[torch.nn.Parameter]) -> None:
+    """Cast trainable low-precision weights (a bf16 or fp16 checkpoint) to fp32 in place: the
+    optimizer then keeps fp32 weights and moments, and autocast runs the forward in low precision."""
+    for p in params:
+        if p.is_floating_point() and p.dtype != torch.float32:
+            p.data = p.data.float()
+
+
 def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, module: torch.nn.Module,
-                     optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+                     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler) -> None:
     """Write the checkpoint next to the old one, then swap it in (a kill never leaves half a file)."""
     payload = {
         "fingerprint": fingerprint,
@@ -182,6 +233,7 @@ def _save_checkpoint(directory: Path, fingerprint: str, state: TrainState, modul
         "model": _changing_state(module),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "saved_at": time.time(),
@@ -205,7 +257,8 @@ def _changing_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
-                     optimizer: torch.optim.Optimizer, scheduler: Any) -> TrainState | None:
+                     optimizer: torch.optim.Optimizer, scheduler: Any,
+                     scaler: torch.amp.GradScaler) -> TrainState | None:
     path = directory / CHECKPOINT
     if not path.is_file():
         return None
@@ -223,6 +276,8 @@ def _load_checkpoint(directory: Path, fingerprint: str, module: torch.nn.Module,
     optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None and payload.get("scheduler") is not None:
         scheduler.load_state_dict(payload["scheduler"])
+    if scaler.is_enabled() and payload.get("scaler") is not None:
+        scaler.load_state_dict(payload["scaler"])
     torch.set_rng_state(payload["torch_rng"])
     if payload.get("cuda_rng") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["cuda_rng"])

@@ -3,6 +3,7 @@ at a time, save and load, and ``hf:`` loads local directories (with LoRA) and fa
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from ftcot import registry as plugins
-from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.contracts.student import META_FILE, StudentModel, TrainConfig
 from ftcot.errors import UserError
 
 pytestmark = pytest.mark.timeout(600)
@@ -208,6 +209,19 @@ def test_tokenizer_keeps_markers_and_digits_whole():
 
 # ---- hf: ----------------------------------------------------------------------------------------
 
+def test_a_lora_tiny_student_saves_its_base_beside_the_adapters(tmp_path: Path):
+    pairs = sort_pairs(32, seed=1, decoder=True)
+    model = load("tiny-gpt2", pairs)
+    model.train(pairs, TrainConfig(lr=1e-2, batch_size=16, epochs=1, lora="r=2"), tmp_path / "ck", seed=0,
+                progress=False)
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "m" / "base" / "model.safetensors").is_file() and not (tmp_path / "m" / "model.safetensors").exists()
+    prompts = [s for s, _ in pairs[:4]]
+    assert StudentModel.load_saved(tmp_path / "m").generate(prompts, max_new_tokens=6, batch_size=4) == model.generate(
+        prompts, max_new_tokens=6, batch_size=4)
+
+
 @pytest.mark.parametrize("spec", ["tiny-llama", "tiny-gpt2", "tiny-t5"])
 def test_hf_loads_a_local_directory_and_trains_with_lora(spec: str, tmp_path: Path):
     decoder = spec != "tiny-t5"
@@ -230,9 +244,15 @@ def test_hf_loads_a_local_directory_and_trains_with_lora(spec: str, tmp_path: Pa
     assert trainable and all("lora_" in n for n in trainable)
     assert model.parameter_count == tiny.parameter_count  # adapters are not counted as the model
     model.save(tmp_path / "tuned")
+    saved = {p.relative_to(tmp_path / "tuned").as_posix() for p in (tmp_path / "tuned").rglob("*.safetensors")}
+    assert saved == {"adapter/adapter_model.safetensors"}  # the adapters only; the base is named
+    meta = json.loads((tmp_path / "tuned" / META_FILE).read_text())
+    assert meta["base"]["source"] == str((tmp_path / "base").resolve()) and meta["lora"] == "r=4,alpha=8"
+    adapter_bytes = (tmp_path / "tuned" / "adapter" / "adapter_model.safetensors").stat().st_size
+    assert adapter_bytes < sum(p.stat().st_size for p in (tmp_path / "base").glob("*.safetensors")) / 2
     tuned = StudentModel.load_saved(tmp_path / "tuned")
     changed = [k for k, v in tuned.model.state_dict().items() if k in base and not torch.equal(v, base[k])]
-    assert changed  # the adapters were folded into the saved weights
+    assert changed  # the adapters were folded into the base on loading
     assert tuned.generate(prompts, max_new_tokens=6, batch_size=4) == model.generate(
         prompts, max_new_tokens=6, batch_size=4)
 

@@ -46,7 +46,7 @@ def line(prompt: str, completion: str, sample: int, completion_index: int) -> st
      line(QUESTION, "4", 3, 0)),
     ("openai",
      line(f"{QUESTION}\\n\\n###\\n\\n", f" {RATIONALE}\\n\\n-->\\n\\n4 END", 3, 1),
-     line(f"{QUESTION}\\n\\n ### \\n\\n", " 4 END", 3, 0)),
+     line(f"{QUESTION}\\n\\n###\\n\\n", " 4 END", 3, 0)),
 ])
 def test_each_format_gives_the_papers_pairs_byte_for_byte(layout, cot, vanilla):
     assert training_jsonl([COT], layout) == cot

@@ -6,7 +6,8 @@ CONTRACT (the distillation pipeline relies on exactly these names):
 - ``Student``: a plugin class (``name``, ``description``, ``from_spec(argument, **options)``) with
   ``key`` (canonical spec) and ``load(corpus, seed) -> StudentModel``.
 - ``StudentModel``: ``is_encoder_decoder``, ``train(...)``, ``generate(...)``, ``save(path)``,
-  ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``.
+  ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``, and optionally
+  ``describe()`` (revision, dtype, parameter count: what a cell records about its student).
 
 Options every ``Student.from_spec`` accepts (none of them changes ``key``): ``threads`` (torch
 threads for this process; default ``$FTCOT_THREADS`` or torch's own choice) and ``device``
@@ -45,17 +46,27 @@ class TrainConfig(Record):
     eval_batch_size: int = 32
     lora: str | None = None  # e.g. "r=16,alpha=32" (also dropout=, targets=q_proj+v_proj)
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
+    max_grad_norm: float | None = 1.0  # clip the gradient's global L2 norm to this; 0 or None: no clipping
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
+    data_parallel: int = 1  # training processes, one per GPU (CPU processes on gloo without GPUs)
 
     def training_dict(self) -> dict[str, Any]:
-        """The fields that change the trained weights (decoding settings left out): what a
-        trained model's identity should hash."""
+        """The fields that change the trained weights (decoding and memory settings left out):
+        what a trained model's identity should hash. Fields added after models were first
+        stored are left out at their default, so those models keep their keys."""
         data = self.to_dict()
-        for name in DECODING_FIELDS:
+        for name in (*DECODING_FIELDS, *OPERATIONAL_FIELDS):
             data.pop(name)
+        for name, default in LATER_DEFAULTS.items():
+            if data.get(name) == default:
+                data.pop(name)
         return data
 
 
 DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
+OPERATIONAL_FIELDS = ("gradient_checkpointing", "data_parallel")  # same weights, other memory/time trade-off
+LATER_DEFAULTS: dict[str, Any] = {"max_grad_norm": 1.0}
+"""Weight-changing fields added after ftcot 0.1, with the default that leaves them out of keys."""
 
 
 EpochCallback = Callable[[int, "StudentModel"], None]
@@ -65,6 +76,7 @@ class StudentModel(ABC):
     """A loaded (base or fine-tuned) student: trains on (input, target) pairs and generates."""
 
     is_encoder_decoder: bool = False
+    text_format: str = "ftcot"  # "openai": the paper's GPT-3 prompt/completion format (formatting.openai_record)
 
     @abstractmethod
     def train(
@@ -121,6 +133,30 @@ class StudentModel(ABC):
     @abstractmethod
     def parameter_count(self) -> int:
         """How many parameters the model has (trainable or not)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What a cell records about this student: ``parameters``, ``dtype`` (of its weights) and
+        ``revision`` (the base model's commit where it has one), as in ``STUDENT_INFO_KEYS``."""
+        return {"parameters": self.parameter_count, "dtype": None, "revision": None}
+
+
+    def spent(self) -> dict[str, float]:
+        """USD this model paid a provider (e.g. ``student_train``, ``student_eval``); local models: none."""
+        return {}
+
+
+STUDENT_INFO_KEYS = ("parameters", "dtype", "revision")
+
+
+def saved_student_info(path: Path) -> dict[str, Any]:
+    """``describe()`` of the student saved in ``path``, read from its ``ftcot-student.json``
+    without loading the weights (models saved before it recorded dtype and revision give None)."""
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    info = meta.get("info") or {"parameters": meta.get("parameter_count")}
+    return {key: info.get(key) for key in STUDENT_INFO_KEYS}
 
 
 # Top-level package names of ftcot 0.1, before everything moved under ``ftcot``.

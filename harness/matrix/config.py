@@ -85,10 +85,14 @@ class MatrixConfig:
     teacher_test: bool = True
 
     def training_for(self, task: str, student: str) -> dict[str, Any]:
-        """Training settings of one cell: global, then the task's, then the student's."""
+        """Training settings of one cell: global, then the task's, then the student's; a student
+        asking for N > 1 GPUs trains data-parallel in N processes unless it sets ``data_parallel``."""
         merged = dict(self.training)
         merged.update(self.task_overrides.get(task, {}).get("training", {}))
         merged.update(self.student_overrides.get(student, {}).get("training", {}))
+        gpus = self.student_overrides.get(student, {}).get("num_gpus", 0)
+        if gpus > 1:
+            merged.setdefault("data_parallel", int(gpus))
         return merged
 
     def degrees_for(self, task: str) -> list[int]:
@@ -297,6 +301,15 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
     for key, low in (("parallel", 1), ("threads_per_cell", 1), ("max_retries", 0)):
         if key in data and not (_is_int(data[key]) and data[key] >= low):
             problems.add((key,), f"{key} must be an integer >= {low}, not {data[key]!r}")
+    for spec, own in student_overrides.items():
+        gpus = own.get("num_gpus", 0)
+        if isinstance(gpus, (int, float)) and gpus > 1:
+            if gpus != int(gpus):
+                problems.add(("students", spec, "num_gpus"), f"num_gpus above 1 must be a whole number (one "
+                             f"training process per GPU), not {gpus}")
+            if data.get("report_epoch", "last") != "last":
+                problems.add(("students", spec, "num_gpus"), "num_gpus above 1 trains data-parallel, which reports "
+                             "the last epoch only: use report_epoch = \"last\" or one GPU")
     from ftcot.validation import TeacherOptions, TrainingSettings
     from ftcot.validation import problems as settings_problems
 

@@ -104,7 +104,7 @@ def parse_only(values: list[str] | None) -> dict[str, set[str]]:
     return dict(selected)
 
 
-def _matches(spec: CellSpec, selected: dict[str, set[str]]) -> bool:
+def matches_only(spec: CellSpec, selected: dict[str, set[str]]) -> bool:
     for name, accepted in selected.items():
         value = str(getattr(spec, name))
         plugin = value.partition(":")[0]
@@ -118,7 +118,7 @@ def plan_cells(config: MatrixConfig, store: Store, scoring: str,
     """The grid's cells (those ``only`` selects), each with its stored result if any."""
     from ftcot.pipeline import cell_key
 
-    specs = [s for s in expand(config) if not only or _matches(s, only)]
+    specs = [s for s in expand(config) if not only or matches_only(s, only)]
     if only and not specs:
         raise UserError("--only selects no cell of this matrix; check the field values against the config")
     keys = [cell_key(spec, scoring) for spec in specs]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftcot import formatting as fmt
-from ftcot.contracts.student import TrainConfig
+from ftcot.contracts.student import OPERATIONAL_FIELDS, TrainConfig
 from ftcot.contracts.teacher import default_temperature
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
@@ -128,8 +128,10 @@ def public_teacher_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def cell_key(spec: CellSpec, scoring: str) -> str:
     """Content hash of what determines the cell's result: the spec (teacher options that only
-    change how completions are fetched left out), the scoring rule set and the pipeline version."""
+    change how completions are fetched and training settings that only change memory or speed
+    left out), the scoring rule set and the pipeline version."""
     data = spec.to_dict()
+    data["training"] = {k: v for k, v in spec.training.items() if k not in OPERATIONAL_FIELDS}
     data["teacher_options"] = {
         k: v for k, v in spec.teacher_options.items()
         if k not in OPERATIONAL_TEACHER_OPTIONS and not _SECRET.search(k)

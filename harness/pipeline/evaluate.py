@@ -46,7 +46,10 @@ def evaluate(model: StudentModel, inputs: CellInputs, items: list[EvalItem]) -> 
         return min(limit, BASELINE_MAX_NEW_TOKENS[name])
 
     if method in fmt.TRAINED_METHODS:
-        prompts = [fmt.fine_tuned_prompt(i.question, ed) for i in items]
+        if model.text_format == "openai":
+            prompts = [fmt.openai_record(i.question, None, None)["prompt"] for i in items]
+        else:
+            prompts = [fmt.fine_tuned_prompt(i.question, ed) for i in items]
         texts = [fmt.cut_at_stop(t) for t in _generate(model, prompts, limit, batch, fmt.STOP)]
         read = texts
     elif method == fmt.ZERO_SHOT:

@@ -10,6 +10,10 @@ A cell runs in three parts so that a distributed executor can move the middle on
   evaluates it on the test split; returns ``CellOutputs``, plain picklable data.
 - ``record_cell`` (driver): writes the predictions, the model artifact and the cell.
 
+The worker also describes its student (``StudentModel.describe``: parameter count, dtype,
+revision); the cell keeps it as ``extra["student_info"]``, so nothing on the driver reads model
+folders.
+
 ``run_cell`` does the three in a row and returns a finished cell from the store at once.
 
 Which epoch is reported (``report_epoch``):
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcot import formatting as fmt
-from ftcot.contracts.student import StudentModel
+from ftcot.contracts.student import StudentModel, saved_student_info
 from ftcot.contracts.task import Task
 from ftcot.errors import UserError
 from ftcot.fileio import read_json_or_none, write_json_atomic
@@ -218,6 +222,10 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
                     write_json_atomic(cache, [{"sample_index": p["sample_index"], "text": p["text"]}
                                         for p in outputs.predictions])
                     timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
+            outputs.info["student_info"] = (model.describe() if model is not None
+                                            else saved_student_info(directory / trainer.model_subdir()))
+            if model is not None and model.spent():
+                outputs.info["student_cost"] = model.spent()
     else:
         eval_started = time.perf_counter()
         # a base model: tiny students build their tokenizer from the prompts' own text
@@ -225,6 +233,9 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
         model = student.load(corpus, inputs.seed)
         with status_line(progress, f"{inputs.method}: answering {len(inputs.test)} test questions"):
             outputs.predictions = evaluate(model, inputs, inputs.test)
+        outputs.info["student_info"] = model.describe()
+        if model.spent():
+            outputs.info["student_cost"] = model.spent()
         timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
     outputs.n = len(outputs.predictions)
     outputs.accuracy = accuracy(outputs.predictions)

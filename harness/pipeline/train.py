@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ftcot import formatting as fmt
-from ftcot.contracts.student import DECODING_FIELDS, StudentModel, TrainConfig
+from ftcot.contracts.student import StudentModel, TrainConfig
+from ftcot.errors import UserError
 from ftcot.fileio import read_json_or_none, write_json_atomic
 from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
 from ftcot.pipeline.evaluate import accuracy, evaluate
@@ -77,7 +78,7 @@ def training_jsonl(samples: list[Sample], layout: str) -> str:
 
 def model_key(inputs: CellInputs, student_key: str) -> str:
     """(student, training data, hyper-parameters, seed), plus the evaluation data for best-on-*."""
-    hyper = {k: v for k, v in inputs.config.items() if k not in DECODING_FIELDS}
+    hyper = TrainConfig.from_dict(inputs.config).training_dict()
     data = content_key([dataclasses.astuple(s) for s in inputs.samples])
     parts: list[Any] = ["model", PIPELINE_VERSION, student_key, inputs.method, data, hyper, inputs.seed]
     if inputs.report_epoch != "last":
@@ -170,10 +171,15 @@ class Trainer:
 
     def train(self, student_spec: str, progress: bool) -> Any:
         inputs = self.inputs
+        config = TrainConfig.from_dict(inputs.config)
+        if config.data_parallel > 1 and inputs.report_epoch != "last":
+            raise UserError(f"data_parallel = {config.data_parallel} reports the last epoch only; "
+                            f"use report_epoch last or one process")
         started = time.perf_counter()
         model = load_student(student_spec, corpus_for(inputs.samples, inputs.method), inputs.seed)
-        pairs = training_pairs(inputs.samples, fmt.layout_for(bool(model.is_encoder_decoder)))
-        model.train(pairs, TrainConfig.from_dict(inputs.config), self.dir / "checkpoints", inputs.seed,
+        layout = fmt.OPENAI if model.text_format == fmt.OPENAI else fmt.layout_for(bool(model.is_encoder_decoder))
+        pairs = training_pairs(inputs.samples, layout)
+        model.train(pairs, config, self.dir / "checkpoints", inputs.seed,
                     on_epoch=self.on_epoch, progress=progress)
         if inputs.report_epoch == "last":
             target = self.dir / "model"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
@@ -127,6 +128,57 @@ def test_batched_generation_vs_one_at_a_time(figure, timer, trained: StudentMode
                   "prompts/s", baseline=len(prompts) / single, baseline_label="one prompt at a time",
                   goal="ratio >= 4", prompts=len(prompts))
     assert info["ratio"] > 1.5
+
+
+class DecodeTailsStop(StoppingCriteria):
+    """The stop check ftcot 0.1 used, the baseline: decode every row's last tokens at every step."""
+
+    def __init__(self, tokenizer: Any, stop: str, start: int):
+        self.tokenizer, self.stop, self.start, self.window = tokenizer, stop, start, len(stop) + 2
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        begin = max(self.start, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, begin:], skip_special_tokens=True)
+        return torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
+def test_stop_strings_vs_decoding_tails(figure, timer, trained: StudentModel) -> None:
+    """Generation with ``stop_strings`` (today's check) against the same model stopping by
+    decoding each row's tail at every step; both must give the same outputs."""
+    prompts = [s for s, _ in rationale_pairs(128, seed=3)]
+    tails = copy.copy(trained)
+
+    def tail_kwargs(stop: str | None, start: int) -> dict[str, Any]:
+        return {"stopping_criteria": StoppingCriteriaList([DecodeTailsStop(trained.tokenizer, stop, start)])} if stop else {}
+
+    def no_stop_strings(max_new_tokens: int, stop: str | None = None) -> Any:
+        return type(trained)._generation_config(tails, max_new_tokens, None)
+
+    tails._stop_kwargs = tail_kwargs  # type: ignore[method-assign]
+    tails._generation_config = no_stop_strings  # type: ignore[method-assign]
+    outputs: dict[str, list[str]] = {}
+
+    def with_stop_strings() -> None:
+        outputs["new"] = trained.generate(prompts, max_new_tokens=160, batch_size=32)
+
+    def decoding_tails() -> None:
+        outputs["old"] = tails.generate(prompts, max_new_tokens=160, batch_size=32)
+
+    with_stop_strings(), decoding_tails()  # warm-up (stop_strings builds its tables once per tokenizer)
+    old_times, new_times = [], []
+    for _ in range(2):
+        old_times.append(timer.median(decoding_tails, rounds=1))
+        new_times.append(timer.median(with_stop_strings, rounds=1))
+    new_times.append(timer.bench(with_stop_strings, rounds=1))
+    old_times.append(timer.median(decoding_tails, rounds=1))
+    assert outputs["new"] == outputs["old"]
+    assert sum("-->" in o for o in outputs["new"]) > len(prompts) // 2  # the model stops on its own
+    old, new = statistics.median(old_times), statistics.median(new_times)
+    info = figure("student generation prompts/s, stop_strings vs decoding tails (tiny-llama, CPU, batch 32)",
+                  len(prompts) / new, "prompts/s", baseline=len(prompts) / old,
+                  baseline_label="decode each row's tail at every step (ftcot 0.1)", goal="ratio >= 1",
+                  prompts=len(prompts))
+    assert info["ratio"] >= 0.9
 
 
 def _memory_kib() -> dict[str, int]:
