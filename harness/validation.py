@@ -41,6 +41,9 @@ class TrainingSettings(_Checked):
     eval_batch_size: PositiveInt | None = None
     lora: str | None = None
     weight_decay: NonNegativeFloat | None = None
+    max_grad_norm: NonNegativeFloat | None = None
+    gradient_checkpointing: bool | None = None
+    data_parallel: PositiveInt | None = None
 
     @field_validator("lora")
     @classmethod
