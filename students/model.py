@@ -24,6 +24,8 @@ from transformers import (
     AutoTokenizer,
     GenerationConfig,
     PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
 )
 
 from ftcot.api import META_FILE, EpochCallback, StudentModel, TrainConfig, UserError
@@ -36,6 +38,40 @@ BASE_DIR = "base"  # a LoRA student's base weights, when the base has no name to
 
 # Architectures with learned absolute positions cannot see past max_position_embeddings.
 LEARNED_POSITIONS = {"gpt2", "gpt_neo", "opt", "gpt_bigcode", "biogpt", "xglm"}
+
+
+class StopOnText(StoppingCriteria):
+    """Marks a row done once its generated text holds ``stop``. Cheap per step: a row's tail is
+    decoded only when its newest token can complete ``stop`` (its text holds the last character;
+    ``table`` is that per token id, computed once); other rows are not done, and a done row stays
+    done in ``generate``."""
+
+    def __init__(self, tokenizer: Any, stop: str, start: int, can_end: torch.Tensor):
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.start = start
+        self.can_end = can_end
+        self.window = len(stop) + 2  # tokens: enough to hold `stop` even split into single bytes
+
+    @staticmethod
+    def table(tokenizer: Any, stop: str, config: Any, device: torch.device) -> torch.Tensor:
+        """Per token id: whether its text holds ``stop``'s last character (special tokens: no)."""
+        size = max(len(tokenizer), int(getattr(config, "vocab_size", 0) or 0))
+        pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))], skip_special_tokens=True)
+        flags = torch.zeros(size, dtype=torch.bool)
+        flags[: len(pieces)] = torch.tensor([stop[-1] in piece for piece in pieces], dtype=torch.bool)
+        return flags.to(device)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        done = self.can_end[input_ids[:, -1]]
+        if input_ids.shape[1] <= self.start or not bool(done.any()):
+            return done & False  # type: ignore[return-value]
+        rows = done.nonzero().flatten().tolist()
+        begin = max(self.start, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[rows, begin:], skip_special_tokens=True)
+        done = torch.zeros_like(done)
+        done[rows] = torch.tensor([self.stop in t for t in tails], dtype=torch.bool, device=done.device)
+        return done  # type: ignore[return-value]
 
 
 @dataclass
@@ -75,6 +111,7 @@ class HFStudentModel(StudentModel):
         self.base_source: str | None = None  # hub name or directory the base loads from (None: built here)
         self._saved: tuple[Path, int] | None = None  # (folder, epochs trained then): the folder vLLM may load
         self._vllm: tuple[Path, Any] | None = None
+        self._stop_table: tuple[str, torch.Tensor] | None = None
         self._affixes = Affixes.of(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -189,20 +226,23 @@ class HFStudentModel(StudentModel):
         budgets = [max_new_tokens if limit is None else min(max_new_tokens, max(0, limit - len(ids))) for ids in encoded]
         return self._cut(self._vllm[1].generate(encoded, budgets, stop), stop)
 
-    def _generation_config(self, max_new_tokens: int, stop: str | None = None) -> GenerationConfig:
-        """Greedy decoding; ``stop`` ends a row once its new text holds it (``stop_strings``,
-        matched on token ids, so nothing is decoded per step)."""
+    def _generation_config(self, max_new_tokens: int) -> GenerationConfig:
+        """Greedy decoding."""
         config = self.model.config
         return GenerationConfig(
-            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, stop_strings=[stop] if stop else None,
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
             pad_token_id=self.pad_id, eos_token_id=self.eos_id,
             bos_token_id=getattr(config, "bos_token_id", None),
             decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
         )
 
     def _stop_kwargs(self, stop: str | None, start: int) -> dict[str, Any]:
-        """What ``generate`` needs besides the config to stop at ``stop`` (new tokens from ``start``)."""
-        return {"tokenizer": self.tokenizer} if stop else {}
+        """What ``generate`` needs to end a row once its new text (tokens from ``start``) holds ``stop``."""
+        if not stop:
+            return {}
+        if self._stop_table is None or self._stop_table[0] != stop:
+            self._stop_table = (stop, StopOnText.table(self.tokenizer, stop, self.model.config, self.device))
+        return {"stopping_criteria": StoppingCriteriaList([StopOnText(self.tokenizer, stop, start, self._stop_table[1])])}
 
     @staticmethod
     def _cut(texts: list[str], stop: str | None) -> list[str]:
@@ -328,7 +368,7 @@ class CausalStudentModel(HFStudentModel):
             return [""] * len(batch)
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, width),
+            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, width),
         )
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         return self._cut(texts, stop)
@@ -360,7 +400,7 @@ class Seq2SeqStudentModel(HFStudentModel):
             mask[row, : len(ids)] = 1
         out = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            generation_config=self._generation_config(max_new_tokens, stop), **self._stop_kwargs(stop, 1),
+            generation_config=self._generation_config(max_new_tokens), **self._stop_kwargs(stop, 1),
         )
         texts = self.tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
         return self._cut(texts, stop)

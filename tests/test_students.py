@@ -290,3 +290,19 @@ def test_training_and_generation_on_a_gpu_use_bf16_autocast(tmp_path: Path):
     assert sum(o.strip() == bare(t) for o, (_, t) in zip(outputs, pairs[:40])) >= 30
     model.save(tmp_path / "m")
     assert StudentModel.load_saved(tmp_path / "m", device="cpu").device.type == "cpu"
+
+
+def test_the_stop_check_ends_a_row_once_its_new_text_holds_the_marker():
+    model = load("tiny-gpt2", sort_pairs(16, seed=1, decoder=True))
+
+    def ids(text: str) -> list[int]:
+        return model.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    prompt = ids("sort b a ###")
+    check = model._stop_kwargs("END", len(prompt))["stopping_criteria"][0]
+    assert check(torch.tensor([prompt + ids(" a b END")]), None).tolist() == [True]
+    assert check(torch.tensor([prompt + ids(" a b EN")]), None).tolist() == [False]
+    assert check(torch.tensor([prompt + ids(" a WEEKEND")]), None).tolist() == [True]  # text, not words
+    marked = ids("END ###")  # a marker in the prompt does not count
+    assert model._stop_kwargs("END", len(marked))["stopping_criteria"][0](
+        torch.tensor([marked + ids(" a")]), None).tolist() == [False]
