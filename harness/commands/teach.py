@@ -30,7 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="completions per example (diverse reasoning; default 1)")
     p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP",
                    help="sampling temperature (default: 0 for -D 1, else 0.7)")
-    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="requests in flight (default 16)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="questions in flight (default 16); at -D 1, requests in flight")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per request (default 60)")
     p.add_argument("--max-tries", type=int, default=None, metavar="N",
                    help="tries per request before the completion is recorded as failed (default 6)")

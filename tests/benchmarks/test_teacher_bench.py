@@ -8,7 +8,9 @@ child process, so the client has this interpreter to itself as with a remote ser
   64 vs the ideal, 64 completions per (2 steps x 0.5 s) (goal >= 0.9; as requests/s it is the
   same ratio against 64/0.5 s);
 - a fully cached re-run: completions/s of ``teach`` when the store holds every completion
-  (goal >= 20,000/s).
+  (goal >= 20,000/s);
+- n-sampling: completions/s at D=8 (one step-1 request with ``n=8`` per question) vs D=1, same
+  64 questions at concurrency 16, server answering in 0.2 s (goal >= 3).
 """
 
 from __future__ import annotations
@@ -150,3 +152,32 @@ def test_fully_cached_rerun(benchmark, tmp_path):
         "goal": "value >= 20000",
     })
     assert rate > 2_000
+
+
+def test_degree_8_in_one_request_per_question(benchmark, figure, tmp_path):
+    """Completions/s at D=8 (step 1: one request with n=8 per question) vs D=1, same questions and
+    concurrency, server answering in 0.2 s."""
+    delay, questions, concurrency = 0.2, 64, 16
+    task = _task(tmp_path, questions)
+    examples = task.train_examples()
+    rates: dict[int, list[float]] = {1: [], 8: []}
+
+    def once(degree: int, url: str) -> None:
+        store = Store(tmp_path / f"d{degree}-{len(rates[degree])}.db")
+        start = time.perf_counter()
+        result = teach(store, task, f"litellm:{MODEL}", examples, degree=degree, temperature=0.7,
+                       options={"api_base": url, "concurrency": concurrency}, progress=False)
+        seconds = time.perf_counter() - start
+        assert result.new == questions * degree and result.failed == 0
+        rates[degree].append(result.new / seconds)
+
+    with ServerProcess(delay=delay) as server:
+        _teach(tmp_path, _task(tmp_path, 4), server.url, -1)  # warm up
+        for _ in range(2):
+            once(1, server.url)
+        benchmark.pedantic(lambda: once(8, server.url), rounds=2, iterations=1)
+    one, eight = max(rates[1]), max(rates[8])
+    figure("completions/s at D=8 (n=8 per step-1 request) vs D=1, server answering in 0.2 s", eight,
+           "completions/s", baseline=one, baseline_label="D=1, same 64 questions, concurrency 16",
+           goal="ratio >= 3")
+    assert eight / one >= 3
