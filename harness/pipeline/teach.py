@@ -12,6 +12,7 @@ which ``ftcot teacher-report`` reads: a completion shared by two tasks counts fo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -86,11 +87,30 @@ class TeachResult:
         }
 
 
+_LOCAL_TEACHERS: dict[str, Teacher] = {}  # spec + options -> the one instance of a local-model teacher
+_LOCAL_LOCK = threading.Lock()
+
+
 def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -> Teacher:
-    """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is)."""
+    """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is). A teacher
+    that runs a model in this process (``runs_locally``) is created once per spec and options and
+    reused, so its model is loaded at most once per process."""
     if isinstance(spec, Teacher):
         return spec
-    return registry.create("teacher", spec, **(options or {}))
+    options = options or {}
+    if not getattr(registry.registry().resolve("teacher", spec)[0], "runs_locally", False):
+        return registry.create("teacher", spec, **options)
+    key = content_key(spec, json.dumps(options, sort_keys=True, default=str))
+    with _LOCAL_LOCK:
+        if key not in _LOCAL_TEACHERS:
+            _LOCAL_TEACHERS[key] = registry.create("teacher", spec, **options)
+        return _LOCAL_TEACHERS[key]
+
+
+def forget_local_teachers() -> None:
+    """Drop the reused local-model teachers (and their models) of this process."""
+    with _LOCAL_LOCK:
+        _LOCAL_TEACHERS.clear()
 
 
 def teach(
@@ -118,12 +138,6 @@ def teach(
     max_cost = options.get("max_cost")
     teacher = create_teacher(teacher_spec, options)
     generation = Generation.from_options(temperature, options)
-    teacher.prepare(task, generation)
-    if max_cost is not None and not teacher.priced:
-        raise UserError(
-            f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
-            f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
-        )
 
     jobs = teacher.plan(task, examples, degree, generation)
     stored = store.get_completions(job.key for job in jobs) if teacher.cacheable else {}
@@ -136,6 +150,13 @@ def teach(
             job.prior = found
         todo.setdefault(job.key, job)
 
+    if todo:  # only now, with work to do: a local teacher loads its model here
+        teacher.prepare(task, generation)
+        if max_cost is not None and not teacher.priced:
+            raise UserError(
+                f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
+                f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
+            )
     result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature)
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
     if todo:
