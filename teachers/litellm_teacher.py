@@ -28,6 +28,7 @@ from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Sink, Teacher, UserError
 from ftcot.teachers import retry
+from ftcot.teachers.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers.local import group_by_prompt
 from ftcot.teachers.usage import split_by_weight, split_evenly
 
@@ -85,11 +86,16 @@ class LiteLLMTeacher(Teacher):
         self.backoff = float(DEFAULTS["backoff"] if opts.get("backoff") is None else opts["backoff"])
         self.api_base = opts.get("api_base")
         self.endpoint = opts.get("endpoint")  # chat | text; None: from the model
+        self.rpm = None if opts.get("rpm") is None else float(opts["rpm"])
+        self.tpm = None if opts.get("tpm") is None else float(opts["tpm"])
+        self.slots: Slots | None = None  # a shared concurrency budget (a matrix's teacher phase)
         self.max_n = None if opts.get("max_n") is None else int(opts["max_n"])
         if self.max_n is not None and not 1 <= self.max_n <= MAX_N:
             raise UserError(f"max_n must be between 1 and {MAX_N} (got {self.max_n})")
         if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
             raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
+        if (self.rpm is not None and self.rpm <= 0) or (self.tpm is not None and self.tpm <= 0):
+            raise UserError("rpm and tpm must be above 0")
         if self.endpoint not in (None, "chat", "text"):
             raise UserError(f"endpoint must be chat or text (got {self.endpoint!r})")
         self._prices: tuple[float, float] | None = None
@@ -164,6 +170,11 @@ class LiteLLMTeacher(Teacher):
         return bound + self._cost(answer_prompt, generation.answer_max_tokens)
 
     # -- running -------------------------------------------------------------------------------
+    def place(self) -> str:
+        """Where requests go: the provider and address (one concurrency budget each)."""
+        provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
+        return f"{provider} {self.api_base or ''}".strip()
+
     def supports_n(self) -> bool:
         """Whether the provider takes ``n`` (several samples of one prompt in one request)."""
         self._lib = self._lib or _litellm()
@@ -196,6 +207,12 @@ class LiteLLMTeacher(Teacher):
         self._pause_until = 0.0
         self._call_options = self._request_options()
         self._per_request = self.samples_per_request()
+        self._rate: RateLimiter | None = None
+        if self.rpm or self.tpm:
+            self._rate = shared_rate(f"{self.model} {self.api_base or ''}", self.rpm, self.tpm)
+        note = getattr(sink, "note", None)
+        self._on_wait = (lambda limit: note(f"waiting on {limit} limit" if limit else "")) if note else None
+        slots = self.slots or Slots(self.concurrency)
         queue = iter(group_by_prompt(jobs))
 
         async def worker() -> None:
@@ -205,6 +222,7 @@ class LiteLLMTeacher(Teacher):
                     if not sink.reserve(job, self.cost_bound(job, generation)):
                         break
                     reserved.append(job)
+                await slots.acquire()
                 try:
                     if reserved:
                         await self._complete_group(reserved, sink, generation)
@@ -212,6 +230,8 @@ class LiteLLMTeacher(Teacher):
                     for job in reserved:
                         sink.release(job)  # a no-op for jobs already emitted
                     raise
+                finally:
+                    slots.release()
                 if len(reserved) < len(group):
                     return
 
@@ -319,11 +339,15 @@ class LiteLLMTeacher(Teacher):
             kwargs["seed"] = seed  # the k-th sample of a prompt: reproducible where the server allows
         if n > 1:
             kwargs["n"] = n
+        estimate = len(prompt) // 4 + 1 + max_tokens * n  # tokens, for a tokens-per-minute limit
         last: BaseException | None = None
         for attempt in range(1, self.max_tries + 1):
             wait = self._pause_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._rate is not None:
+                await self._rate.acquire(estimate, self._on_wait)
+            used = estimate
             try:
                 if chat:
                     call = lib.acompletion(messages=messages, **kwargs)
@@ -331,7 +355,9 @@ class LiteLLMTeacher(Teacher):
                     call = lib.atext_completion(prompt=prompt, **kwargs)
                 # a backstop: the client enforces the timeout, this catches a request that hangs anyway
                 response = await asyncio.wait_for(call, self.timeout * 2 + 5)
-                return _read(response, chat, self._cost)
+                answers = _read(response, chat, self._cost)
+                used = sum(a.prompt_tokens + a.completion_tokens for a in answers)
+                return answers
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -352,6 +378,9 @@ class LiteLLMTeacher(Teacher):
                 else:
                     delay = retry.backoff(attempt, self.backoff)
                 await asyncio.sleep(delay)
+            finally:
+                if self._rate is not None:
+                    self._rate.settle(estimate, used)
         assert last is not None  # max_tries >= 1
         raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
 

@@ -263,6 +263,9 @@ class _Sink:
         self.store.put_completions(rows)
         self.view.advance(len(rows), self.failed, self.spent)
 
+    def note(self, text: str) -> None:
+        self.view.note(text)
+
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
 
@@ -272,6 +275,7 @@ class _ProgressView:
 
     def __init__(self, enabled: bool, teacher: Teacher, task: Task, total: int):
         self.progress = None
+        self.last_note = ""
         if not enabled or total == 0:
             return
         from rich.console import Console
@@ -292,12 +296,13 @@ class _ProgressView:
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), RateColumn(),
             TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
-            TextColumn("${task.fields[spent]:.4f}"),
+            TextColumn("${task.fields[spent]:.4f}"), TextColumn("[yellow]{task.fields[note]}"),
             console=Console(stderr=True), transient=False,
         )
         what = f"{teacher.label} · {task.key}"
         what = what if len(what) <= 28 else what[:27] + "…"
-        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0)
+        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0, note="")
+        self.last_note = ""
 
     def __enter__(self) -> _ProgressView:
         if self.progress is not None:
@@ -316,6 +321,12 @@ class _ProgressView:
     def advance(self, n: int, failed: int, spent: float) -> None:
         if self.progress is not None:
             self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
+
+    def note(self, text: str) -> None:
+        """A status after the counts, e.g. ``waiting on tpm limit`` (shown until cleared)."""
+        self.last_note = text
+        if self.progress is not None:
+            self.progress.update(self.task_id, note=text)
 
 
 def teach_examples(
