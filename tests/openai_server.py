@@ -142,6 +142,8 @@ class OpenAIServer:
         self.max_choices = max_choices  # a request for more samples (``n``) gets only this many
         self.port = port
         self.log: list[LoggedRequest] = []
+        self.in_flight: Counter[str] = Counter()  # requests being answered now, per step
+        self.peak_in_flight: Counter[str] = Counter()  # the most at once, per step
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -264,6 +266,17 @@ class OpenAIServer:
         step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
         self.log.append(LoggedRequest(path, body, prompt, identity, attempt, fault, step))
 
+        with self._lock:
+            self.in_flight[step] += 1
+            self.peak_in_flight[step] = max(self.peak_in_flight[step], self.in_flight[step])
+        try:
+            return await self._answer(writer, body, prompt, identity, fault, chat)
+        finally:
+            with self._lock:
+                self.in_flight[step] -= 1
+
+    async def _answer(self, writer: asyncio.StreamWriter, body: dict[str, Any], prompt: str, identity: str,
+                      fault: str | None, chat: bool) -> bool:
         if self.delay:
             await asyncio.sleep(self.delay)
         if fault == "429":
