@@ -69,6 +69,10 @@ class TeacherOptions(_Checked):
     max_tries: PositiveInt | None = None
     backoff: NonNegativeFloat | None = None
     max_wait: PositiveFloat | None = None
+    rpm: PositiveFloat | None = None
+    tpm: PositiveFloat | None = None
+    max_n: PositiveInt | None = None
+    all_completions: bool | None = None
     max_cost: NonNegativeFloat | None = None
     api_base: Annotated[str, Field(min_length=1)] | None = None
     api_key: str | None = None

@@ -5,8 +5,11 @@ Examples: ``litellm:gpt-4o-mini`` (OPENAI_API_KEY), ``litellm:text-completion-op
 for a model served with ``vllm serve <name>`` (no key needed), ``litellm:openai/<name>
 --api-base URL`` for any other OpenAI-compatible server (llama.cpp, ...).
 
-Requests run on asyncio with ``concurrency`` in flight. litellm's and the OpenAI SDK's own retries
-are off (``max_retries=0``): ``teachers.retry`` is the one retry policy. A completion whose every
+Step 1 asks for all of a question's missing samples in one request (``n``) where the provider
+supports it (``max_n`` caps it; 1 turns it off), asks again for choices that did not come back, and
+splits the request's usage among its samples (the prompt is billed once). Step 2 is one request per
+sample. Requests run on asyncio with ``concurrency`` questions in flight. litellm's and the OpenAI
+SDK's own retries are off (``max_retries=0``): ``teachers.retry`` is the one retry policy. A completion whose every
 try failed is recorded as failed with the reason; the run goes on and a later run retries it.
 Usage and cost are recorded per completion (prices from litellm's cost map, read offline, or the
 ``input_cost_per_token``/``output_cost_per_token`` options). ``api_base`` and API keys are not
@@ -19,15 +22,20 @@ import asyncio
 import concurrent.futures
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
 from ftcot.teachers import retry
+from ftcot.teachers.limits import RateLimiter, Slots, shared_rate
+from ftcot.teachers.local import group_by_prompt
+from ftcot.teachers.usage import split_by_weight, split_evenly
 from ftcot.validation import check_teacher_options
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+MAX_N = 128  # the most samples one request asks for (OpenAI's limit)
 DEFAULTS = {"concurrency": 16, "timeout": 60.0, "max_tries": 6, "backoff": 1.0}
 # providers that speak the OpenAI protocol and insist on some key even for a local server
 _KEYED_OPENAI_PROVIDERS = ("openai", "text-completion-openai")
@@ -56,6 +64,7 @@ class _Answer:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    cost: float = 0.0
 
 
 class LiteLLMTeacher(Teacher):
@@ -69,6 +78,9 @@ class LiteLLMTeacher(Teacher):
         Param("max_tries", int, DEFAULTS["max_tries"], "tries per request before it is recorded as failed"),
         Param("backoff", float, DEFAULTS["backoff"], "first backoff delay in seconds, doubled per try"),
         Param("max_wait", float, retry.MAX_WAIT_S, "longest wait a Retry-After may ask for, in seconds"),
+        Param("rpm", float, None, "requests per minute at most (client side)"),
+        Param("tpm", float, None, "tokens per minute at most (client side)"),
+        Param("max_n", int, None, "samples per step-1 request at most (1: one request per sample)"),
         Param("api_base", str, None, "API base URL (a local server)"),
         Param("endpoint", str, None, "chat or text (default: from the model)"),
         Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)"),
@@ -90,8 +102,16 @@ class LiteLLMTeacher(Teacher):
         self.max_wait = self.option("max_wait")
         self.api_base = self.option("api_base")
         self.endpoint = self.option("endpoint")  # chat | text; None: from the model
+        self.rpm = self.option("rpm")
+        self.tpm = self.option("tpm")
+        self.slots: Slots | None = None  # a shared concurrency budget (a matrix's teacher phase)
+        self.max_n = self.option("max_n")
+        if self.max_n is not None and not 1 <= self.max_n <= MAX_N:
+            raise UserError(f"max_n must be between 1 and {MAX_N} (got {self.max_n})")
         if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
             raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
+        if (self.rpm is not None and self.rpm <= 0) or (self.tpm is not None and self.tpm <= 0):
+            raise UserError("rpm and tpm must be above 0")
         if self.endpoint not in (None, "chat", "text"):
             raise UserError(f"endpoint must be chat or text (got {self.endpoint!r})")
         self._prices: tuple[float, float] | None = None
@@ -166,6 +186,28 @@ class LiteLLMTeacher(Teacher):
         return bound + self._cost(answer_prompt, generation.answer_max_tokens)
 
     # -- running -------------------------------------------------------------------------------
+    def place(self) -> str:
+        """Where requests go: the provider and address (one concurrency budget each)."""
+        provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
+        return f"{provider} {self.api_base or ''}".strip()
+
+    def supports_n(self) -> bool:
+        """Whether the provider takes ``n`` (several samples of one prompt in one request)."""
+        self._lib = self._lib or _litellm()
+        try:
+            _, provider, _, _ = self._lib.get_llm_provider(self.model)
+            params = self._lib.get_supported_openai_params(model=self.model, custom_llm_provider=provider)
+        except Exception:
+            return False
+        return bool(params) and "n" in params
+
+    def samples_per_request(self) -> int:
+        """The most step-1 samples one request asks for: ``max_n``, else all a question lacks
+        (up to ``MAX_N``) where the provider supports ``n``, else 1."""
+        if self.max_n is not None:
+            return self.max_n
+        return MAX_N if self.supports_n() else 1
+
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         coro = self._run_all(jobs, sink, generation)
         try:
@@ -180,21 +222,38 @@ class LiteLLMTeacher(Teacher):
         self._redact = retry.Redactor(self.options.get("api_key"))
         self._pause_until = 0.0
         self._call_options = self._request_options()
-        self._notice = getattr(sink, "notice", lambda text: None)
-        queue = iter(jobs)
+        self._per_request = self.samples_per_request()
+        self._rate: RateLimiter | None = None
+        if self.rpm or self.tpm:
+            self._rate = shared_rate(f"{self.model} {self.api_base or ''}", self.rpm, self.tpm)
+        note = getattr(sink, "note", None)
+        self._note = note or (lambda text: None)
+        self._on_wait = (lambda limit: note(f"waiting on {limit} limit" if limit else "")) if note else None
+        slots = self.slots or Slots(self.concurrency)
+        queue = iter(group_by_prompt(jobs))
 
         async def worker() -> None:
-            for job in queue:
-                if not sink.reserve(job, self.cost_bound(job, generation)):
-                    return
+            for group in queue:
+                reserved = []
+                for job in group:
+                    if not sink.reserve(job, self.cost_bound(job, generation)):
+                        break
+                    reserved.append(job)
+                await slots.acquire()
                 try:
-                    completion = await self._complete(job, generation)
+                    if reserved:
+                        await self._complete_group(reserved, sink, generation)
                 except BaseException:
-                    sink.release(job)
+                    for job in reserved:
+                        sink.release(job)  # a no-op for jobs already emitted
                     raise
-                sink.emit(job, completion)
+                finally:
+                    slots.release()
+                if len(reserved) < len(group):
+                    return
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(jobs)))]
+        groups = len({job.reasoning_prompt for job in jobs})
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, groups))]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -215,55 +274,98 @@ class LiteLLMTeacher(Teacher):
             options["api_key"] = key
         return options
 
-    async def _complete(self, job: Job, gen: Generation) -> Completion:
-        prompt_tokens = completion_tokens = 0
-        cost = 0.0
+    async def _complete_group(self, jobs: list[Job], sink: Sink, gen: Generation) -> None:
+        """Step 1 for the jobs of one prompt (``n`` samples per request where supported), then
+        step 2 for every sample at once; each completion is emitted as it is done."""
+        firsts: dict[str, _Answer] = {}
+        for job in jobs:
+            prior = job.prior
+            if prior is not None and prior.rationale:
+                firsts[job.key] = _Answer(prior.rationale, prior.finish_reason, prior.prompt_tokens,
+                                          prior.completion_tokens, prior.cost_usd)
+        need = [job for job in jobs if job.key not in firsts]
+        failure = await self._reason(need, gen, firsts) if need else None
         chat = self._endpoint() == "chat"
-        prior = job.prior
-        if prior is not None and prior.rationale:
-            rationale, finish = prior.rationale, prior.finish_reason
-            prompt_tokens, completion_tokens, cost = prior.prompt_tokens, prior.completion_tokens, prior.cost_usd
-        else:
-            try:
-                first = await self._ask(
-                    chat, job.reasoning_prompt, gen.reasoning_messages(job.reasoning_prompt),
-                    gen.temperature, gen.max_tokens, seed=job.index,
-                )
-            except _Failed as exc:
-                return job.blank(self.label, gen, error=exc.reason)
-            rationale, finish = first.text, first.finish_reason
-            prompt_tokens, completion_tokens = first.prompt_tokens, first.completion_tokens
-            cost = self._cost(first.prompt_tokens, first.completion_tokens)
-        answer_prompt = gen.answer_prompt(job.reasoning_prompt, rationale)
-        fields = dict(rationale=rationale, answer_prompt=answer_prompt, finish_reason=finish)
+
+        async def finish(job: Job) -> None:
+            first = firsts.get(job.key)
+            if first is None:
+                sink.emit(job, job.blank(self.label, gen, error=failure or "no rationale"))
+                return
+            sink.emit(job, await self._answer(chat, job, first, gen))
+
+        await asyncio.gather(*(finish(job) for job in jobs))
+
+    async def _reason(self, jobs: list[Job], gen: Generation, firsts: dict[str, _Answer]) -> str | None:
+        """Step 1: rationales for ``jobs`` (one prompt), ``samples_per_request`` to a request, the
+        requests at once; choices that did not come back are asked for again. At temperature 0 one
+        greedy rationale serves every index. Returns the failure reason of the jobs left without
+        a rationale, if any."""
+        chat = self._endpoint() == "chat"
+        prompt, messages = jobs[0].reasoning_prompt, gen.reasoning_messages(jobs[0].reasoning_prompt)
+        sampling = gen.temperature > 0
+        pending = list(jobs) if sampling else jobs[:1]
+        per = self._per_request
+        reason = None
+        while pending:
+            chunks = [pending[i:i + per] for i in range(0, len(pending), per)]
+            replies = await asyncio.gather(*(
+                self._ask(chat, prompt, messages, gen.temperature, gen.max_tokens, seed=chunk[0].index, n=len(chunk))
+                for chunk in chunks), return_exceptions=True)
+            pending = []
+            for chunk, reply in zip(chunks, replies):
+                if isinstance(reply, _Failed):
+                    reason = reply.reason
+                    continue
+                if isinstance(reply, BaseException):
+                    raise reply
+                for job, answer in zip(chunk, reply):
+                    firsts[job.key] = answer
+                pending += chunk[len(reply):]  # fewer choices than asked: ask again for the rest
+        if not sampling and jobs[0].key in firsts:  # one greedy rationale; its usage shared by the indices
+            shares = _shares(firsts[jobs[0].key], len(jobs), [1] * len(jobs), self._cost)
+            firsts.update((job.key, share) for job, share in zip(jobs, shares))
+        return reason
+
+    async def _answer(self, chat: bool, job: Job, first: _Answer, gen: Generation) -> Completion:
+        """Step 2 for one sample (greedy, one request)."""
+        answer_prompt = gen.answer_prompt(job.reasoning_prompt, first.text)
+        fields = dict(rationale=first.text, answer_prompt=answer_prompt, finish_reason=first.finish_reason)
         try:
-            second = await self._ask(
-                chat, answer_prompt, gen.answer_messages(job.reasoning_prompt, rationale),
+            (second,) = await self._ask(
+                chat, answer_prompt, gen.answer_messages(job.reasoning_prompt, first.text),
                 0.0, gen.answer_max_tokens, seed=None,
             )
         except _Failed as exc:
-            return job.blank(self.label, gen, error=exc.reason, prompt_tokens=prompt_tokens,
-                             completion_tokens=completion_tokens, cost_usd=cost, **fields)
+            return job.blank(self.label, gen, error=exc.reason, prompt_tokens=first.prompt_tokens,
+                             completion_tokens=first.completion_tokens, cost_usd=first.cost, **fields)
         return job.blank(
             self.label, gen, answer_text=second.text,
-            prompt_tokens=prompt_tokens + second.prompt_tokens,
-            completion_tokens=completion_tokens + second.completion_tokens,
-            cost_usd=cost + self._cost(second.prompt_tokens, second.completion_tokens), **fields,
+            prompt_tokens=first.prompt_tokens + second.prompt_tokens,
+            completion_tokens=first.completion_tokens + second.completion_tokens,
+            cost_usd=first.cost + second.cost, **fields,
         )
 
     async def _ask(self, chat: bool, prompt: str, messages: list[dict[str, str]], temperature: float,
-                   max_tokens: int, seed: int | None) -> _Answer:
-        """One step, with the retry policy; raises _Failed after the last try."""
+                   max_tokens: int, seed: int | None, n: int = 1) -> list[_Answer]:
+        """One request, with the retry policy: its choices (at least one), the request's usage
+        split among them. Raises _Failed after the last try."""
         lib = self._lib
         kwargs = dict(self._call_options, model=self.model, temperature=temperature, max_tokens=max_tokens)
         if seed is not None and temperature > 0:
             kwargs["seed"] = seed  # the k-th sample of a prompt: reproducible where the server allows
+        if n > 1:
+            kwargs["n"] = n
+        estimate = len(prompt) // 4 + 1 + max_tokens * n  # tokens, for a tokens-per-minute limit
         last: BaseException | None = None
         for attempt in range(1, self.max_tries + 1):
             wait = self._pause_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-                self._notice("")
+                self._note("")
+            if self._rate is not None:
+                await self._rate.acquire(estimate, self._on_wait)
+            used = estimate
             try:
                 if chat:
                     call = lib.acompletion(messages=messages, **kwargs)
@@ -271,7 +373,9 @@ class LiteLLMTeacher(Teacher):
                     call = lib.atext_completion(prompt=prompt, **kwargs)
                 # a backstop: the client enforces the timeout, this catches a request that hangs anyway
                 response = await asyncio.wait_for(call, self.timeout * 2 + 5)
-                return _read(response, chat)
+                answers = _read(response, chat, self._cost)
+                used = sum(a.prompt_tokens + a.completion_tokens for a in answers)
+                return answers
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -290,26 +394,39 @@ class LiteLLMTeacher(Teacher):
                 if delay is not None:
                     delay = retry.capped_wait(delay, self.max_wait)
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
-                    self._notice(f"rate limited: waiting {delay:.0f} s")
+                    self._note(f"rate limited: waiting {delay:.0f} s")
                 else:
                     delay = retry.backoff(attempt, self.backoff)
                 await asyncio.sleep(delay)
+            finally:
+                if self._rate is not None:
+                    self._rate.settle(estimate, used)
         assert last is not None  # max_tries >= 1
         raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
 
 
-def _read(response: Any, chat: bool) -> _Answer:
+def _shares(whole: _Answer, parts: int, weights: list[int], cost: Callable[[int, int], float]) -> list[_Answer]:
+    """``whole``'s usage in ``parts`` (completion tokens by ``weights``), each priced by ``cost``."""
+    prompts = split_evenly(whole.prompt_tokens, parts)
+    outputs = split_by_weight(whole.completion_tokens, weights)
+    return [_Answer(whole.text, whole.finish_reason, p, c, cost(p, c)) for p, c in zip(prompts, outputs)]
+
+
+def _read(response: Any, chat: bool, cost: Callable[[int, int], float]) -> list[_Answer]:
+    """The choices of a response, in order; the usage is split among them: the prompt evenly
+    (sent once, billed once), the completion tokens by text length."""
     try:
-        choice = response.choices[0]
-        text = choice.message.content if chat else choice.text
-    except (AttributeError, IndexError, KeyError, TypeError) as exc:
-        raise retry.Malformed(f"response without a choice: {exc}") from None
-    if not isinstance(text, str):
+        choices = sorted(response.choices, key=lambda c: getattr(c, "index", 0) or 0)
+        texts = [c.message.content if chat else c.text for c in choices]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise retry.Malformed(f"response without choices: {exc}") from None
+    if not texts:
+        raise retry.Malformed("response without a choice")
+    if not all(isinstance(t, str) for t in texts):
         raise retry.Malformed("response without text")
     usage = getattr(response, "usage", None)
-    return _Answer(
-        text=text,
-        finish_reason=getattr(choice, "finish_reason", None),
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
+    whole = _Answer("", None, int(getattr(usage, "prompt_tokens", 0) or 0),
+                    int(getattr(usage, "completion_tokens", 0) or 0), 0.0)
+    shares = _shares(whole, len(texts), [len(t) for t in texts], cost)
+    return [_Answer(text, getattr(choice, "finish_reason", None), s.prompt_tokens, s.completion_tokens, s.cost)
+            for text, choice, s in zip(texts, choices, shares)]

@@ -40,6 +40,11 @@ class LocalTeacher(Teacher):
         """``n`` samples for each prompt (greedy when temperature is 0)."""
         raise NotImplementedError
 
+    def render(self, prompt: str, messages: list[dict[str, str]]) -> str:
+        """The text the model continues for one step: the plain prompt (base models); a chat
+        model's teacher renders ``messages`` with its chat template instead."""
+        return prompt
+
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         groups = group_by_prompt(jobs)
         for start in range(0, len(groups), self.batch_size):
@@ -53,7 +58,8 @@ class LocalTeacher(Teacher):
         rationales: dict[str, Generated] = {}
         if asked:
             n = 1 if gen.temperature <= 0 else max(len(g) for g in asked)
-            outputs = self.generate([g[0].reasoning_prompt for g in asked], n, gen.temperature, gen.max_tokens)
+            texts = [self.render(g[0].reasoning_prompt, gen.reasoning_messages(g[0].reasoning_prompt)) for g in asked]
+            outputs = self.generate(texts, n, gen.temperature, gen.max_tokens)
             for group, samples in zip(asked, outputs):
                 for k, job in enumerate(group):
                     rationales[job.key] = samples[k % len(samples)]
@@ -66,7 +72,9 @@ class LocalTeacher(Teacher):
         # step 2, greedy
         flat = [job for group in groups for job in group]
         answer_prompts = [gen.answer_prompt(job.reasoning_prompt, rationales[job.key].text) for job in flat]
-        answers = self.generate(answer_prompts, 1, 0.0, gen.answer_max_tokens)
+        answers = self.generate([
+            self.render(prompt, gen.answer_messages(job.reasoning_prompt, rationales[job.key].text))
+            for job, prompt in zip(flat, answer_prompts)], 1, 0.0, gen.answer_max_tokens)
         results = []
         for job, prompt, answer in zip(flat, answer_prompts, answers):
             first = rationales[job.key]

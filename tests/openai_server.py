@@ -1,8 +1,8 @@
 """A small, deterministic OpenAI-compatible HTTP server for tests and benchmarks.
 
-It answers ``POST /v1/completions`` and ``POST /v1/chat/completions`` (and ``GET /v1/models``)
-on 127.0.0.1, from its own thread and event loop, so a test can drive it through litellm or a
-child process. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
+It answers ``POST /v1/completions`` and ``POST /v1/chat/completions`` (``n`` samples per request;
+``max_choices`` caps them) and ``GET /v1/models`` on 127.0.0.1, from its own thread and event
+loop, so a test can drive it through litellm or a child process. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
 a step-2 prompt (ending ``Therefore, the answer is``) gets an answer.
 
 Usage::
@@ -131,6 +131,7 @@ class OpenAIServer:
         delay: float = 0.0,
         retry_after: float = 0.05,
         slow_seconds: float = 2.0,
+        max_choices: int | None = None,
         port: int = 0,
     ):
         self.responder = responder or EchoResponder(answers)
@@ -138,8 +139,11 @@ class OpenAIServer:
         self.delay = delay
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
+        self.max_choices = max_choices  # a request for more samples (``n``) gets only this many
         self.port = port
         self.log: list[LoggedRequest] = []
+        self.in_flight: Counter[str] = Counter()  # requests being answered now, per step
+        self.peak_in_flight: Counter[str] = Counter()  # the most at once, per step
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -262,6 +266,17 @@ class OpenAIServer:
         step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
         self.log.append(LoggedRequest(path, body, prompt, identity, attempt, fault, step))
 
+        with self._lock:
+            self.in_flight[step] += 1
+            self.peak_in_flight[step] = max(self.peak_in_flight[step], self.in_flight[step])
+        try:
+            return await self._answer(writer, body, prompt, identity, fault, chat)
+        finally:
+            with self._lock:
+                self.in_flight[step] -= 1
+
+    async def _answer(self, writer: asyncio.StreamWriter, body: dict[str, Any], prompt: str, identity: str,
+                      fault: str | None, chat: bool) -> bool:
         if self.delay:
             await asyncio.sleep(self.delay)
         if fault == "429":
@@ -280,12 +295,22 @@ class OpenAIServer:
             return True
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
-        text = self.responder(prompt, body)
         if fault == "empty":
             self._send(writer, 200, {"id": "cmpl-empty", "object": "text_completion", "choices": []})
             return True
-        self._send(writer, 200, self._payload(body, prompt, text, chat, identity))
+        self._send(writer, 200, self._payload(body, prompt, self._texts(prompt, body), chat, identity))
         return True
+
+    def _texts(self, prompt: str, body: dict[str, Any]) -> list[str]:
+        """The answers to a request: ``n`` of them (at most ``max_choices``); the k-th is what a
+        request with ``seed + k`` alone would get, so one request for n samples gives the same
+        samples as n requests."""
+        n = max(1, int(body.get("n") or 1))
+        if self.max_choices is not None:
+            n = min(n, self.max_choices)
+        seed = body.get("seed")
+        return [self.responder(prompt, body if k == 0 or seed is None else {**body, "seed": seed + k})
+                for k in range(n)]
 
     def _fault_for(self, identity: str, prompt: str, attempt: int) -> str | None:
         bucket = int(identity[:8], 16) / 2**32
@@ -306,29 +331,30 @@ class OpenAIServer:
         return None
 
     @staticmethod
-    def _payload(body: dict[str, Any], prompt: str, text: str, chat: bool, identity: str) -> dict[str, Any]:
+    def _payload(body: dict[str, Any], prompt: str, texts: list[str], chat: bool, identity: str) -> dict[str, Any]:
+        """A completion response; usage counts the prompt once and every choice's words."""
         max_tokens = body.get("max_tokens")
-        words = text.split(" ")
-        finish = "stop"
-        if isinstance(max_tokens, int) and len(words) > max_tokens:
-            text, finish = " ".join(words[:max_tokens]), "length"
-        usage = {
-            "prompt_tokens": len(prompt.split()),
-            "completion_tokens": len(text.split()),
-        }
+        choices = []
+        completion_tokens = 0
+        for index, text in enumerate(texts):
+            words = text.split(" ")
+            finish = "stop"
+            if isinstance(max_tokens, int) and len(words) > max_tokens:
+                text, finish = " ".join(words[:max_tokens]), "length"
+            completion_tokens += len(text.split())
+            if chat:
+                choices.append({"index": index, "message": {"role": "assistant", "content": text},
+                                "finish_reason": finish})
+            else:
+                choices.append({"index": index, "text": text, "logprobs": None, "finish_reason": finish})
+        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": completion_tokens}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        if chat:
-            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-            obj = "chat.completion"
-        else:
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-            obj = "text_completion"
         return {
             "id": "cmpl-" + identity[:12],
-            "object": obj,
+            "object": "chat.completion" if chat else "text_completion",
             "created": 1700000000,
             "model": body.get("model", "test-model"),
-            "choices": [choice],
+            "choices": choices,
             "usage": usage,
         }
 

@@ -55,7 +55,8 @@ def test_every_fault_mode_ends_in_one_answer_per_request(tmp_path, task, answers
         assert set(server.fault_counts()) == {"429", "500", "slow", "malformed", "drop", "empty"}
         answered = server.answered()
         assert max(answered.values()) == 1  # no completion asked twice
-        assert len(answered) == 2 * 2 * 16  # two steps of each of the 32 completions
+        # step 1: one request (n=2) per question; step 2: one per completion
+        assert len(answered) == 16 + 2 * 16
     assert (result.new, result.failed, result.cached) == (32, 0, 0)
     assert result.accuracy == 1.0
     keys = [(c.sample_index, c.index) for c in result.completions]
@@ -187,7 +188,9 @@ def test_raising_the_degree_asks_only_for_new_indices_and_tasks_share_completion
         assert one.new == 6
         three = run(store, small, server, degree=3, temperature=0.7)
         assert (three.cached, three.new) == (6, 12)
-        assert set(s for _, s in reasoning_requests(server)) == {0, 1, 2}
+        # D=1 asked sample 0 alone; D=3 asks samples 1 and 2 in one request (n=2, seeds from 1)
+        asked = Counter((r.body.get("seed"), r.body.get("n")) for r in server.log if r.step == "reasoning")
+        assert asked == {(0, None): 6, (1, 2): 6}
         # a bigger variant of the task asks only for its 10 new examples
         bigger = run(store, task, server, degree=3, temperature=0.7)
         assert (bigger.cached, bigger.new) == (18, 30)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -90,3 +91,78 @@ def test_vllm_teacher_runs_a_local_model(tmp_path, tiny_model_dir):
                    options={"max_tokens": 12, "answer_max_tokens": 4, "gpu_memory_utilization": 0.3},
                    progress=False)
     assert (result.new, result.failed) == (12, 0)
+
+
+@pytest.fixture
+def vllm_engine(monkeypatch):
+    """The vllm module with its ``LLM`` counting constructions: the real one where it is
+    installed, else the stand-in (tests/vllm_standin.py)."""
+    from ftcot.pipeline.teach import forget_local_teachers
+
+    if VLLM_MISSING:
+        import vllm_standin
+
+        module = vllm_standin.module()
+        monkeypatch.setitem(sys.modules, "vllm", module)
+    else:  # pragma: no cover - on a GPU machine with vLLM
+        import vllm as module
+
+        real = module.LLM
+        counting = type("LLM", (real,), {"built": 0, "__init__": lambda self, *a, **k: (
+            setattr(type(self), "built", type(self).built + 1), real.__init__(self, *a, **k))[0]})
+        monkeypatch.setattr(module, "LLM", counting)
+    forget_local_teachers()
+    yield module
+    forget_local_teachers()
+
+
+VLLM_OPTIONS = {"max_tokens": 12, "answer_max_tokens": 4, "gpu_memory_utilization": 0.3}
+
+
+def test_vllm_engine_is_built_once_per_process_and_only_with_work(tmp_path, tiny_model_dir, vllm_engine):
+    task = plugins.create("task", TASK, data_dir=tmp_path)
+    store = Store(tmp_path / "s.db")
+    spec = f"vllm:{tiny_model_dir}"
+    examples = task.train_examples()
+    first = teach(store, task, spec, examples[:3], degree=2, options=VLLM_OPTIONS, progress=False)
+    second = teach(store, task, spec, examples, degree=2, options=VLLM_OPTIONS, progress=False)
+    assert (first.new, second.new, second.cached) == (6, 6, 6)
+    assert vllm_engine.LLM.built == 1  # the second call reused the teacher and its engine
+
+    from ftcot.pipeline.teach import forget_local_teachers
+
+    forget_local_teachers()  # as in a fresh process
+    cached = teach(store, task, spec, examples, degree=2, options=VLLM_OPTIONS, progress=False)
+    assert (cached.cached, cached.new) == (12, 0)
+    assert vllm_engine.LLM.built == 1  # everything was stored: no engine was built
+
+
+@pytest.mark.skipif(not VLLM_MISSING, reason="checks the prompts the stand-in engine was given")
+def test_vllm_prompts_chat_models_through_their_template_and_base_models_plainly(tmp_path, tiny_model_dir,
+                                                                                vllm_engine):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    task = plugins.create("task", TASK, data_dir=tmp_path)
+    examples = task.train_examples()[:1]
+    base = teach(Store(tmp_path / "a.db"), task, f"vllm:{tiny_model_dir}", examples, options=VLLM_OPTIONS,
+                 progress=False)
+    plain = list(vllm_engine.LLM.inputs)
+    assert plain[0] == base.completions[0].reasoning_prompt  # a base model gets the plain prompt
+    assert plain[1] == base.completions[0].answer_prompt
+
+    chat_dir = tmp_path / "chat-model"
+    shutil.copytree(tiny_model_dir, chat_dir)
+    tokenizer = AutoTokenizer.from_pretrained(chat_dir)
+    tokenizer.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+                               "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tokenizer.save_pretrained(chat_dir)
+    vllm_engine.LLM.inputs.clear()
+    chat = teach(Store(tmp_path / "b.db"), task, f"vllm:{chat_dir}", examples, options=VLLM_OPTIONS, progress=False)
+    c = chat.completions[0]
+    step1 = f"<|user|>{c.reasoning_prompt}\n<|assistant|>"
+    step2 = f"{step1}{c.rationale.strip()}\n<|user|>Therefore, the answer is\n<|assistant|>"
+    given = [tokenizer.decode(i["prompt_token_ids"]) for i in vllm_engine.LLM.inputs]
+    assert [g.replace(" ", "") for g in given] == [step1.replace(" ", ""), step2.replace(" ", "")]
+    assert vllm_engine.LLM.built == 2  # two models, one engine each

@@ -32,8 +32,10 @@ def _command(store: Path, data: Path, url: str, *extra: str) -> list[str]:
 
 
 def _fields(completions):
+    """What a completion is. Not its prompt tokens: a sample asked alone after the kill pays its
+    whole step-1 prompt, where samples asked together (n) share one."""
     return [(c.task, c.sample_index, c.index, c.rationale, c.answer_prompt, c.answer_text, c.prediction,
-             c.correct, c.prompt_tokens, c.completion_tokens, c.temperature, c.failed) for c in completions]
+             c.correct, c.completion_tokens, c.temperature, c.failed) for c in completions]
 
 
 def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys):
@@ -73,7 +75,9 @@ def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys)
     assert sum(n == 2 for n in answered.values()) <= 2 * 4
     # ... and never again for a completion that was stored when the run was killed
     questions = {e.sample_index: e.question for e in examples}
-    step1 = Counter((question_of(r.prompt), r.body.get("seed")) for r in log if r.answered and r.step == "reasoning")
+    # a step-1 request with n samples from seed s asks for indices s..s+n-1
+    step1 = Counter((question_of(r.prompt), r.body.get("seed") + k) for r in log if r.answered and r.step == "reasoning"
+                    for k in range(r.body.get("n") or 1))
     for c in stored:
         assert step1[(questions[c.sample_index], c.index)] == 1
         step2 = [r for r in log if r.answered and r.step == "answer" and c.rationale.strip() in r.prompt
@@ -88,3 +92,5 @@ def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys)
         assert max(fresh.answered().values()) == 1
     resumed = Store(store_path).completions()
     assert _fields(resumed) == _fields(clean.completions)
+    for after_kill, uninterrupted in zip(resumed, clean.completions):
+        assert after_kill.prompt_tokens >= uninterrupted.prompt_tokens

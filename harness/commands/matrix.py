@@ -70,6 +70,7 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
             "prompt_tokens": sum(t.prompt_tokens for t in summary.teachers),
             "completion_tokens": sum(t.completion_tokens for t in summary.teachers),
             "cost_usd": _total_cost(summary.teachers),
+            "teacher_phase": teacher_phase(summary.teachers),
         })
         return 0
     if len(summary.cells) <= MAX_LISTED:
@@ -84,13 +85,13 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
         tasks = short_names(t.task for t in summary.teachers)
         names = short_names(t.teacher for t in summary.teachers)
         teachers = Table(title="teacher completions for the cells to do")
-        for column in ("task", "teacher", "for", "examples", "D", "needed", "cached", "calls", "tokens in",
-                       "tokens out", "cost"):
+        for column in ("task", "teacher", "for", "examples", "D", "needed", "cached", "calls", "requests",
+                       "tokens in", "tokens out", "cost"):
             teachers.add_column(column, justify="left" if column in ("task", "teacher", "for") else "right")
         for t in summary.teachers:
             cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
             teachers.add_row(tasks[t.task], names[t.teacher], t.part, str(t.examples), str(t.degree), _compact(t.needed),
-                             _compact(t.cached), _compact(t.calls), _compact(t.prompt_tokens),
+                             _compact(t.cached), _compact(t.calls), _compact(t.requests), _compact(t.prompt_tokens),
                              _compact(t.completion_tokens), cost)
         ctx.console.print(teachers)
         for t in summary.teachers:
@@ -101,7 +102,20 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
                           f"{sum(t.prompt_tokens + t.completion_tokens for t in summary.teachers)}, cost: "
                           + ("unknown for some models" if total is None else f"${total:.2f}")
                           + " (token counts are upper bounds until completions are stored)")
+        phase = teacher_phase(summary.teachers)
+        cost = "unknown for some models" if phase["cost_usd"] is None else f"${phase['cost_usd']:.2f}"
+        ctx.console.print(f"teacher phase (before the cells, all groups at once): {phase['groups']} groups, "
+                          f"{phase['requests']} requests, {phase['tokens']} tokens, cost {cost}")
     return 0
+
+
+def teacher_phase(teachers) -> dict:
+    """What ``matrix run`` asks the teachers for before the cells: the groups of training
+    questions with completions still to write, their requests, tokens and cost."""
+    groups = [t for t in teachers if t.part == "train" and t.calls]
+    return {"groups": len(groups), "requests": sum(t.requests for t in groups),
+            "tokens": sum(t.prompt_tokens + t.completion_tokens for t in groups),
+            "cost_usd": _total_cost(groups)}
 
 
 MAX_LISTED = 60

@@ -32,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="completions per example (diverse reasoning; default 1)")
     p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP",
                    help="sampling temperature (default: 0 for -D 1, else 0.7)")
-    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="requests in flight (default 16)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="questions in flight (default 16); at -D 1, requests in flight")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per request (default 60)")
     p.add_argument("--max-tries", type=int, default=None, metavar="N",
                    help="tries per request before the completion is recorded as failed (default 6)")
@@ -40,6 +40,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="first backoff delay in seconds, doubled per try (default 1)")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD",
                    help="stop asking before the spend of this run would exceed USD")
+    p.add_argument("--rpm", type=float, default=None, metavar="N",
+                   help="at most N requests a minute to this model (client-side; the progress line says when it waits)")
+    p.add_argument("--tpm", type=float, default=None, metavar="N",
+                   help="at most N tokens (prompt + completion) a minute to this model (client-side)")
     p.add_argument("--api-base", default=None, metavar="URL", help="API base URL (litellm teachers)")
     p.add_argument("--match", choices=("index", "question"), default=None,
                    help="replay: match recorded entries by sample_index (default) or question text")
@@ -89,7 +93,7 @@ def _parse_option(text: str) -> tuple[str, Any]:
 def teach_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = dict(_parse_option(o) for o in args.option)
     for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match",
-                 "all_completions"):
+                 "all_completions", "rpm", "tpm"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value

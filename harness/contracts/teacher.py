@@ -157,6 +157,10 @@ class Sink(Protocol):
         """Give back the reservation of a job that was not asked after all."""
         ...
 
+    def note(self, text: str) -> None:
+        """Show a short status on the progress line (e.g. ``waiting on rpm limit``; "" clears it)."""
+        ...
+
 
 @dataclass
 class Teacher(ABC):

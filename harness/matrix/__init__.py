@@ -79,10 +79,13 @@ class Matrix:
                  **short_names(self.config.teachers)}
         view = MatrixView(console, {c.key: cell_label(c.spec, names) for c in todo}, len(cells) - len(todo),
                           title=f"matrix {self.config.path.name} ({executor})")
+        from ftcot.matrix.teacher_phase import TeacherPhase, phase_groups
+
+        phase = TeacherPhase(phase_groups(todo), self.store, self.data_dir, self.scoring)
         with view:
             results = run_cells(todo, store=self.store, data_dir=self.data_dir, scoring=self.scoring,
                                 executor=runner, view=view, max_retries=self.config.max_retries,
-                                retry_lost=executor != "ray")
+                                retry_lost=executor != "ray", phase=phase)
         if self.config.teacher_test:
             self.evaluate_teachers(todo, console)
         return results

@@ -143,6 +143,7 @@ class TeacherEstimate:
     completion_tokens: int
     cost_usd: float | None
     note: str = ""
+    requests: int = 0  # step-1 requests (n samples each where the provider takes n) + step-2 requests
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -165,16 +166,28 @@ def teacher_groups(cells: list[PlannedCell], teacher_test: bool) -> dict[tuple, 
     return groups
 
 
-def _cached(task: Task, teacher_spec: str, options: dict, examples: list[Example], degree: int,
-            temperature: float, store: Store) -> tuple[int, Teacher]:
-    """How many of these completions the store holds (by the teacher's own keys), and the teacher."""
+def _missing(task: Task, teacher_spec: str, options: dict, examples: list[Example], degree: int,
+             temperature: float, store: Store) -> tuple[list[int], Teacher]:
+    """Per example, how many of its completions the store lacks (by the teacher's own keys), and the teacher."""
     from ftcot.pipeline.teach import create_teacher
 
     teacher = create_teacher(teacher_spec, {k: v for k, v in options.items() if k != "temperature"})
     generation = Generation.from_options(temperature, options)
     jobs = teacher.plan(task, examples, degree, generation)
     stored = store.get_completions(job.key for job in jobs)
-    return sum(1 for job in jobs if (c := stored.get(job.key)) is not None and not c.failed), teacher
+    missing: dict[int, int] = {}
+    for job in jobs:
+        c = stored.get(job.key)
+        missing[job.example.sample_index] = missing.get(job.example.sample_index, 0) + (c is None or c.failed)
+    return list(missing.values()), teacher
+
+
+def step1_requests(missing: list[int], per_request: int, temperature: float) -> int:
+    """Step-1 requests for these per-question missing samples: one greedy rationale serves a
+    question at temperature 0; else ``per_request`` samples a request."""
+    if temperature <= 0:
+        return sum(1 for m in missing if m)
+    return sum(-(-m // per_request) for m in missing)
 
 
 def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | None,
@@ -194,7 +207,7 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
             task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
             tasks[task_spec] = task
             examples = task.train_examples(split) if part == "train" else task.test_examples(split)
-            cached, teacher_obj = _cached(task, teacher, options, examples, degree, temperature, store)
+            missing, teacher_obj = _missing(task, teacher, options, examples, degree, temperature, store)
             calls_model = teacher_obj.cacheable and teacher_obj.calls_model
         except Exception as exc:  # missing data, a bad option: say so, plan the rest
             note = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
@@ -202,17 +215,23 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
                                              None, note.splitlines()[0]))
             continue
         needed = len(examples) * degree
+        cached = needed - sum(missing)
         calls = needed - cached if calls_model else 0
+        per_request = getattr(teacher_obj, "samples_per_request", lambda: 1)()
+        firsts = step1_requests(missing, per_request, temperature) if calls_model else 0
         mean_chars = sum(len(e.question) for e in examples) / max(1, len(examples))
         generation = Generation.from_options(temperature, options)
         step1, step2 = generation.max_tokens, generation.answer_max_tokens
-        # step 1 sends the question; step 2 sends it again with the rationale (about 4 characters a token)
-        prompt_tokens = calls * int(2 * (mean_chars / 4 + 12) + step1)
+        # step 1 sends the question once a request; step 2 sends it again with the rationale
+        # (about 4 characters a token)
+        question = int(mean_chars / 4 + 12)
+        prompt_tokens = firsts * question + calls * (question + step1)
         completion_tokens = calls * (step1 + step2)
         cost = teacher_obj.estimate_cost(prompt_tokens, completion_tokens) if calls else 0.0
         estimates.append(TeacherEstimate(
             task_spec, teacher, part, len(examples), degree, temperature, needed, cached, calls,
             prompt_tokens, completion_tokens, cost, "" if calls_model else "computed locally, no model calls",
+            requests=firsts + calls,
         ))
     return estimates
 

@@ -21,6 +21,7 @@ from ftcot.registry import registry
 from ftcot.store import Store
 
 if TYPE_CHECKING:
+    from ftcot.matrix.teacher_phase import TeacherPhase
     from ftcot.pipeline.cell import CellSpec
 
 POLL_S = 0.5
@@ -78,8 +79,10 @@ def _task_key(spec: CellSpec, data_dir: Path | None, cache: dict[str, str]) -> s
 
 
 def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path | None, scoring: str, executor: Any,
-              view: MatrixView, max_retries: int = 1, retry_lost: bool = True) -> dict[str, CellResult]:
-    """Run every given cell; returns key -> stored result (done or failed)."""
+              view: MatrixView, max_retries: int = 1, retry_lost: bool = True,
+              phase: TeacherPhase | None = None) -> dict[str, CellResult]:
+    """Run every given cell; returns key -> stored result (done or failed). With a teacher
+    ``phase``, it is started here and a cell starts as soon as its teacher group is done."""
     from ftcot.pipeline import prepare_cell, record_cell
 
     pending = deque(run_order(cells))
@@ -115,14 +118,31 @@ def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path | None, 
         accuracy = "" if result.accuracy is None else f"accuracy {result.accuracy:.3f} (n={result.n})"
         view.update(key, "done", accuracy)
 
+    for cell in pending:
+        if cell.spec.method in TEACHER_METHODS:
+            spend.before(_task_key(cell.spec, data_dir, task_keys), cell.spec.teacher)
+    if phase is not None:
+        for cell in pending:
+            if not phase.ready(cell.spec):
+                view.update(cell.key, "teacher")
+        phase.start()
+
+    def next_ready() -> PlannedCell | None:
+        for cell in pending:
+            if phase is None or phase.ready(cell.spec):
+                pending.remove(cell)
+                return cell
+        return None
+
     try:
         while pending or in_flight:
             while pending and len(in_flight) < executor.capacity:
-                cell = pending.popleft()
+                ready = next_ready()
+                if ready is None:  # every waiting cell waits on its teacher group
+                    break
+                cell = ready
                 view.update(cell.key, "preparing")
                 try:
-                    if cell.spec.method in TEACHER_METHODS:
-                        spend.before(_task_key(cell.spec, data_dir, task_keys), cell.spec.teacher)
                     inputs = prepare_cell(cell.spec, store, data_dir, scoring, progress=False)
                 except Exception as exc:
                     fail(cell, exc, "prepare")
@@ -134,8 +154,14 @@ def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path | None, 
                 view.update(cell.key, "running")
                 for key, outcome in executor.wait(timeout=0):  # record what finished meanwhile
                     finish(key, outcome)
+            if phase is not None and pending and not in_flight:
+                phase.wait(POLL_S)  # nothing running: wake when a teacher group is done
+                view.spend = spend.total()
+                continue
             for key, outcome in executor.wait(timeout=POLL_S):
                 finish(key, outcome)
     finally:
         executor.close()
+        if phase is not None:
+            phase.close()
     return results

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 ACTIVE = ("preparing", "running", "recording")
-STYLES = {"queued": "dim", "preparing": "cyan", "running": "yellow", "recording": "cyan",
+STYLES = {"queued": "dim", "teacher": "blue", "preparing": "cyan", "running": "yellow", "recording": "cyan",
           "done": "green", "failed": "red", "retrying": "magenta"}
 MAX_ROWS = 24
 

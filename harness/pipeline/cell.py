@@ -37,7 +37,8 @@ D_PROTOCOL_LABELS = {
 BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
 # teacher options that change how completions are fetched, not what they are
 OPERATIONAL_TEACHER_OPTIONS = frozenset(
-    {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base"}
+    {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base", "max_n",
+     "rpm", "tpm"}
 )
 _SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
 

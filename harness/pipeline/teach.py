@@ -12,6 +12,7 @@ which ``ftcot teacher-report`` reads: a completion shared by two tasks counts fo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,11 +88,30 @@ class TeachResult:
         }
 
 
+_LOCAL_TEACHERS: dict[str, Teacher] = {}  # spec + options -> the one instance of a local-model teacher
+_LOCAL_LOCK = threading.Lock()
+
+
 def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -> Teacher:
-    """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is)."""
+    """The teacher named by ``PLUGIN[:ARGUMENT]`` (an instance is returned as it is). A teacher
+    that runs a model in this process (``runs_locally``) is created once per spec and options and
+    reused, so its model is loaded at most once per process."""
     if isinstance(spec, Teacher):
         return spec
-    return registry.create("teacher", spec, **(options or {}))
+    options = options or {}
+    if not getattr(registry.registry().resolve("teacher", spec)[0], "runs_locally", False):
+        return registry.create("teacher", spec, **options)
+    key = content_key(spec, json.dumps(options, sort_keys=True, default=str))
+    with _LOCAL_LOCK:
+        if key not in _LOCAL_TEACHERS:
+            _LOCAL_TEACHERS[key] = registry.create("teacher", spec, **options)
+        return _LOCAL_TEACHERS[key]
+
+
+def forget_local_teachers() -> None:
+    """Drop the reused local-model teachers (and their models) of this process."""
+    with _LOCAL_LOCK:
+        _LOCAL_TEACHERS.clear()
 
 
 def teach(
@@ -141,6 +161,13 @@ def teach(
             job.prior = found
         todo.setdefault(job.key, job)
 
+    if todo:  # only now, with work to do: a local teacher loads its model here
+        teacher.prepare(task, generation)
+        if max_cost is not None and not teacher.priced:
+            raise UserError(
+                f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
+                f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
+            )
     result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature)
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
     if todo and not offline:
@@ -275,9 +302,9 @@ class _Sink:
             self.store.put_completions(rows)
         self.view.advance(len(rows), self.failed, self.spent)
 
-    def notice(self, text: str) -> None:
+    def note(self, text: str) -> None:
         """Show what the run waits on (e.g. a rate limit) in the progress line; "" clears it."""
-        self.view.notice(text)
+        self.view.note(text)
 
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
@@ -288,6 +315,7 @@ class _ProgressView:
 
     def __init__(self, enabled: bool, teacher: Teacher, task: Task, total: int):
         self.progress = None
+        self.last_note = ""
         if not enabled or total == 0:
             return
         from rich.console import Console
@@ -308,12 +336,13 @@ class _ProgressView:
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), RateColumn(),
             TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
-            TextColumn("${task.fields[spent]:.4f}"), TextColumn("{task.fields[note]}"),
+            TextColumn("${task.fields[spent]:.4f}"), TextColumn("[yellow]{task.fields[note]}"),
             console=Console(stderr=True), transient=False,
         )
         what = f"{teacher.label} · {task.key}"
         what = what if len(what) <= 28 else what[:27] + "…"
         self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0, note="")
+        self.last_note = ""
 
     def __enter__(self) -> _ProgressView:
         if self.progress is not None:
@@ -333,9 +362,12 @@ class _ProgressView:
         if self.progress is not None:
             self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
 
-    def notice(self, text: str) -> None:
+    def note(self, text: str) -> None:
+        """A status after the counts, e.g. ``waiting on tpm limit`` (shown until cleared)."""
+        self.last_note = text
         if self.progress is not None:
             self.progress.update(self.task_id, note=text)
+
 
 
 def short_warning(notes: dict[str, Any], examples: int, degree: int) -> str | None:
