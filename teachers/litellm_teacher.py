@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
+from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
-from ftcot.teachers.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers.local import group_by_prompt
 from ftcot.teachers.usage import split_by_weight, split_evenly
 from ftcot.validation import check_teacher_options

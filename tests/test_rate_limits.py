@@ -13,9 +13,9 @@ from openai_server import EchoResponder, OpenAIServer
 from ftcot import registry as plugins
 from ftcot.contracts.teacher import Generation
 from ftcot.errors import UserError
+from ftcot.limits import RateLimiter, Slots
 from ftcot.pipeline.teach import create_teacher, teach
 from ftcot.store import Store
-from ftcot.teachers.limits import RateLimiter, Slots
 
 MODEL = "litellm:hosted_vllm/test-model"
 

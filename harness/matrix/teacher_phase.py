@@ -125,7 +125,7 @@ class TeacherPhase:
 def share_budgets(teachers: list[Teacher | str]) -> None:
     """Give teachers that reach the same place (provider and address) one concurrency budget:
     the largest ``concurrency`` among them."""
-    from ftcot.teachers.limits import Slots
+    from ftcot.limits import Slots
 
     places: dict[str, list[Any]] = {}
     for teacher in teachers:

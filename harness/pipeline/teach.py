@@ -143,12 +143,6 @@ def teach(
     generation = Generation.from_options(temperature, options)
     if offline and teacher.calls_model:
         teacher = _StoredOnly(teacher)  # type: ignore[assignment]  # a stand-in with the same methods
-    teacher.prepare(task, generation)
-    if max_cost is not None and not teacher.priced:
-        raise UserError(
-            f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
-            f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
-        )
 
     jobs = teacher.plan(task, examples, degree, generation)
     stored = store.get_completions(job.key for job in jobs) if teacher.cacheable else {}
