@@ -43,3 +43,12 @@ def test_demo_command_runs_a_cell_and_writes_the_report(tmp_path: Path) -> None:
     html = (tmp_path / "demo" / "leaderboard.html").read_text()
     assert "Fine-tune" in html and "scoring: paper" in html
     assert (tmp_path / "demo" / "ftcot.db").is_file()
+
+
+def test_the_miniature_paper_config_covers_the_claims_grid() -> None:
+    config = parse_config((REPO / "examples" / "miniature-paper.toml").read_text(), Path("miniature-paper.toml"))
+    specs = expand(config)
+    assert {s.teacher for s in specs if s.method == "fine-tune-cot"} == {"oracle:error=0.3"}
+    assert {s.degree for s in specs if s.method == "fine-tune-cot"} == {1, 4}
+    assert len({s.student for s in specs}) == 2 and {s.seed for s in specs} == {0, 1}
+    assert all("max_steps" not in s.training and s.training["epochs"] == 40 for s in specs)  # the paper's D protocol
