@@ -102,7 +102,7 @@ KEYED_IN_0_1 = {"lr": 3e-4, "epochs": 20, "batch_size": 8, "max_length": 512, "w
 def test_new_settings_at_their_defaults_keep_model_keys():
     assert TrainConfig().training_dict() == KEYED_IN_0_1
     assert TrainConfig(gradient_checkpointing=True).training_dict() == KEYED_IN_0_1
-    assert TrainConfig(max_grad_norm=None).training_dict() == {**KEYED_IN_0_1, "max_grad_norm": None}
+    assert TrainConfig(max_grad_norm=1.0).training_dict() == {**KEYED_IN_0_1, "max_grad_norm": 1.0}
     assert TrainConfig(max_grad_norm=0.5).training_dict()["max_grad_norm"] == 0.5
 
 

@@ -46,7 +46,7 @@ class TrainConfig(Record):
     eval_batch_size: int = 32
     lora: str | None = None  # e.g. "r=16,alpha=32" (also dropout=, targets=q_proj+v_proj)
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as the paper's code used it
-    max_grad_norm: float | None = 1.0  # clip the gradient's global L2 norm to this; 0 or None: no clipping
+    max_grad_norm: float | None = None  # clip the gradient's global L2 norm to this (e.g. 1.0); None or 0: no clipping
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
     data_parallel: int = 1  # training processes, one per GPU (CPU processes on gloo without GPUs)
 
@@ -65,7 +65,7 @@ class TrainConfig(Record):
 
 DECODING_FIELDS = ("max_new_tokens", "eval_batch_size")
 OPERATIONAL_FIELDS = ("gradient_checkpointing", "data_parallel")  # same weights, other memory/time trade-off
-LATER_DEFAULTS: dict[str, Any] = {"max_grad_norm": 1.0}
+LATER_DEFAULTS: dict[str, Any] = {"max_grad_norm": None}
 """Weight-changing fields added after ftcot 0.1, with the default that leaves them out of keys."""
 
 
