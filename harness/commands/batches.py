@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -23,7 +24,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def run_batches(ctx: Context, args: argparse.Namespace) -> int:
     batches = ctx.read_store.batches(teacher=args.teacher, open_only=args.open)
-    rows = [{"id": b.id, "teacher": b.teacher, "task": b.task, "step": b.step, "status": b.status,
+    rows: list[dict[str, Any]] = [{"id": b.id, "teacher": b.teacher, "task": b.task, "step": b.step, "status": b.status,
              "requests": b.requests, "completed": b.completed, "failed": b.failed, "collected": b.collected,
              "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(b.created))} for b in batches]
     if ctx.json_output:
