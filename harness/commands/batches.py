@@ -35,8 +35,11 @@ def run_batches(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     table = Table(title="batch jobs (as last polled)", box=box.SIMPLE_HEAD, pad_edge=False,
                   caption="collected: results taken; run the teach command again to poll the others")
-    for column in ("id", "teacher", "task", "step", "status"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    for column in ("teacher", "task"):
+        table.add_column(column, overflow="fold", min_width=12)
+    for column in ("step", "status"):
+        table.add_column(column, no_wrap=True)
     for column in ("requests", "done", "failed", "collected", "created"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
