@@ -44,6 +44,7 @@ def run_batches(ctx: Context, args: argparse.Namespace) -> int:
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(row["id"], row["teacher"], row["task"], row["step"], row["status"], str(row["requests"]),
-                      str(row["completed"]), str(row["failed"]), "yes" if row["collected"] else "no", row["created"])
+                      str(row["completed"]), str(row["failed"]), "yes" if row["collected"] else "no",
+                      row["created"][:16].replace("T", " "))
     ctx.console.print(table)
     return 0
