@@ -40,8 +40,9 @@ def run_batches(ctx: Context, args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold", min_width=12)
     for column in ("step", "status"):
         table.add_column(column, no_wrap=True)
-    for column in ("requests", "done", "failed", "collected", "created"):
+    for column in ("requests", "done", "failed", "collected"):
         table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("created", justify="right", min_width=10)
     for row in rows:
         table.add_row(row["id"], row["teacher"], row["task"], row["step"], row["status"], str(row["requests"]),
                       str(row["completed"]), str(row["failed"]), "yes" if row["collected"] else "no",
