@@ -6,6 +6,7 @@ EXIT_ERROR = 1  # bad input, a refused request, a gate that found regressions, f
 EXIT_USAGE = 2  # bad command-line usage (argparse)
 EXIT_NOTHING_DONE = 3  # the command ran but produced nothing usable
 EXIT_INTERNAL = 70  # an unexpected error inside ftcot (a bug): one line, no traceback
+EXIT_PENDING = 75  # waiting on something outside ftcot (a provider's batch job): run again later
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
@@ -25,3 +26,10 @@ class NothingDone(UserError):
     no cells. Scripts tell it from success by its exit status."""
 
     exit_status = EXIT_NOTHING_DONE
+
+
+class Pending(UserError):
+    """The command is waiting on work outside ftcot (a provider's batch job still running): what
+    is done is stored, and running the command again later picks up the rest."""
+
+    exit_status = EXIT_PENDING

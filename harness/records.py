@@ -126,3 +126,50 @@ class CellResult(Record):
     report_epoch: str = "last"
     duration_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+BATCH_DONE_STATUSES = ("completed", "failed", "expired", "cancelled")  # a provider batch that will not change
+
+
+@dataclass
+class BatchRecord(Record):
+    """A provider batch job a teacher submitted: what it answers and how far it got.
+
+    ``members``: each request's ``custom_id`` and the completion keys it answers. ``pending``: the
+    keys whose results were not yet taken (handed to step 2, or stored); the batch is ``collected``
+    once none are left. ``carried``: for a step-2 batch, each key's step-1 result (rationale,
+    finish_reason, prompt_tokens, completion_tokens, cost_usd). No address and no key is kept.
+    """
+
+    id: str
+    teacher: str
+    task: str
+    step: str  # "reasoning" (step 1) or "answer" (step 2)
+    status: str  # the provider's: validating, in_progress, finalizing, completed, failed, expired, ...
+    requests: int
+    input_file: str
+    endpoint: str = ""
+    output_file: str | None = None
+    error_file: str | None = None
+    completed: int = 0
+    failed: int = 0
+    created: float = 0.0
+    members: dict[str, list[str]] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    carried: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the provider has finished with it (successfully or not)."""
+        return self.status in BATCH_DONE_STATUSES
+
+    @property
+    def collected(self) -> bool:
+        return not self.pending
+
+    def status_line(self) -> str:
+        """``batch_abc: in_progress, 3/24 done, 0 failed (step 1, coin_flip)``."""
+        step = "step 1" if self.step == "reasoning" else "step 2"
+        return (f"{self.id}: {self.status}, {self.completed}/{self.requests} done, {self.failed} failed "
+                f"({step}, {self.task})")

@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ftcot.errors import UserError
-from ftcot.records import CellResult, Completion, Prediction
+from ftcot.records import BatchRecord, CellResult, Completion, Prediction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+_BATCHES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, teacher TEXT NOT NULL, task TEXT NOT NULL, step TEXT NOT NULL,
+    status TEXT NOT NULL, requests INTEGER NOT NULL, collected INTEGER NOT NULL,
+    created REAL NOT NULL, data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (teacher, collected);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,10 +47,10 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE TABLE IF NOT EXISTS artifacts (
     kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, updated REAL NOT NULL,
     PRIMARY KEY (kind, key));
-"""
+""" + _BATCHES_SCHEMA
 
 # version -> SQL that brings a store at that version to the next one
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {1: _BATCHES_SCHEMA}  # 2: provider batch jobs (``batches``)
 
 
 def content_key(*parts: Any) -> str:
@@ -241,6 +249,22 @@ class Store:
         where, params = _where(**filters)
         rows = self._read(f"SELECT data FROM cells{where} ORDER BY task, student, method, degree, seed", params)
         return [CellResult.from_json(r[0]) for r in rows]
+
+    # -- provider batch jobs --------------------------------------------------------------
+    def put_batch(self, batch: BatchRecord) -> None:
+        """Record a batch job, or its new state."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (batch.id, batch.teacher, batch.task, batch.step, batch.status, batch.requests,
+                 int(batch.collected), batch.created, batch.to_json(), time.time()),
+            )
+
+    def batches(self, teacher: str | None = None, open_only: bool = False) -> list[BatchRecord]:
+        """Recorded batch jobs, oldest first; ``open_only``: those with results not yet taken."""
+        where, params = _where(teacher=teacher, collected=0 if open_only else None)
+        rows = self._read(f"SELECT data FROM batches{where} ORDER BY created, id", params)
+        return [BatchRecord.from_json(r[0]) for r in rows]
 
     # -- artifacts: any other JSON document, by kind and key ------------------------------
     def put_artifact(self, kind: str, key: str, data: Any) -> None:

@@ -72,6 +72,9 @@ class TeacherOptions(_Checked):
     rpm: PositiveFloat | None = None
     tpm: PositiveFloat | None = None
     max_n: PositiveInt | None = None
+    batch: bool | None = None
+    batch_wait: bool | None = None
+    batch_poll: PositiveFloat | None = None
     max_cost: NonNegativeFloat | None = None
     api_base: Annotated[str, Field(min_length=1)] | None = None
     api_key: str | None = None

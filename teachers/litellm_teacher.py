@@ -30,7 +30,7 @@ from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserErr
 from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
 from ftcot.teachers.local import group_by_prompt
-from ftcot.teachers.usage import split_by_weight, split_evenly
+from ftcot.teachers.usage import BATCH_PRICE_FACTOR, split_by_weight, split_evenly
 from ftcot.validation import check_teacher_options
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -59,7 +59,9 @@ class _Failed(Exception):
 
 
 @dataclass
-class _Answer:
+class Answer:
+    """One step's text with its share of the request's usage and cost."""
+
     text: str
     finish_reason: str | None
     prompt_tokens: int
@@ -71,6 +73,7 @@ class LiteLLMTeacher(Teacher):
     """Any model litellm reaches (OpenAI, Anthropic, Gemini, vLLM or llama.cpp servers, ...)."""
 
     name = "litellm"
+    supports_batch = True
     description = "Any model litellm reaches: OpenAI, Anthropic, Gemini, a local vLLM or llama.cpp server"
     params = (
         Param("concurrency", int, DEFAULTS["concurrency"], "requests in flight"),
@@ -83,6 +86,9 @@ class LiteLLMTeacher(Teacher):
         Param("max_n", int, None, "samples per step-1 request at most (1: one request per sample)"),
         Param("api_base", str, None, "API base URL (a local server)"),
         Param("endpoint", str, None, "chat or text (default: from the model)"),
+        Param("batch", bool, False, "both steps as provider batch jobs, at the batch price (OpenAI protocol)"),
+        Param("batch_wait", bool, False, "batch: poll until the jobs finish instead of returning"),
+        Param("batch_poll", float, 30.0, "batch: seconds between polls"),
         Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)"),
         Param("output_cost_per_token", float, None, "USD per completion token"),
     )
@@ -106,6 +112,8 @@ class LiteLLMTeacher(Teacher):
         self.tpm = self.option("tpm")
         self.slots: Slots | None = None  # a shared concurrency budget (a matrix's teacher phase)
         self.max_n = self.option("max_n")
+        self.batch = self.option("batch")
+        self.price_factor = BATCH_PRICE_FACTOR if self.batch else 1.0
         if self.max_n is not None and not 1 <= self.max_n <= MAX_N:
             raise UserError(f"max_n must be between 1 and {MAX_N} (got {self.max_n})")
         if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
@@ -142,6 +150,10 @@ class LiteLLMTeacher(Teacher):
         self._lib = self._lib or _litellm()
         self._prices = self._lookup_prices()
         self._endpoint()
+        if self.batch:
+            from ftcot.teachers.litellm_batch import batch_model
+
+            batch_model(self)  # UserError for a provider without OpenAI-protocol batch jobs
 
     def _lookup_prices(self) -> tuple[float, float] | None:
         given_in = self.option("input_cost_per_token")
@@ -167,12 +179,13 @@ class LiteLLMTeacher(Teacher):
         prices = self._lookup_prices()
         if prices is None:
             return None
-        return prompt_tokens * prices[0] + completion_tokens * prices[1]
+        return (prompt_tokens * prices[0] + completion_tokens * prices[1]) * self.price_factor
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for this usage; at the batch price in batch mode."""
         if self._prices is None:
             return 0.0
-        return prompt_tokens * self._prices[0] + completion_tokens * self._prices[1]
+        return (prompt_tokens * self._prices[0] + completion_tokens * self._prices[1]) * self.price_factor
 
     def cost_bound(self, job: Job, generation: Generation) -> float:
         """Worst case of both steps: a token is at least one byte, so bytes bound prompt tokens."""
@@ -209,7 +222,12 @@ class LiteLLMTeacher(Teacher):
         return MAX_N if self.supports_n() else 1
 
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
-        coro = self._run_all(jobs, sink, generation)
+        if self.batch:
+            from ftcot.teachers.litellm_batch import BatchRun
+
+            coro = BatchRun(self, jobs, sink, generation).run()
+        else:
+            coro = self._run_all(jobs, sink, generation)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -277,11 +295,11 @@ class LiteLLMTeacher(Teacher):
     async def _complete_group(self, jobs: list[Job], sink: Sink, gen: Generation) -> None:
         """Step 1 for the jobs of one prompt (``n`` samples per request where supported), then
         step 2 for every sample at once; each completion is emitted as it is done."""
-        firsts: dict[str, _Answer] = {}
+        firsts: dict[str, Answer] = {}
         for job in jobs:
             prior = job.prior
             if prior is not None and prior.rationale:
-                firsts[job.key] = _Answer(prior.rationale, prior.finish_reason, prior.prompt_tokens,
+                firsts[job.key] = Answer(prior.rationale, prior.finish_reason, prior.prompt_tokens,
                                           prior.completion_tokens, prior.cost_usd)
         need = [job for job in jobs if job.key not in firsts]
         failure = await self._reason(need, gen, firsts) if need else None
@@ -296,7 +314,7 @@ class LiteLLMTeacher(Teacher):
 
         await asyncio.gather(*(finish(job) for job in jobs))
 
-    async def _reason(self, jobs: list[Job], gen: Generation, firsts: dict[str, _Answer]) -> str | None:
+    async def _reason(self, jobs: list[Job], gen: Generation, firsts: dict[str, Answer]) -> str | None:
         """Step 1: rationales for ``jobs`` (one prompt), ``samples_per_request`` to a request, the
         requests at once; choices that did not come back are asked for again. At temperature 0 one
         greedy rationale serves every index. Returns the failure reason of the jobs left without
@@ -323,31 +341,23 @@ class LiteLLMTeacher(Teacher):
                     firsts[job.key] = answer
                 pending += chunk[len(reply):]  # fewer choices than asked: ask again for the rest
         if not sampling and jobs[0].key in firsts:  # one greedy rationale; its usage shared by the indices
-            shares = _shares(firsts[jobs[0].key], len(jobs), [1] * len(jobs), self._cost)
+            shares = share_usage(firsts[jobs[0].key], len(jobs), [1] * len(jobs), self._cost)
             firsts.update((job.key, share) for job, share in zip(jobs, shares))
         return reason
 
-    async def _answer(self, chat: bool, job: Job, first: _Answer, gen: Generation) -> Completion:
+    async def _answer(self, chat: bool, job: Job, first: Answer, gen: Generation) -> Completion:
         """Step 2 for one sample (greedy, one request)."""
-        answer_prompt = gen.answer_prompt(job.reasoning_prompt, first.text)
-        fields = dict(rationale=first.text, answer_prompt=answer_prompt, finish_reason=first.finish_reason)
         try:
             (second,) = await self._ask(
-                chat, answer_prompt, gen.answer_messages(job.reasoning_prompt, first.text),
-                0.0, gen.answer_max_tokens, seed=None,
+                chat, gen.answer_prompt(job.reasoning_prompt, first.text),
+                gen.answer_messages(job.reasoning_prompt, first.text), 0.0, gen.answer_max_tokens, seed=None,
             )
         except _Failed as exc:
-            return job.blank(self.label, gen, error=exc.reason, prompt_tokens=first.prompt_tokens,
-                             completion_tokens=first.completion_tokens, cost_usd=first.cost, **fields)
-        return job.blank(
-            self.label, gen, answer_text=second.text,
-            prompt_tokens=first.prompt_tokens + second.prompt_tokens,
-            completion_tokens=first.completion_tokens + second.completion_tokens,
-            cost_usd=first.cost + second.cost, **fields,
-        )
+            return completed(self.label, job, gen, first, exc.reason)
+        return completed(self.label, job, gen, first, second)
 
     async def _ask(self, chat: bool, prompt: str, messages: list[dict[str, str]], temperature: float,
-                   max_tokens: int, seed: int | None, n: int = 1) -> list[_Answer]:
+                   max_tokens: int, seed: int | None, n: int = 1) -> list[Answer]:
         """One request, with the retry policy: its choices (at least one), the request's usage
         split among them. Raises _Failed after the last try."""
         lib = self._lib
@@ -373,7 +383,7 @@ class LiteLLMTeacher(Teacher):
                     call = lib.atext_completion(prompt=prompt, **kwargs)
                 # a backstop: the client enforces the timeout, this catches a request that hangs anyway
                 response = await asyncio.wait_for(call, self.timeout * 2 + 5)
-                answers = _read(response, chat, self._cost)
+                answers = read_choices(response, chat, self._cost)
                 used = sum(a.prompt_tokens + a.completion_tokens for a in answers)
                 return answers
             except asyncio.CancelledError:
@@ -405,14 +415,30 @@ class LiteLLMTeacher(Teacher):
         raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
 
 
-def _shares(whole: _Answer, parts: int, weights: list[int], cost: Callable[[int, int], float]) -> list[_Answer]:
+def completed(label: str, job: Job, gen: Generation, first: Answer, second: Answer | str) -> Completion:
+    """The completion of ``job`` from its step-1 rationale and its step-2 answer, or the reason
+    step 2 failed (the rationale is kept, so a later run asks only step 2)."""
+    answer_prompt = gen.answer_prompt(job.reasoning_prompt, first.text)
+    fields = dict(rationale=first.text, answer_prompt=answer_prompt, finish_reason=first.finish_reason)
+    if isinstance(second, str):
+        return job.blank(label, gen, error=second, prompt_tokens=first.prompt_tokens,
+                         completion_tokens=first.completion_tokens, cost_usd=first.cost, **fields)
+    return job.blank(
+        label, gen, answer_text=second.text,
+        prompt_tokens=first.prompt_tokens + second.prompt_tokens,
+        completion_tokens=first.completion_tokens + second.completion_tokens,
+        cost_usd=first.cost + second.cost, **fields,
+    )
+
+
+def share_usage(whole: Answer, parts: int, weights: list[int], cost: Callable[[int, int], float]) -> list[Answer]:
     """``whole``'s usage in ``parts`` (completion tokens by ``weights``), each priced by ``cost``."""
     prompts = split_evenly(whole.prompt_tokens, parts)
     outputs = split_by_weight(whole.completion_tokens, weights)
-    return [_Answer(whole.text, whole.finish_reason, p, c, cost(p, c)) for p, c in zip(prompts, outputs)]
+    return [Answer(whole.text, whole.finish_reason, p, c, cost(p, c)) for p, c in zip(prompts, outputs)]
 
 
-def _read(response: Any, chat: bool, cost: Callable[[int, int], float]) -> list[_Answer]:
+def read_choices(response: Any, chat: bool, cost: Callable[[int, int], float]) -> list[Answer]:
     """The choices of a response, in order; the usage is split among them: the prompt evenly
     (sent once, billed once), the completion tokens by text length."""
     try:
@@ -425,8 +451,8 @@ def _read(response: Any, chat: bool, cost: Callable[[int, int], float]) -> list[
     if not all(isinstance(t, str) for t in texts):
         raise retry.Malformed("response without text")
     usage = getattr(response, "usage", None)
-    whole = _Answer("", None, int(getattr(usage, "prompt_tokens", 0) or 0),
-                    int(getattr(usage, "completion_tokens", 0) or 0), 0.0)
-    shares = _shares(whole, len(texts), [len(t) for t in texts], cost)
-    return [_Answer(text, getattr(choice, "finish_reason", None), s.prompt_tokens, s.completion_tokens, s.cost)
+    whole = Answer("", None, int(getattr(usage, "prompt_tokens", 0) or 0),
+                   int(getattr(usage, "completion_tokens", 0) or 0), 0.0)
+    shares = share_usage(whole, len(texts), [len(t) for t in texts], cost)
+    return [Answer(text, getattr(choice, "finish_reason", None), s.prompt_tokens, s.completion_tokens, s.cost)
             for text, choice, s in zip(texts, choices, shares)]

@@ -1,7 +1,9 @@
 """Splitting one request's usage among the samples it produced, so that the parts add up to the
-whole: a prompt sent once is billed once, whichever samples share it."""
+whole: a prompt sent once is billed once, whichever samples share it; and the batch price."""
 
 from __future__ import annotations
+
+BATCH_PRICE_FACTOR = 0.5  # a batch job's price relative to the same requests one by one (OpenAI's Batch API)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

@@ -2,7 +2,11 @@
 
 It answers ``POST /v1/completions`` and ``POST /v1/chat/completions`` (``n`` samples per request;
 ``max_choices`` caps them) and ``GET /v1/models`` on 127.0.0.1, from its own thread and event
-loop, so a test can drive it through litellm or a child process. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
+loop, so a test can drive it through litellm or a child process. It also runs OpenAI batch jobs:
+``POST /v1/files`` (a multipart upload), ``GET /v1/files/{id}`` and ``/content``, ``POST
+/v1/batches`` and ``GET /v1/batches/{id}``; a batch's lines get the answers the same requests get
+one by one. A batch stays ``in_progress`` while ``hold_batches`` is set and completes on the first
+poll after ``release_batches()``. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
 a step-2 prompt (ending ``Therefore, the answer is``) gets an answer.
 
 Usage::
@@ -24,7 +28,10 @@ Run it by hand: ``python tests/openai_server.py --port 8000 [--delay 0.5]``.
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import hashlib
+import itertools
 import json
 import re
 import signal
@@ -132,6 +139,7 @@ class OpenAIServer:
         retry_after: float = 0.05,
         slow_seconds: float = 2.0,
         max_choices: int | None = None,
+        hold_batches: bool = False,
         port: int = 0,
     ):
         self.responder = responder or EchoResponder(answers)
@@ -141,6 +149,14 @@ class OpenAIServer:
         self.slow_seconds = slow_seconds
         self.max_choices = max_choices  # a request for more samples (``n``) gets only this many
         self.port = port
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_creates: list[dict[str, Any]] = []  # every POST /v1/batches body, in order
+        self.batch_log: list[LoggedRequest] = []  # the lines of completed batches, as answered
+        self._released = threading.Event()
+        if not hold_batches:
+            self._released.set()
+        self._ids = itertools.count(1)
         self.log: list[LoggedRequest] = []
         self.in_flight: Counter[str] = Counter()  # requests being answered now, per step
         self.peak_in_flight: Counter[str] = Counter()  # the most at once, per step
@@ -178,6 +194,14 @@ class OpenAIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def release_batches(self) -> None:
+        """Let held batches complete: each does on its next poll."""
+        self._released.set()
+
+    def hold_batches(self) -> None:
+        """Keep batches ``in_progress`` until ``release_batches()``."""
+        self._released.clear()
 
     def reset_log(self) -> None:
         with self._lock:
@@ -231,7 +255,11 @@ class OpenAIServer:
                     headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0"))
                 raw = await reader.readexactly(length) if length else b""
-                keep = await self._respond(method, path.split("?")[0], raw, writer)
+                route = path.split("?")[0]
+                if "/files" in route or "/batches" in route:
+                    self._batch_route(method, route, headers, raw, writer)
+                    continue
+                keep = await self._respond(method, route, raw, writer)
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
@@ -301,6 +329,76 @@ class OpenAIServer:
         self._send(writer, 200, self._payload(body, prompt, self._texts(prompt, body), chat, identity))
         return True
 
+    # -- files and batches ---------------------------------------------------------------------
+    def _batch_route(self, method: str, path: str, headers: dict[str, str], raw: bytes,
+                     writer: asyncio.StreamWriter) -> None:
+        parts = path.rstrip("/").split("/")
+        with self._lock:
+            if method == "POST" and parts[-1] == "files":
+                self._send(writer, 200, self._upload(headers.get("content-type", ""), raw))
+            elif method == "GET" and parts[-1] == "content" and parts[-2] in self.files:
+                self._send_raw(writer, 200, self.files[parts[-2]], content_type="application/octet-stream")
+            elif method == "GET" and parts[-2] == "files" and parts[-1] in self.files:
+                self._send(writer, 200, self._file_object(parts[-1], "batch"))
+            elif method == "POST" and parts[-1] == "batches":
+                self._send(writer, 200, self._create_batch(json.loads(raw or b"{}")))
+            elif method == "GET" and parts[-2] == "batches" and parts[-1] in self.batches:
+                self._send(writer, 200, self._poll_batch(parts[-1]))
+            else:
+                self._send(writer, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
+
+    def _file_object(self, file_id: str, purpose: str) -> dict[str, Any]:
+        return {"id": file_id, "object": "file", "bytes": len(self.files[file_id]), "created_at": 1700000000,
+                "filename": f"{file_id}.jsonl", "purpose": purpose, "status": "processed"}
+
+    def _upload(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        """A multipart upload (fields ``purpose`` and ``file``), kept in memory."""
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + raw)
+        fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                  for part in message.iter_parts()}
+        file_id = f"file-{next(self._ids)}"
+        self.files[file_id] = fields.get("file") or b""
+        return self._file_object(file_id, (fields.get("purpose") or b"batch").decode())
+
+    def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.batch_creates.append(body)
+        lines = self.files.get(body.get("input_file_id", ""), b"").decode().splitlines()
+        batch = {"id": f"batch-{next(self._ids)}", "object": "batch", "endpoint": body.get("endpoint"),
+                 "input_file_id": body.get("input_file_id"), "completion_window": "24h",
+                 "status": "in_progress", "created_at": int(time.time()), "output_file_id": None,
+                 "error_file_id": None, "metadata": body.get("metadata"),
+                 "request_counts": {"total": len([ln for ln in lines if ln.strip()]), "completed": 0, "failed": 0}}
+        self.batches[batch["id"]] = batch
+        return batch
+
+    def _poll_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        if batch["status"] == "in_progress" and self._released.is_set():
+            self._complete_batch(batch)
+        return batch
+
+    def _complete_batch(self, batch: dict[str, Any]) -> None:
+        """Answer every line as the same request alone would be answered; write the output file."""
+        out = []
+        for line in self.files[batch["input_file_id"]].decode().splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            url, body = item["url"], item["body"]
+            prompt = _prompt_text(url, body)
+            identity = hashlib.sha256((url + json.dumps(body, sort_keys=True)).encode()).hexdigest()
+            step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
+            self.batch_log.append(LoggedRequest(url, body, prompt, identity, 1, None, step))
+            payload = self._payload(body, prompt, self._texts(prompt, body), url.endswith("/chat/completions"),
+                                    identity)
+            out.append({"id": f"batch_req_{identity[:12]}", "custom_id": item["custom_id"], "error": None,
+                        "response": {"status_code": 200, "request_id": identity[:16], "body": payload}})
+        file_id = f"file-{next(self._ids)}"
+        self.files[file_id] = "".join(json.dumps(o) + "\n" for o in out).encode()
+        batch.update(status="completed", output_file_id=file_id, completed_at=int(time.time()),
+                     request_counts={"total": len(out), "completed": len(out), "failed": 0})
+
     def _texts(self, prompt: str, body: dict[str, Any]) -> list[str]:
         """The answers to a request: ``n`` of them (at most ``max_choices``); the k-th is what a
         request with ``seed + k`` alone would get, so one request for n samples gives the same
@@ -364,10 +462,10 @@ class OpenAIServer:
 
     @staticmethod
     def _send_raw(writer: asyncio.StreamWriter, status: int, data: bytes,
-                  extra: dict[str, str] | None = None) -> None:
+                  extra: dict[str, str] | None = None, content_type: str = "application/json") -> None:
         reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
                   500: "Internal Server Error"}.get(status, "Status")
-        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
+        head = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}",
                 f"Content-Length: {len(data)}", "Connection: keep-alive"]
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ftcot import registry as plugins
 from ftcot.context import Context
-from ftcot.errors import NothingDone, UserError
+from ftcot.errors import EXIT_PENDING, NothingDone, Pending, UserError
 from ftcot.fileio import check_output
 from ftcot.specs import split_assignment
 
@@ -45,6 +45,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tpm", type=float, default=None, metavar="N",
                    help="at most N tokens (prompt + completion) a minute to this model (client-side)")
     p.add_argument("--api-base", default=None, metavar="URL", help="API base URL (litellm teachers)")
+    p.add_argument("--batch", action="store_true", default=None,
+                   help="send both steps as provider batch jobs (half price, results within 24 h); a rerun "
+                        "polls the recorded jobs instead of submitting again (litellm teachers)")
+    p.add_argument("--wait", dest="batch_wait", action="store_true", default=None,
+                   help="with --batch: poll until the batch jobs finish (progress bar) instead of exiting "
+                        f"with status {EXIT_PENDING} while they run")
+    p.add_argument("--poll", dest="batch_poll", type=float, default=None, metavar="S",
+                   help="with --batch --wait: seconds between polls (default 30)")
     p.add_argument("--match", choices=("index", "question"), default=None,
                    help="replay: match recorded entries by sample_index (default) or question text")
     add_all_completions(p)
@@ -93,7 +101,7 @@ def _parse_option(text: str) -> tuple[str, Any]:
 def teach_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = dict(_parse_option(o) for o in args.option)
     for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match",
-                 "all_completions", "rpm", "tpm"):
+                 "all_completions", "rpm", "tpm", "batch", "batch_wait", "batch_poll"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value
@@ -101,7 +109,7 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
-    from ftcot.pipeline.teach import short_warning, teach
+    from ftcot.pipeline.teach import pending_message, short_warning, teach
     from ftcot.validation import check_teacher_options
 
     options = teach_options(args)
@@ -127,6 +135,12 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
         scoring=ctx.settings.scoring, options=options, progress=not args.no_progress,
     )
     summary = result.summary()
+    if result.pending:
+        if ctx.json_output:
+            ctx.emit_json(summary)
+        for batch in result.pending:
+            ctx.err.print(batch.status_line(), markup=False, soft_wrap=True)
+        raise Pending(pending_message(result.pending, "run this command again") + "; --wait polls until they finish")
     if args.export:
         from ftcot.completion_dataset import write_completions
 

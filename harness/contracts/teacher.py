@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ftcot.errors import UserError
 from ftcot.formatting import ZS_COT_ANSWER_TRIGGER, ZS_COT_TRIGGER
-from ftcot.records import Completion, Example
+from ftcot.records import BatchRecord, Completion, Example
 from ftcot.specs import Param, declared_params
 from ftcot.store import content_key
 
@@ -161,6 +161,15 @@ class Sink(Protocol):
         """Show a short status on the progress line (e.g. ``waiting on rpm limit``; "" clears it)."""
         ...
 
+    def open_batches(self) -> list[BatchRecord]:
+        """This teacher's recorded batch jobs whose results were not all taken yet (batch mode)."""
+        ...
+
+    def record_batch(self, batch: BatchRecord) -> None:
+        """Store a batch job as soon as it is submitted, and each new state of it (batch mode): a
+        later run polls it instead of submitting again."""
+        ...
+
 
 @dataclass
 class Teacher(ABC):
@@ -171,6 +180,7 @@ class Teacher(ABC):
     cacheable: ClassVar[bool] = True  # False: completions are recomputed on every run (cheap teachers)
     calls_model: ClassVar[bool] = True  # False: completions come from the task or a file (oracle, replay)
     runs_locally: ClassVar[bool] = False  # True: a model in this process (hf, vllm): no API charges
+    supports_batch: ClassVar[bool] = False  # True: runs both steps as provider batch jobs with option batch=true
     params: ClassVar[tuple[Param, ...]] = ()  # the options it reads (``--option NAME=VALUE``, a matrix's [teacher])
 
     model: str = ""

@@ -38,7 +38,7 @@ BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot
 # teacher options that change how completions are fetched, not what they are
 OPERATIONAL_TEACHER_OPTIONS = frozenset(
     {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base", "max_n",
-     "rpm", "tpm"}
+     "rpm", "tpm", "batch", "batch_wait", "batch_poll"}
 )
 _SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
 

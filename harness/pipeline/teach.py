@@ -21,10 +21,10 @@ from typing import Any
 from ftcot import registry
 from ftcot.contracts.task import Task
 from ftcot.contracts.teacher import Generation, Job, Teacher, default_temperature
-from ftcot.errors import UserError
+from ftcot.errors import Pending, UserError
 from ftcot.pipeline.cell import CellSpec
 from ftcot.pipeline.scorer import Scorer
-from ftcot.records import Completion, Example
+from ftcot.records import BatchRecord, Completion, Example
 from ftcot.store import Store, content_key
 from ftcot.validation import check_teacher_options
 
@@ -57,6 +57,8 @@ class TeachResult:
     missing: int = 0
     stopped: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # teacher-specific, e.g. replay's unmatched
+    batch: bool = False  # asked through provider batch jobs
+    pending: list[BatchRecord] = field(default_factory=list)  # batch jobs still running for missing completions
 
     @property
     def successes(self) -> list[Completion]:
@@ -84,8 +86,21 @@ class TeachResult:
             "spent_usd": round(self.spent_usd, 8),
             "missing": self.missing,
             "stopped": self.stopped,
+            **({"pending_batches": [_batch_summary(b) for b in self.pending]} if self.batch else {}),
             **self.notes,
         }
+
+
+def _batch_summary(batch: BatchRecord) -> dict[str, Any]:
+    return {"id": batch.id, "step": batch.step, "status": batch.status, "requests": batch.requests,
+            "completed": batch.completed, "failed": batch.failed}
+
+
+def pending_message(pending: list[BatchRecord], rerun: str) -> str:
+    """One line for batch jobs still running: what they are and how to pick them up."""
+    ids = ", ".join(b.id for b in pending)
+    return (f"{len(pending)} batch job(s) still running ({ids}); what is done is stored: {rerun} later to "
+            f"collect the results (nothing is submitted twice)")
 
 
 _LOCAL_TEACHERS: dict[str, Teacher] = {}  # spec + options -> the one instance of a local-model teacher
@@ -140,6 +155,12 @@ def teach(
     temperature = float(temperature)
     max_cost = options.get("max_cost")
     teacher = create_teacher(teacher_spec, options)
+    batch = bool(options.get("batch"))
+    if batch and not teacher.supports_batch:
+        raise UserError(f"teacher {teacher.label} does not run batch jobs: drop --batch (option batch=true); "
+                        f"litellm: teachers do")
+    if not batch and (options.get("batch_wait") or options.get("batch_poll") is not None):
+        raise UserError("batch_wait (--wait) and batch_poll (--poll) only apply to batch jobs: add --batch")
     generation = Generation.from_options(temperature, options)
     if offline and teacher.calls_model:
         teacher = _StoredOnly(teacher)  # type: ignore[assignment]  # a stand-in with the same methods
@@ -162,12 +183,13 @@ def teach(
                 f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
                 f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
             )
-    result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature)
+    result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature, batch=batch)
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
     if todo and not offline:
         _record_artifact(store, artifact_key, result, jobs, {})
     scorer = Scorer(task, scoring)
-    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)), persist=not offline)
+    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)), persist=not offline,
+                 teacher=teacher.label)
     if todo:
         try:
             with sink.view:
@@ -197,6 +219,8 @@ def teach(
             result.cached += 1
         result.correct += bool(completion.correct)
         result.cost_usd += completion.cost_usd
+    missing = {job.key for job in jobs if job.key not in final}
+    result.pending = [b for b in sink.batches.values() if missing.intersection(b.pending)]
     result.completions.sort(key=lambda c: (c.sample_index, c.index))
     result.examples = len({e.sample_index for e in examples})
     result.spent_usd = sink.spent
@@ -250,8 +274,10 @@ class _Sink:
     """Scores and stores completions as they arrive; keeps the spend within ``max_cost``."""
 
     def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: _ProgressView,
-                 persist: bool = True):
+                 persist: bool = True, teacher: str = ""):
         self.store = store
+        self.teacher = teacher
+        self.batches: dict[str, BatchRecord] = {}  # the batch jobs recorded by this run, by id
         self.persist = persist
         self.scorer = scorer
         self.max_cost = None if max_cost is None else float(max_cost)
@@ -299,6 +325,15 @@ class _Sink:
     def note(self, text: str) -> None:
         """Show what the run waits on (e.g. a rate limit) in the progress line; "" clears it."""
         self.view.note(text)
+
+    def open_batches(self) -> list[BatchRecord]:
+        return self.store.batches(teacher=self.teacher, open_only=True)
+
+    def record_batch(self, batch: BatchRecord) -> None:
+        with self._lock:
+            self.batches[batch.id] = batch
+        if self.persist:
+            self.store.put_batch(batch)
 
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
@@ -398,6 +433,8 @@ def teach_cell(
     )
     if offline:
         return result
+    if result.pending:
+        raise Pending(pending_message(result.pending, "run the command again (or set the teacher option batch_wait = true)"))
     if result.missing:
         why = f" ({result.stopped})" if result.stopped else ""
         raise UserError(

@@ -1,0 +1,51 @@
+"""``ftcot batches``: the provider batch jobs recorded in the store (``ftcot teach --batch``)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from ftcot.context import Context
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batches", help="the provider batch jobs recorded by `teach --batch`, with their status",
+                       description="List the batch jobs teachers submitted (id, teacher, task, step, status, "
+                                   "requests, created), as last polled; `ftcot teach ... --batch` polls them.")
+    p.add_argument("--teacher", default=None, metavar="LABEL", help="only this teacher (e.g. litellm:gpt-4o-mini)")
+    p.add_argument("--open", action="store_true", help="only jobs whose results were not all taken yet")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_batches)
+
+
+def run_batches(ctx: Context, args: argparse.Namespace) -> int:
+    batches = ctx.read_store.batches(teacher=args.teacher, open_only=args.open)
+    rows: list[dict[str, Any]] = [{"id": b.id, "teacher": b.teacher, "task": b.task, "step": b.step, "status": b.status,
+             "requests": b.requests, "completed": b.completed, "failed": b.failed, "collected": b.collected,
+             "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(b.created))} for b in batches]
+    if ctx.json_output:
+        ctx.emit_json(rows)
+        return 0
+    if not rows:
+        ctx.console.print("no batch jobs recorded; `ftcot teach TASK --teacher litellm:MODEL --batch` submits some")
+        return 0
+    table = Table(title="batch jobs (as last polled)", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption="collected: results taken; run the teach command again to poll the others")
+    table.add_column("id", no_wrap=True)
+    for column in ("teacher", "task"):
+        table.add_column(column, overflow="fold", min_width=12)
+    for column in ("step", "status"):
+        table.add_column(column, no_wrap=True)
+    for column in ("requests", "done", "failed", "collected"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("created", justify="right", min_width=10)
+    for row in rows:
+        table.add_row(row["id"], row["teacher"], row["task"], row["step"], row["status"], str(row["requests"]),
+                      str(row["completed"]), str(row["failed"]), "yes" if row["collected"] else "no",
+                      row["created"][:16].replace("T", " "))
+    ctx.console.print(table)
+    return 0
