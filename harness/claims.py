@@ -11,6 +11,7 @@ thresholds the demo promises (``THRESHOLDS``); ``ftcot demo`` prints the verdict
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,10 @@ def _accuracy(row: Row, task: str) -> float | None:
 
 
 def _students(board: Leaderboard) -> list[str]:
-    """Students smallest first (the leaderboard orders them so where sizes are known)."""
-    return board.students()
+    """Students smallest first by parameter count where it is known (a matrix's leaderboard
+    keeps its config's order); the rest keep the leaderboard's order, after them."""
+    order = board.students()
+    return sorted(order, key=lambda s: (board.parameters.get(s, math.inf), order.index(s)))
 
 
 def reasoning(board: Leaderboard) -> Claim:
