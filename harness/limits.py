@@ -2,7 +2,8 @@
 place: requests and tokens per minute (``RateLimiter``) and requests in flight (``Slots``).
 
 Both work across threads and event loops: a matrix's teacher phase runs several ``teach`` calls
-at once, each on its own thread and loop, and they share one budget per provider.
+at once, each on its own thread (their requests on the one loop of ``ftcot.event_loop``), and
+they share one budget per provider.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ for a model served with ``vllm serve <name>`` (no key needed), ``litellm:openai/
 Step 1 asks for all of a question's missing samples in one request (``n``) where the provider
 supports it (``max_n`` caps it; 1 turns it off), asks again for choices that did not come back, and
 splits the request's usage among its samples (the prompt is billed once). Step 2 is one request per
-sample. Requests run on asyncio with ``concurrency`` questions in flight. litellm's and the OpenAI
-SDK's own retries are off (``max_retries=0``): ``teachers.retry`` is the one retry policy. A completion whose every
-try failed is recorded as failed with the reason; the run goes on and a later run retries it.
+sample. Requests run on the process's one event loop (``ftcot.event_loop``) with ``concurrency``
+questions in flight. litellm's and the OpenAI SDK's own retries are off (``max_retries=0``):
+``teachers.retry`` is the one retry policy. A completion whose every try failed is recorded as failed with the reason; the run goes on and a later run retries it.
 Usage and cost are recorded per completion (prices from litellm's cost map, read offline, or the
 ``input_cost_per_token``/``output_cost_per_token`` options). ``api_base`` and API keys are not
 part of a completion's key: the same model behind another address is the same teacher.
@@ -19,7 +19,6 @@ part of a completion's key: the same model behind another address is the same te
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
+from ftcot.event_loop import run_coroutine
 from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
 from ftcot.teachers.local import group_by_prompt
@@ -228,13 +228,7 @@ class LiteLLMTeacher(Teacher):
             coro = BatchRun(self, jobs, sink, generation).run()
         else:
             coro = self._run_all(jobs, sink, generation)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(coro)
-            return
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from async code
-            pool.submit(asyncio.run, coro).result()
+        run_coroutine(coro)  # the process's one loop: litellm's clients and logging worker are per loop
 
     async def _run_all(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         self._redact = retry.Redactor(self.options.get("api_key"))

@@ -4,6 +4,8 @@ group's cells are ready when it is done."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from openai_server import OpenAIServer, question_of
@@ -71,6 +73,36 @@ def test_groups_run_at_once_within_one_budget_and_their_cells_become_ready(tmp_p
                           options={"api_base": server.url}, progress=False)
             assert (again.cached, again.new) == (16, 0)
         assert server.log == []
+
+
+# what litellm prints when its clients or logging worker meet a second event loop
+LOOP_NOISE = ("cannot reuse already awaited coroutine", "was never awaited", "never retrieved",
+              "Event loop is closed", "bound to a different event loop", "destroyed but it is pending")
+PHASE_SCRIPT = """
+import sys
+from pathlib import Path
+from ftcot.matrix import Matrix, load_config
+from ftcot.matrix.teacher_phase import TeacherPhase, phase_groups
+m = Matrix.open(load_config(Path(sys.argv[1])), data_dir=Path(sys.argv[2]))
+phase = TeacherPhase(phase_groups(m.cells()), m.store, m.data_dir, m.scoring).start()
+while not phase.finished:
+    phase.wait(5)
+phase.close()
+print(len(phase.groups), len(phase.errors))
+"""
+
+
+def test_a_concurrent_phase_leaves_no_event_loop_noise(tmp_path):
+    """Four groups at once, in a process of their own so that what is printed at exit counts too."""
+    with OpenAIServer(delay=0.02) as server:
+        m = matrix(tmp_path, server.url, concurrency=8)
+        config = tmp_path / "m.toml"
+        done = subprocess.run([sys.executable, "-W", "default", "-c", PHASE_SCRIPT, str(config), str(m.data_dir)],
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["4", "0"]
+    assert len(server.log) == 4 * 8 * 3
+    assert not [line for line in done.stderr.splitlines() if any(n in line for n in LOOP_NOISE)], done.stderr
 
 
 def test_matrix_plan_shows_the_teacher_phase(tmp_path):

@@ -1,5 +1,6 @@
 """The teacher phase of a matrix: every distinct (task, teacher, D) group of the cells to run asks
-its teacher before the cells that need it, all groups at once, each on its own thread.
+its teacher before the cells that need it, all groups at once, each on its own thread; their
+requests all go out from the process's one event loop (``ftcot.event_loop``).
 
 Groups whose teacher reaches the same provider share one concurrency budget (the largest
 ``concurrency`` among them), so four groups against one API keep as many requests in flight as

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from functools import partial
 
 from openai_server import ServerProcess
 
@@ -186,12 +188,23 @@ def test_degree_8_in_one_request_per_question(benchmark, figure, tmp_path):
 
 
 def test_teacher_phase_runs_groups_at_once(benchmark, figure, tmp_path):
-    """A four-group matrix's teacher phase (4 tasks x 1 teacher, 16 questions each, D=1, one budget
-    of 64 in flight) vs the same groups one after another, server answering in 0.2 s."""
+    """A four-group matrix's teacher phase vs the same groups one after another, server answering
+    in 0.2 s: 4 tasks x 1 teacher, 16 questions each, D=1, one provider budget of 64 in flight.
+
+    A group alone keeps at most its 16 questions in flight, so it cannot fill the budget; four at
+    once can (64). Both sides run the same groups through ``TeacherPhase``. The ideal is 4x, but
+    the client's CPU bounds it: every request costs litellm some milliseconds of one core (all
+    requests go out from one event loop), so 64 in flight cannot answer 4x as fast as 16. The
+    same ratio for bare ``litellm.acompletion`` (the same questions, 16 at a time vs 64 at once,
+    on the same loop) is measured in the same run as that ceiling; the phase must reach most of it.
+    """
+    from ftcot.event_loop import run_coroutine
     from ftcot.matrix import Matrix, load_config
     from ftcot.matrix.teacher_phase import TeacherPhase, phase_groups
 
     tasks = [f"coin_flip:flips=3,train=16,test=2,seed={seed}" for seed in range(4)]
+    questions = [[e.question for e in plugins.create("task", t, data_dir=tmp_path).train_examples()]
+                 for t in tasks]
     with ServerProcess(delay=0.2) as server:
         def fresh(name: str) -> Matrix:
             config = tmp_path / f"{name}.toml"
@@ -209,26 +222,34 @@ def test_teacher_phase_runs_groups_at_once(benchmark, figure, tmp_path):
                 phase.close()
                 assert phase.errors == {}
 
+        def timed(fn: Callable[[], object]) -> tuple[float, float]:
+            """Wall and process CPU seconds of ``fn()``."""
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            return time.perf_counter() - wall, time.process_time() - cpu
+
         _teach(tmp_path, _task(tmp_path, 4), server.url, -1)  # warm up
-        sequential, together = [], []
+        sequential, together, bare_sequential, bare_together, cpu = [], [], [], [], []
         for r in range(2):
             m = fresh(f"seq{r}")
             groups = phase_groups(m.cells())
             assert len(groups) == 4
-            start = time.perf_counter()
-            run([([g], m) for g in groups])  # one group after another
-            sequential.append(time.perf_counter() - start)
+            sequential.append(timed(partial(run, [([g], m) for g in groups]))[0])  # one group after another
+            bare_sequential.append(timed(lambda: [run_coroutine(_bare(server.url, q)) for q in questions])[0])
+            bare_together.append(timed(lambda: run_coroutine(_bare(server.url, sum(questions, []))))[0])
 
         def once() -> None:
             m = fresh(f"phase{len(together)}")
-            start = time.perf_counter()
-            run([(phase_groups(m.cells()), m)])
-            together.append(time.perf_counter() - start)
+            wall, seconds = timed(lambda: run([(phase_groups(m.cells()), m)]))
+            together.append(wall)
+            cpu.append(seconds)
 
         benchmark.pedantic(once, rounds=2, iterations=1)
     speedup = min(sequential) / min(together)
+    ceiling = min(bare_sequential) / min(bare_together)
+    requests = 2 * sum(map(len, questions))
     figure("four-group teacher phase: groups at once vs one after another (server answering in 0.2 s)",
            min(together), "s", baseline=min(sequential), baseline_label="the four groups one after another",
-           goal="ratio <= 0.34", speedup=speedup)
-    # the goal is 3x; on 2 shared cores the client's CPU (litellm, four event loops) bounds it
-    assert speedup > 1.5
+           goal="ratio <= 0.34", speedup=speedup, bare_litellm_speedup=ceiling,
+           client_cpu_ms_per_request=1000 * min(cpu) / requests)
+    assert speedup >= 0.8 * ceiling  # the harness is not what limits it; the client's CPU is
