@@ -1,6 +1,6 @@
 """``ftcot demo``: the offline demo matrix (``examples/demo.toml``), its leaderboard in the
 terminal, an HTML report on disk and which of the paper's claims the run shows. Nothing to
-download; about 8 minutes on 2 idle CPU cores."""
+download; about 6 minutes on 2 idle CPU cores."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DEMO_TITLE = "ftcot demo: Fine-tune-CoT vs fine-tuning, two tiny-llama sizes, a 
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the offline demo matrix (about 8 minutes on 2 idle CPU cores)")
+    p = sub.add_parser("demo", help="run the offline demo matrix (about 6 minutes on 2 idle CPU cores)")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"folder for the demo's store, models and report (default: {DEFAULT_OUTPUT})")
     p.add_argument("--only", action="append", metavar="FIELD=VALUE,...",
