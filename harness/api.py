@@ -6,6 +6,8 @@ and is named in its package's ``ftcot`` entry-point group.
 """
 
 from ftcot import hookimpl
+from ftcot.claims import Claim
+from ftcot.claims import check as check_claims
 from ftcot.contracts.filter import Drop, Filter, FilterContext, FilterResult, FilterStep
 from ftcot.contracts.reporter import Reporter
 from ftcot.contracts.student import (
@@ -27,6 +29,7 @@ from ftcot.store import content_key
 
 __all__ = [
     "META_FILE",
+    "Claim",
     "Completion",
     "DatasetTask",
     "Drop",
@@ -53,6 +56,7 @@ __all__ = [
     "Teacher",
     "TrainConfig",
     "UserError",
+    "check_claims",
     "content_key",
     "hookimpl",
 ]

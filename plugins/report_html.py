@@ -1,6 +1,7 @@
 """The HTML leaderboard: one self-contained page (inline CSS, inline SVG, no scripts, nothing
-fetched) with the table and three plots: accuracy vs student size per method, accuracy vs
-diversity degree D, and teacher vs student accuracy per task."""
+fetched) with the table, which of the paper's claims it shows (where it has Fine-tune-CoT cells),
+and three plots: accuracy vs student size per method, accuracy vs diversity degree D, and teacher
+vs student accuracy per task."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-from ftcot.api import Leaderboard
+from ftcot.api import Leaderboard, check_claims
 from ftcot.leaderboard import METHOD_LABELS
 from ftcot.plugins.svg_charts import Series, bar_chart, line_chart
 
@@ -31,6 +32,12 @@ svg .tick, svg .legend { font-size: 11px; fill: #333; }
 svg .axis { font-size: 12px; fill: #333; }
 svg .grid { stroke: #e8e8e8; stroke-width: 1; }
 svg .empty { font-size: 13px; fill: #999; }
+ul.claims { list-style: none; padding: 0; margin: .5rem 0 2rem; }
+ul.claims li { margin: .3rem 0; }
+ul.claims .verdict { display: inline-block; width: 5.5rem; font-weight: 600; }
+ul.claims li.shown .verdict { color: #2b7a2b; }
+ul.claims li.not-shown .verdict { color: #a66300; }
+ul.claims .evidence { color: #555; font-size: .85rem; }
 """
 
 
@@ -114,6 +121,18 @@ def _table(board: Leaderboard, rows: list[tuple[Any, list[str], list[bool]]], he
     return "".join(parts)
 
 
+def _claims(board: Leaderboard) -> str:
+    """The paper's four claims judged on this leaderboard; nothing without Fine-tune-CoT cells."""
+    if not any(row.method == "fine-tune-cot" for row in board.rows):
+        return ""
+    items = []
+    for claim in check_claims(board):
+        klass, verdict = ("shown", "shown") if claim.shown else ("not-shown", "not shown")
+        items.append(f'<li class="{klass}" data-claim="{claim.name}"><span class="verdict">{verdict}</span>'
+                     f'{escape(claim.statement)} <span class="evidence">({escape(claim.evidence)})</span></li>')
+    return f'<h2>The paper\'s claims</h2><ul class="claims" id="claims">{"".join(items)}</ul>'
+
+
 def render_html(board: Leaderboard, rows: list[tuple[Any, list[str], list[bool]]], heads: list[str]) -> str:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     charts = "".join([_size_chart(board), _degree_chart(board), _teacher_chart(board)])
@@ -124,7 +143,7 @@ def render_html(board: Leaderboard, rows: list[tuple[Any, list[str], list[bool]]
         f'<p class="meta" id="meta">{escape(board.subtitle)} · accuracy in percent · '
         f"best per column highlighted · generated {when}</p>"
         + "".join(f'<p class="legend">{escape(item)}</p>' for item in board.legend())
-        + f"{_table(board, rows, heads)}"
+        + f"{_table(board, rows, heads)}{_claims(board)}"
         f'<h2>Plots</h2><div class="charts">{charts}</div>'
         "</body></html>\n"
     )

@@ -107,3 +107,24 @@ def test_chromium_renders_table_and_plots(report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "page.png"
     result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,1200", report.as_uri())
     assert shot.is_file() and shot.stat().st_size > 20_000, result.stderr[-2000:]
+
+
+def test_the_page_says_which_of_the_papers_claims_the_leaderboard_shows(report: Path) -> None:
+    dom = Dom()
+    dom.feed(report.read_text())
+    verdicts = {a["data-claim"]: (a["class"], text) for _, a, text in dom.find("li") if "data-claim" in a}
+    assert {name: klass for name, (klass, _) in verdicts.items()} == {
+        "reasoning": "shown", "diversity": "not-shown", "teacher": "not-shown", "size": "not-shown"}
+    # letters: Fine-tune-CoT D=4 75.0 against vanilla 25.0; coin: D=4 25 points below D=1
+    assert "+50.0 points (last_letter_concatenation, tiny-llama" in verdicts["reasoning"][1]
+    assert "worst -25.0 points (coin_flip, tiny-llama)" in verdicts["diversity"][1]
+
+
+def test_a_leaderboard_without_fine_tune_cot_has_no_claims_section(store_path: Path, tmp_path: Path) -> None:
+    from test_leaderboard import COIN, cell
+
+    from ftcot.leaderboard import build
+    from ftcot.registry import create
+
+    page = create("reporter", "html").render(build([cell(COIN, "tiny-llama", "fine-tune", 0.5)]))
+    assert "<h2>Plots</h2>" in page and 'id="claims"' not in page
