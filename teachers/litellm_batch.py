@@ -110,6 +110,7 @@ class BatchRun:
     async def _pass(self) -> bool:
         for batch in [b for b in self._running() if b.status == BATCH_SUBMITTING]:
             await self._create(batch, adopt=True)  # a run killed while submitting it
+        self._hand_over()
         progressed = await self._submit_reasoning()
         for batch in sorted(self._running(), key=lambda b: b.step != REASONING):
             if not batch.done:
@@ -184,14 +185,19 @@ class BatchRun:
             requests.append((custom_id(ANSWER, job.key), [job.key], body))
             carried[job.key] = dataclasses.asdict(first)
         await self._submit(ANSWER, requests, carried)
-        handed = {job.key for job in ready}
-        for batch in list(self.batches.values()):  # step-1 results now live in the step-2 batch
+        self._hand_over()
+        return True
+
+    def _hand_over(self) -> None:
+        """Drop from step-1 batches (and ``firsts``) the keys a recorded step-2 batch carries: their
+        step-1 results now live there (also after a run killed between the two records)."""
+        handed = {k for b in self.batches.values() if b.step == ANSWER for k in b.pending}
+        for batch in list(self.batches.values()):
             if batch.step == REASONING and handed & set(batch.pending):
                 batch.pending = [k for k in batch.pending if k not in handed]
                 self.sink.record_batch(batch)
-        for key in handed:
+        for key in handed & self.firsts.keys():
             self.firsts.pop(key)
-        return True
 
     def _from_batch(self, key: str) -> bool:
         """Whether the job's rationale came from a step-1 batch rather than a stored failure."""

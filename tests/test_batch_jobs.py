@@ -231,3 +231,32 @@ def test_sigkill_while_creating_a_batch_then_rerun_adopts_or_creates_it_once(tmp
         assert server.batch_creates[0]["input_file_id"] == upload and _uploads(server, "reasoning") == [upload]
         assert (summary["new"], summary["failed"], summary["pending_batches"]) == (len(examples) * DEGREE, 0, [])
         _assert_all_stored(store_path, examples, server)
+
+
+def test_rerun_between_the_steps_never_submits_step_1_again(tmp_path, task, capsys):
+    examples = task.train_examples()
+    store_path = tmp_path / "batch.db"
+    with OpenAIServer(answers={e.question: e.answer for e in examples}, hold_batches="answer",
+                      stall_create=("answer", "before")) as server:
+        # killed after step 1 was collected, while step 2 was being submitted
+        _kill_when_stalled(server, _command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05"), tmp_path)
+        assert _steps_submitted(server) == {"reasoning": 1}
+        assert [(b.step, b.status) for b in Store(store_path).batches()] == [
+            ("reasoning", "completed"), ("answer", BATCH_SUBMITTING)]
+        assert Store(store_path).completions() == []
+
+        # the rerun submits step 2 from the kept upload and exits "pending" while it runs; so does the next
+        for _ in range(2):
+            assert main(_command(store_path, tmp_path, server.url)[3:]) == EXIT_PENDING
+            assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}
+            assert [(b.step, b.status) for b in Store(store_path).batches()] == [
+                ("reasoning", "completed"), ("answer", "in_progress")]
+        assert Store(store_path).completions() == [] and len(_uploads(server, "answer")) == 1
+        capsys.readouterr()
+
+        server.release_batches()
+        assert main(_command(store_path, tmp_path, server.url, "--json")[3:]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}
+        assert (summary["new"], summary["failed"], summary["pending_batches"]) == (len(examples) * DEGREE, 0, [])
+        _assert_all_stored(store_path, examples, server)
