@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from openai_server import OpenAIServer
+from openai_server import ANSWER_TRIGGER, Fault, OpenAIServer, question_of
 
 from ftcot import registry as plugins
 from ftcot.cli import main
@@ -260,3 +260,39 @@ def test_rerun_between_the_steps_never_submits_step_1_again(tmp_path, task, caps
         assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}
         assert (summary["new"], summary["failed"], summary["pending_batches"]) == (len(examples) * DEGREE, 0, [])
         _assert_all_stored(store_path, examples, server)
+
+
+def test_failed_lines_of_a_batch_are_stored_as_failures_and_a_normal_run_retries_only_them(tmp_path, task):
+    examples = task.train_examples()
+    first, second = examples[0], examples[1]  # step 1 of the first fails, step 2 of the second
+    faults = [Fault("500", when=first.question), Fault("400", when=(second.question, ANSWER_TRIGGER))]
+    store = Store(tmp_path / "s.db")
+    options = {**OPTIONS, "api_key": SECRET}
+    with OpenAIServer(answers={e.question: e.answer for e in examples}, batch_faults=faults) as server:
+        batched = teach(store, task, f"litellm:{MODEL}", examples, degree=DEGREE,
+                        options={**options, "api_base": server.url, "batch": True}, progress=False)
+        assert (batched.failed, batched.new, batched.pending) == (2 * DEGREE, (len(examples) - 2) * DEGREE, [])
+        failed = {(c.sample_index, c.index): c for c in store.completions() if c.failed}
+        assert set(failed) == {(e.sample_index, i) for e in (first, second) for i in range(DEGREE)}
+        for (index, _), c in failed.items():
+            status, rationale = (500, "") if index == first.sample_index else (400, c.rationale)
+            assert c.error == (f"batch request failed ({status}): fault {status} in this batch line "
+                               f"(request made with the key ***)")
+            assert c.rationale == rationale and (index == first.sample_index or rationale)
+        assert [(b.step, b.failed, b.collected) for b in store.batches()] == [
+            ("reasoning", 1, True), ("answer", DEGREE, True)]
+        assert len(store.batches()[0].error_file or "") > 0
+
+        retried = teach(store, task, f"litellm:{MODEL}", examples, degree=DEGREE,
+                        options={**options, "api_base": server.url}, progress=False)
+        asked = Counter((r.step, question_of(r.prompt)) for r in server.log)
+    assert (retried.new, retried.cached, retried.failed) == (2 * DEGREE, (len(examples) - 2) * DEGREE, 0)
+    # only the failed ones are asked again: both steps of the first, step 2 alone of the second
+    assert {step_question for step_question in asked} == {
+        ("reasoning", first.question), ("answer", first.question), ("answer", second.question)}
+    assert asked[("answer", second.question)] == DEGREE
+    stored = store.completions()
+    assert len(stored) == len(examples) * DEGREE and not any(c.failed for c in stored)
+    assert all(c.correct for c in stored)
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    assert SECRET.encode() not in raw
