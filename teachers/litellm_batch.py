@@ -40,6 +40,7 @@ BATCH_PROVIDERS = ("openai", "text-completion-openai")  # litellm providers that
 ENDPOINTS = {"chat": "/v1/chat/completions", "text": "/v1/completions"}
 REASONING, ANSWER = "reasoning", "answer"  # a batch's step
 COMPLETION_WINDOW = "24h"
+NO_LITELLM_BATCH_PRICING = {"batch_ignore_default_logging": True}
 ADOPT_WINDOW_S = 86_400.0  # a submitting job's batch is looked for among those created since a day before it
 
 
@@ -258,7 +259,10 @@ class BatchRun:
 
     # -- polling and collecting ----------------------------------------------------------------------
     async def _poll(self, batch: BatchRecord) -> None:
-        state = await self._call(self.teacher._lib.aretrieve_batch, batch_id=batch.id)
+        # litellm would price a finished batch itself by downloading its output file again, from
+        # its default address rather than api_base; the teacher prices every line from usage
+        state = await self._call(self.teacher._lib.aretrieve_batch, batch_id=batch.id,
+                                 litellm_metadata=NO_LITELLM_BATCH_PRICING)
         counts = getattr(state, "request_counts", None)
         batch.status = str(state.status)
         batch.completed = int(getattr(counts, "completed", 0) or 0)
