@@ -129,6 +129,7 @@ class CellResult(Record):
 
 
 BATCH_DONE_STATUSES = ("completed", "failed", "expired", "cancelled")  # a provider batch that will not change
+BATCH_SUBMITTING = "submitting"  # input file uploaded, batch maybe not created yet: ``id`` is the file's id
 
 
 @dataclass
@@ -145,7 +146,7 @@ class BatchRecord(Record):
     teacher: str
     task: str
     step: str  # "reasoning" (step 1) or "answer" (step 2)
-    status: str  # the provider's: validating, in_progress, finalizing, completed, failed, expired, ...
+    status: str  # BATCH_SUBMITTING, or the provider's: validating, in_progress, completed, failed, expired, ...
     requests: int
     input_file: str
     endpoint: str = ""

@@ -251,9 +251,12 @@ class Store:
         return [CellResult.from_json(r[0]) for r in rows]
 
     # -- provider batch jobs --------------------------------------------------------------
-    def put_batch(self, batch: BatchRecord) -> None:
-        """Record a batch job, or its new state."""
+    def put_batch(self, batch: BatchRecord, replaces: str | None = None) -> None:
+        """Record a batch job, or its new state; ``replaces``: the id it was recorded under before
+        (a submitting job, by its input file), removed in the same transaction."""
         with self.transaction() as db:
+            if replaces is not None and replaces != batch.id:
+                db.execute("DELETE FROM batches WHERE id=?", (replaces,))
             db.execute(
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (batch.id, batch.teacher, batch.task, batch.step, batch.status, batch.requests,

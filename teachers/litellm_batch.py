@@ -6,8 +6,11 @@ the provider takes it; at temperature 0 one request per question), step 2 one ba
 requests for the rationales step 1 returned. A request's ``custom_id`` is its step and the store
 key of the (first) completion it answers, and each result is stored under the same key as in
 normal mode, so either mode reuses what the other stored. Every batch is recorded through the sink
-as soon as it is created (ids of the batch and its files, the keys it answers; never an address or
-a key): a run that was killed, or comes back later, polls it instead of submitting again.
+before it is created (status ``submitting``, under its uploaded input file's id, with the keys it
+answers; never an address or a key) and again once created (under the batch id): a run that was
+killed, or comes back later, polls it instead of submitting again; a submitting one is looked up
+among the provider's batches by its input file and adopted, or created from that file when the
+provider has none.
 
 One pass submits what no batch covers, polls the open batches and takes the results of finished
 ones; with ``batch_wait`` it polls every ``batch_poll`` seconds until every batch is done.
@@ -25,7 +28,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ftcot.api import Completion, Generation, Job, Sink, UserError
-from ftcot.records import BatchRecord
+from ftcot.records import BATCH_SUBMITTING, BatchRecord
 from ftcot.teachers import retry
 from ftcot.teachers.litellm_teacher import Answer, completed, read_choices, share_usage
 from ftcot.teachers.local import group_by_prompt
@@ -37,6 +40,8 @@ BATCH_PROVIDERS = ("openai", "text-completion-openai")  # litellm providers that
 ENDPOINTS = {"chat": "/v1/chat/completions", "text": "/v1/completions"}
 REASONING, ANSWER = "reasoning", "answer"  # a batch's step
 COMPLETION_WINDOW = "24h"
+NO_LITELLM_BATCH_PRICING = {"batch_ignore_default_logging": True}
+ADOPT_WINDOW_S = 86_400.0  # a submitting job's batch is looked for among those created since a day before it
 
 
 def batch_model(teacher: LiteLLMTeacher) -> str:
@@ -104,6 +109,9 @@ class BatchRun:
                 self.sink.release(self.jobs[key])
 
     async def _pass(self) -> bool:
+        for batch in [b for b in self._running() if b.status == BATCH_SUBMITTING]:
+            await self._create(batch, adopt=True)  # a run killed while submitting it
+        self._hand_over()
         progressed = await self._submit_reasoning()
         for batch in sorted(self._running(), key=lambda b: b.step != REASONING):
             if not batch.done:
@@ -178,14 +186,19 @@ class BatchRun:
             requests.append((custom_id(ANSWER, job.key), [job.key], body))
             carried[job.key] = dataclasses.asdict(first)
         await self._submit(ANSWER, requests, carried)
-        handed = {job.key for job in ready}
-        for batch in list(self.batches.values()):  # step-1 results now live in the step-2 batch
+        self._hand_over()
+        return True
+
+    def _hand_over(self) -> None:
+        """Drop from step-1 batches (and ``firsts``) the keys a recorded step-2 batch carries: their
+        step-1 results now live there (also after a run killed between the two records)."""
+        handed = {k for b in self.batches.values() if b.step == ANSWER for k in b.pending}
+        for batch in list(self.batches.values()):
             if batch.step == REASONING and handed & set(batch.pending):
                 batch.pending = [k for k in batch.pending if k not in handed]
                 self.sink.record_batch(batch)
-        for key in handed:
+        for key in handed & self.firsts.keys():
             self.firsts.pop(key)
-        return True
 
     def _from_batch(self, key: str) -> bool:
         """Whether the job's rationale came from a step-1 batch rather than a stored failure."""
@@ -205,21 +218,51 @@ class BatchRun:
         lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": self.endpoint, "body": body},
                                    ensure_ascii=False) + "\n" for cid, _, body in requests)
         upload = await self._call(lib.acreate_file, file=(f"ftcot-{step}.jsonl", lines.encode()), purpose="batch")
-        created = await self._call(lib.acreate_batch, completion_window=COMPLETION_WINDOW, endpoint=self.endpoint,
-                                   input_file_id=upload.id)
         keys = [k for _, members, _ in requests for k in members]
         batch = BatchRecord(
-            id=str(created.id), teacher=self.teacher.label, task=self.jobs[keys[0]].example.task, step=step,
-            status=str(created.status or "validating"), requests=len(requests), input_file=str(upload.id),
+            id=str(upload.id), teacher=self.teacher.label, task=self.jobs[keys[0]].example.task, step=step,
+            status=BATCH_SUBMITTING, requests=len(requests), input_file=str(upload.id),
             endpoint=self.endpoint, created=time.time(), members={cid: members for cid, members, _ in requests},
             pending=keys, carried=carried,
         )
         self.batches[batch.id] = batch
-        self.sink.record_batch(batch)
+        self.sink.record_batch(batch)  # before the batch exists: a rerun finds it by its input file
+        await self._create(batch, adopt=False)
+
+    async def _create(self, batch: BatchRecord, adopt: bool) -> None:
+        """Create the batch of a recorded submitting job from its uploaded input file and record it
+        under its id; ``adopt``: first look for one a killed run created from that file."""
+        created = await self._created_from(batch) if adopt else None
+        if created is None:
+            created = await self._call(self.teacher._lib.acreate_batch, completion_window=COMPLETION_WINDOW,
+                                       endpoint=batch.endpoint or self.endpoint, input_file_id=batch.input_file)
+        old = batch.id
+        batch.id, batch.status = str(created.id), str(created.status or "validating")
+        self.batches.pop(old, None)
+        self.batches[batch.id] = batch
+        self.sink.record_batch(batch, replaces=old)
+
+    async def _created_from(self, batch: BatchRecord) -> Any | None:
+        """The provider's batch made from the job's input file, if any (newest first, back to a
+        day before the job was recorded)."""
+        after: str | None = None
+        while True:
+            page = await self._call(self.teacher._lib.alist_batches, after=after, limit=100)
+            items = list(getattr(page, "data", None) or [])
+            for item in items:
+                if getattr(item, "input_file_id", None) == batch.input_file:
+                    return item
+            older = [i for i in items if (getattr(i, "created_at", 0) or 0) < batch.created - ADOPT_WINDOW_S]
+            if not items or older or not getattr(page, "has_more", False):
+                return None
+            after = str(items[-1].id)
 
     # -- polling and collecting ----------------------------------------------------------------------
     async def _poll(self, batch: BatchRecord) -> None:
-        state = await self._call(self.teacher._lib.aretrieve_batch, batch_id=batch.id)
+        # litellm would price a finished batch itself by downloading its output file again, from
+        # its default address rather than api_base; the teacher prices every line from usage
+        state = await self._call(self.teacher._lib.aretrieve_batch, batch_id=batch.id,
+                                 litellm_metadata=NO_LITELLM_BATCH_PRICING)
         counts = getattr(state, "request_counts", None)
         batch.status = str(state.status)
         batch.completed = int(getattr(counts, "completed", 0) or 0)
@@ -252,7 +295,7 @@ class BatchRun:
         error = line.get("error") or (response.get("body") or {}).get("error")
         if error or response.get("status_code") != 200:
             message = error.get("message") if isinstance(error, dict) else error
-            return cid, f"batch request failed ({response.get('status_code')}): {self.redact(str(message))}"
+            return cid, retry.one_line(f"batch request failed ({response.get('status_code')}): {message}", self.redact)
         body = json.loads(json.dumps(response.get("body")), object_hook=lambda d: SimpleNamespace(**d))
         try:
             return cid, read_choices(body, self.chat, self.teacher._cost)

@@ -114,9 +114,13 @@ class Redactor:
         return _KEY_LIKE.sub("***", text)
 
 
+def one_line(text: str, redact: Redactor) -> str:
+    """``text`` on one short line (whitespace collapsed, at most 240 characters), secrets removed."""
+    message = " ".join(redact(text).split())
+    return message[:237] + "..." if len(message) > 240 else message
+
+
 def describe(exc: BaseException, redact: Redactor) -> str:
     """One short line naming an error, with secrets removed."""
-    message = " ".join(str(exc).split())
-    if len(message) > 240:
-        message = message[:237] + "..."
-    return redact(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+    message = one_line(str(exc), redact)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

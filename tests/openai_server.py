@@ -4,9 +4,14 @@ It answers ``POST /v1/completions`` and ``POST /v1/chat/completions`` (``n`` sam
 ``max_choices`` caps them) and ``GET /v1/models`` on 127.0.0.1, from its own thread and event
 loop, so a test can drive it through litellm or a child process. It also runs OpenAI batch jobs:
 ``POST /v1/files`` (a multipart upload), ``GET /v1/files/{id}`` and ``/content``, ``POST
-/v1/batches`` and ``GET /v1/batches/{id}``; a batch's lines get the answers the same requests get
-one by one. A batch stays ``in_progress`` while ``hold_batches`` is set and completes on the first
-poll after ``release_batches()``. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
+/v1/batches``, ``GET /v1/batches`` (newest first, ``after`` and ``limit``) and ``GET
+/v1/batches/{id}``; a batch's lines get the answers the same requests get one by one, except the
+lines ``batch_faults`` select, which go to the batch's error file (the message echoes the caller's
+API key, as some providers do). A batch stays ``in_progress`` while ``hold_batches`` is set (a step
+name: only batches of that step) and completes on the first poll after ``release_batches()``.
+``stall_create=(step, "before" | "after")`` leaves the first create of a batch of that step
+unanswered, before or after the batch is made, and sets ``create_stalled``: a test kills its client
+then. Answers depend only on the request: a Zero-shot-CoT step-1 prompt gets a rationale,
 a step-2 prompt (ending ``Therefore, the answer is``) gets an answer.
 
 Usage::
@@ -39,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,6 +123,11 @@ class EchoResponder:
         return f" The question has {words} words. Its digest is {digest}. So we are done."
 
 
+def _step(prompt: str) -> str:
+    """A prompt's Zero-shot-CoT step: "answer" when it ends with the answer trigger, else "reasoning"."""
+    return "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
+
+
 def _prompt_text(path: str, body: dict[str, Any]) -> str:
     if path.endswith("/chat/completions"):
         return "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
@@ -139,7 +150,9 @@ class OpenAIServer:
         retry_after: float = 0.05,
         slow_seconds: float = 2.0,
         max_choices: int | None = None,
-        hold_batches: bool = False,
+        hold_batches: bool | str = False,
+        batch_faults: list[Fault] | None = None,
+        stall_create: tuple[str, str] | None = None,
         port: int = 0,
     ):
         self.responder = responder or EchoResponder(answers)
@@ -156,6 +169,12 @@ class OpenAIServer:
         self._released = threading.Event()
         if not hold_batches:
             self._released.set()
+        self.held_step = hold_batches if isinstance(hold_batches, str) else None  # None: every step
+        self.batch_faults = list(batch_faults or [])
+        if stall_create is not None and stall_create[1] not in ("before", "after"):
+            raise ValueError(f"stall_create: (step, 'before' | 'after'), not {stall_create!r}")
+        self.stall_create = stall_create
+        self.create_stalled = threading.Event()  # set when the stalled create arrived
         self._ids = itertools.count(1)
         self.log: list[LoggedRequest] = []
         self.in_flight: Counter[str] = Counter()  # requests being answered now, per step
@@ -234,9 +253,10 @@ class OpenAIServer:
             loop.run_forever()
         finally:
             self._server.close()
-            for task in asyncio.all_tasks(loop):
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -255,9 +275,11 @@ class OpenAIServer:
                     headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0"))
                 raw = await reader.readexactly(length) if length else b""
-                route = path.split("?")[0]
+                route, _, query = path.partition("?")
+                if self._stalls(method, route, raw):
+                    await asyncio.Event().wait()  # never answered: the client is killed meanwhile
                 if "/files" in route or "/batches" in route:
-                    self._batch_route(method, route, headers, raw, writer)
+                    self._batch_route(method, route, query, headers, raw, writer)
                     continue
                 keep = await self._respond(method, route, raw, writer)
                 if not keep:
@@ -291,7 +313,7 @@ class OpenAIServer:
             self._seen[identity] += 1
             attempt = self._seen[identity]
         fault = self._fault_for(identity, prompt, attempt)
-        step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
+        step = _step(prompt)
         self.log.append(LoggedRequest(path, body, prompt, identity, attempt, fault, step))
 
         with self._lock:
@@ -330,7 +352,31 @@ class OpenAIServer:
         return True
 
     # -- files and batches ---------------------------------------------------------------------
-    def _batch_route(self, method: str, path: str, headers: dict[str, str], raw: bytes,
+    def _stalls(self, method: str, route: str, raw: bytes) -> bool:
+        """Whether this is the create ``stall_create`` leaves unanswered (made first when "after")."""
+        if self.stall_create is None or self.create_stalled.is_set():
+            return False
+        if method != "POST" or not route.rstrip("/").endswith("/batches"):
+            return False
+        body = json.loads(raw or b"{}")
+        step, when = self.stall_create
+        with self._lock:
+            if self._file_step(body.get("input_file_id", "")) != step:
+                return False
+            if when == "after":
+                self._create_batch(body)
+        self.create_stalled.set()
+        return True
+
+    def _file_step(self, file_id: str) -> str:
+        """The step of the requests in an uploaded batch input file (of its first line)."""
+        for line in self.files.get(file_id, b"").decode().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                return _step(_prompt_text(item["url"], item["body"]))
+        return ""
+
+    def _batch_route(self, method: str, path: str, query: str, headers: dict[str, str], raw: bytes,
                      writer: asyncio.StreamWriter) -> None:
         parts = path.rstrip("/").split("/")
         with self._lock:
@@ -342,8 +388,10 @@ class OpenAIServer:
                 self._send(writer, 200, self._file_object(parts[-1], "batch"))
             elif method == "POST" and parts[-1] == "batches":
                 self._send(writer, 200, self._create_batch(json.loads(raw or b"{}")))
+            elif method == "GET" and parts[-1] == "batches":
+                self._send(writer, 200, self._list_batches(urllib.parse.parse_qs(query)))
             elif method == "GET" and parts[-2] == "batches" and parts[-1] in self.batches:
-                self._send(writer, 200, self._poll_batch(parts[-1]))
+                self._send(writer, 200, self._poll_batch(parts[-1], headers.get("authorization", "")))
             else:
                 self._send(writer, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
 
@@ -372,15 +420,28 @@ class OpenAIServer:
         self.batches[batch["id"]] = batch
         return batch
 
-    def _poll_batch(self, batch_id: str) -> dict[str, Any]:
+    def _list_batches(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """A page of batches, newest first, after the one ``after`` names."""
+        newest = list(reversed(self.batches.values()))
+        after = (query.get("after") or [None])[0]
+        if after in self.batches:
+            newest = newest[[b["id"] for b in newest].index(after) + 1:]
+        limit = int((query.get("limit") or ["20"])[0])
+        page = newest[:limit]
+        return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit}
+
+    def _poll_batch(self, batch_id: str, authorization: str) -> dict[str, Any]:
         batch = self.batches[batch_id]
-        if batch["status"] == "in_progress" and self._released.is_set():
-            self._complete_batch(batch)
+        held = not self._released.is_set() and self.held_step in (None, self._file_step(batch["input_file_id"]))
+        if batch["status"] == "in_progress" and not held:
+            self._complete_batch(batch, authorization.removeprefix("Bearer "))
         return batch
 
-    def _complete_batch(self, batch: dict[str, Any]) -> None:
-        """Answer every line as the same request alone would be answered; write the output file."""
-        out = []
+    def _complete_batch(self, batch: dict[str, Any], key: str) -> None:
+        """Answer every line as the same request alone would be answered, or fail it as
+        ``batch_faults`` say (echoing ``key``); write the output and error files."""
+        out, errors = [], []
         for line in self.files[batch["input_file_id"]].decode().splitlines():
             if not line.strip():
                 continue
@@ -388,16 +449,27 @@ class OpenAIServer:
             url, body = item["url"], item["body"]
             prompt = _prompt_text(url, body)
             identity = hashlib.sha256((url + json.dumps(body, sort_keys=True)).encode()).hexdigest()
-            step = "answer" if prompt.rstrip().endswith(ANSWER_TRIGGER) else "reasoning"
-            self.batch_log.append(LoggedRequest(url, body, prompt, identity, 1, None, step))
+            fault = self._fault_for(identity, prompt, 1, self.batch_faults)
+            self.batch_log.append(LoggedRequest(url, body, prompt, identity, 1, fault, _step(prompt)))
+            line = {"id": f"batch_req_{identity[:12]}", "custom_id": item["custom_id"], "error": None}
+            if fault is not None:
+                status = int(fault) if fault.isdigit() else 500
+                message = f"fault {fault} in this batch line\n(request made with the key {key})"
+                line["response"] = {"status_code": status, "request_id": identity[:16],
+                                    "body": {"error": {"message": message, "type": "server_error"}}}
+                errors.append(line)
+                continue
             payload = self._payload(body, prompt, self._texts(prompt, body), url.endswith("/chat/completions"),
                                     identity)
-            out.append({"id": f"batch_req_{identity[:12]}", "custom_id": item["custom_id"], "error": None,
-                        "response": {"status_code": 200, "request_id": identity[:16], "body": payload}})
-        file_id = f"file-{next(self._ids)}"
-        self.files[file_id] = "".join(json.dumps(o) + "\n" for o in out).encode()
-        batch.update(status="completed", output_file_id=file_id, completed_at=int(time.time()),
-                     request_counts={"total": len(out), "completed": len(out), "failed": 0})
+            line["response"] = {"status_code": 200, "request_id": identity[:16], "body": payload}
+            out.append(line)
+        files = {}
+        for name, lines in (("output_file_id", out), ("error_file_id", errors)):
+            if lines:
+                files[name] = f"file-{next(self._ids)}"
+                self.files[files[name]] = "".join(json.dumps(o) + "\n" for o in lines).encode()
+        batch.update(status="completed", completed_at=int(time.time()), **files,
+                     request_counts={"total": len(out) + len(errors), "completed": len(out), "failed": len(errors)})
 
     def _texts(self, prompt: str, body: dict[str, Any]) -> list[str]:
         """The answers to a request: ``n`` of them (at most ``max_choices``); the k-th is what a
@@ -410,10 +482,10 @@ class OpenAIServer:
         return [self.responder(prompt, body if k == 0 or seed is None else {**body, "seed": seed + k})
                 for k in range(n)]
 
-    def _fault_for(self, identity: str, prompt: str, attempt: int) -> str | None:
+    def _fault_for(self, identity: str, prompt: str, attempt: int, faults: list[Fault] | None = None) -> str | None:
         bucket = int(identity[:8], 16) / 2**32
         start = 0.0
-        for fault in self.faults:
+        for fault in self.faults if faults is None else faults:
             if not fault.applies_to(prompt):
                 continue
             if fault.when is not None:  # a targeted fault: its own share of the requests it targets

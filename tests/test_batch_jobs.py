@@ -15,12 +15,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from openai_server import OpenAIServer
+from openai_server import ANSWER_TRIGGER, Fault, OpenAIServer, question_of
 
 from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.errors import EXIT_PENDING
 from ftcot.pipeline.teach import teach
+from ftcot.records import BATCH_SUBMITTING
 from ftcot.store import SCHEMA_VERSION, Store
 
 SPEC = "coin_flip:flips=2,train=8,test=2"
@@ -49,6 +50,11 @@ def _steps_submitted(server: OpenAIServer) -> Counter[str]:
     return steps
 
 
+def _created(store_path: Path) -> bool:
+    """Whether the store holds a batch job the provider created (not one still submitting)."""
+    return store_path.exists() and any(b.status != BATCH_SUBMITTING for b in Store(store_path).batches())
+
+
 @pytest.fixture
 def task(tmp_path):
     return plugins.create("task", SPEC, data_dir=tmp_path)
@@ -63,7 +69,7 @@ def test_sigkill_after_submitting_then_rerun_polls_and_stores_at_the_batch_price
         proc = subprocess.Popen(_command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05"), env=env,
                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 180
-        while not (store_path.exists() and Store(store_path).batches()):  # the batch id is recorded
+        while not _created(store_path):  # the batch id is recorded
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             assert time.time() < deadline, "the batch was not submitted"
             time.sleep(0.01)
@@ -166,3 +172,127 @@ def test_a_version_1_store_gains_the_batches_table(tmp_path):
     store = Store(path)
     assert store.schema_version == SCHEMA_VERSION == 2
     assert store.batches() == []
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.pop("OPENAI_API_KEY", None)
+    return env
+
+
+def _kill_when_stalled(server: OpenAIServer, command: list[str], cwd: Path) -> None:
+    """Run ``command`` until the server holds its stalled batch create, then SIGKILL it."""
+    proc = subprocess.Popen(command, env=_env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        stalled = server.create_stalled.wait(180)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    assert stalled, err.decode()[-2000:]
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _uploads(server: OpenAIServer, step: str) -> list[str]:
+    """The ids of the batch input files of one step the server received."""
+    return [f for f, data in server.files.items() if data.startswith(f'{{"custom_id": "{step}-'.encode())]
+
+
+def _assert_all_stored(store_path: Path, examples: list, server: OpenAIServer) -> None:
+    """Every completion stored once, right, at the batch price; each step's batch collected."""
+    stored = Store(store_path).completions()
+    assert len(stored) == len(examples) * DEGREE and not any(c.failed for c in stored)
+    truth = {e.sample_index: e.answer for e in examples}
+    assert all(c.correct and c.prediction == truth[c.sample_index] for c in stored)
+    assert len({c.rationale for c in stored}) == len(stored)
+    for c in stored:
+        assert c.cost_usd > 0
+        assert c.cost_usd == pytest.approx((c.prompt_tokens * PRICE_IN + c.completion_tokens * PRICE_OUT) / 2)
+    batches = Store(store_path).batches()
+    assert [(b.step, b.status, b.collected) for b in batches] == [("reasoning", "completed", True),
+                                                                  ("answer", "completed", True)]
+    assert {b.id for b in batches} == set(server.batches)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_sigkill_while_creating_a_batch_then_rerun_adopts_or_creates_it_once(tmp_path, task, when, capsys):
+    examples = task.train_examples()
+    store_path = tmp_path / "batch.db"
+    with OpenAIServer(answers={e.question: e.answer for e in examples}, stall_create=("reasoning", when)) as server:
+        _kill_when_stalled(server, _command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05"), tmp_path)
+        (recorded,) = Store(store_path).batches()  # recorded before the create, under its input file
+        (upload,) = _uploads(server, "reasoning")
+        assert (recorded.id, recorded.input_file, recorded.status) == (upload, upload, BATCH_SUBMITTING)
+        assert len(recorded.pending) == len(examples) * DEGREE
+        assert len(server.batch_creates) == (1 if when == "after" else 0)
+
+        assert main(_command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05", "--json")[3:]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}  # the killed run's batch adopted
+        assert server.batch_creates[0]["input_file_id"] == upload and _uploads(server, "reasoning") == [upload]
+        assert (summary["new"], summary["failed"], summary["pending_batches"]) == (len(examples) * DEGREE, 0, [])
+        _assert_all_stored(store_path, examples, server)
+
+
+def test_rerun_between_the_steps_never_submits_step_1_again(tmp_path, task, capsys):
+    examples = task.train_examples()
+    store_path = tmp_path / "batch.db"
+    with OpenAIServer(answers={e.question: e.answer for e in examples}, hold_batches="answer",
+                      stall_create=("answer", "before")) as server:
+        # killed after step 1 was collected, while step 2 was being submitted
+        _kill_when_stalled(server, _command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05"), tmp_path)
+        assert _steps_submitted(server) == {"reasoning": 1}
+        assert [(b.step, b.status) for b in Store(store_path).batches()] == [
+            ("reasoning", "completed"), ("answer", BATCH_SUBMITTING)]
+        assert Store(store_path).completions() == []
+
+        # the rerun submits step 2 from the kept upload and exits "pending" while it runs; so does the next
+        for _ in range(2):
+            assert main(_command(store_path, tmp_path, server.url)[3:]) == EXIT_PENDING
+            assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}
+            assert [(b.step, b.status) for b in Store(store_path).batches()] == [
+                ("reasoning", "completed"), ("answer", "in_progress")]
+        assert Store(store_path).completions() == [] and len(_uploads(server, "answer")) == 1
+        capsys.readouterr()
+
+        server.release_batches()
+        assert main(_command(store_path, tmp_path, server.url, "--json")[3:]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert _steps_submitted(server) == {"reasoning": 1, "answer": 1}
+        assert (summary["new"], summary["failed"], summary["pending_batches"]) == (len(examples) * DEGREE, 0, [])
+        _assert_all_stored(store_path, examples, server)
+
+
+def test_failed_lines_of_a_batch_are_stored_as_failures_and_a_normal_run_retries_only_them(tmp_path, task):
+    examples = task.train_examples()
+    first, second = examples[0], examples[1]  # step 1 of the first fails, step 2 of the second
+    faults = [Fault("500", when=first.question), Fault("400", when=(second.question, ANSWER_TRIGGER))]
+    store = Store(tmp_path / "s.db")
+    options = {**OPTIONS, "api_key": SECRET}
+    with OpenAIServer(answers={e.question: e.answer for e in examples}, batch_faults=faults) as server:
+        batched = teach(store, task, f"litellm:{MODEL}", examples, degree=DEGREE,
+                        options={**options, "api_base": server.url, "batch": True}, progress=False)
+        assert (batched.failed, batched.new, batched.pending) == (2 * DEGREE, (len(examples) - 2) * DEGREE, [])
+        failed = {(c.sample_index, c.index): c for c in store.completions() if c.failed}
+        assert set(failed) == {(e.sample_index, i) for e in (first, second) for i in range(DEGREE)}
+        for (index, _), c in failed.items():
+            status, rationale = (500, "") if index == first.sample_index else (400, c.rationale)
+            assert c.error == (f"batch request failed ({status}): fault {status} in this batch line "
+                               f"(request made with the key ***)")
+            assert c.rationale == rationale and (index == first.sample_index or rationale)
+        assert [(b.step, b.failed, b.collected) for b in store.batches()] == [
+            ("reasoning", 1, True), ("answer", DEGREE, True)]
+        assert len(store.batches()[0].error_file or "") > 0
+
+        retried = teach(store, task, f"litellm:{MODEL}", examples, degree=DEGREE,
+                        options={**options, "api_base": server.url}, progress=False)
+        asked = Counter((r.step, question_of(r.prompt)) for r in server.log)
+    assert (retried.new, retried.cached, retried.failed) == (2 * DEGREE, (len(examples) - 2) * DEGREE, 0)
+    # only the failed ones are asked again: both steps of the first, step 2 alone of the second
+    assert {step_question for step_question in asked} == {
+        ("reasoning", first.question), ("answer", first.question), ("answer", second.question)}
+    assert asked[("answer", second.question)] == DEGREE
+    stored = store.completions()
+    assert len(stored) == len(examples) * DEGREE and not any(c.failed for c in stored)
+    assert all(c.correct for c in stored)
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    assert SECRET.encode() not in raw

@@ -165,9 +165,10 @@ class Sink(Protocol):
         """This teacher's recorded batch jobs whose results were not all taken yet (batch mode)."""
         ...
 
-    def record_batch(self, batch: BatchRecord) -> None:
-        """Store a batch job as soon as it is submitted, and each new state of it (batch mode): a
-        later run polls it instead of submitting again."""
+    def record_batch(self, batch: BatchRecord, replaces: str | None = None) -> None:
+        """Store a batch job before it is submitted, and each new state of it (batch mode): a
+        later run polls it instead of submitting again. ``replaces``: the id it was recorded
+        under until now (its input file's, while submitting)."""
         ...
 
 

@@ -329,11 +329,13 @@ class _Sink:
     def open_batches(self) -> list[BatchRecord]:
         return self.store.batches(teacher=self.teacher, open_only=True)
 
-    def record_batch(self, batch: BatchRecord) -> None:
+    def record_batch(self, batch: BatchRecord, replaces: str | None = None) -> None:
         with self._lock:
+            if replaces is not None:
+                self.batches.pop(replaces, None)
             self.batches[batch.id] = batch
         if self.persist:
-            self.store.put_batch(batch)
+            self.store.put_batch(batch, replaces)
 
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
