@@ -324,3 +324,16 @@ def create(kind: str, spec: str, **options: Any) -> Any:
     """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``."""
     cls, argument = registry().resolve(kind, spec)
     return cls.from_spec(argument, **options)
+
+
+def build_problem(kind: str, spec: str, **options: Any) -> str | None:
+    """Why the plugin named by ``spec`` cannot be built, in one line; None when it can. Used to
+    check a matrix or a baseline before anything runs."""
+    try:
+        create(kind, spec, **options)
+    except UserError as exc:
+        lines = str(exc).strip().splitlines()
+        return lines[0] if lines else f"{kind} {spec!r} cannot be built"
+    except Exception as exc:  # a plugin's own bug: name its package where we can
+        return plugin_failure(exc) or f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    return None

@@ -177,3 +177,21 @@ def test_demo_baseline_names_exactly_the_demo_cells() -> None:
     assert recorded == {cell_key(spec, baseline.scoring) for spec in demo}
     assert all(c.n > 0 and 0.0 <= c.accuracy <= 1.0 for c in baseline.cells)
     assert baseline.data == {t: create("task", t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
+
+
+def test_a_cell_that_cannot_be_built_stops_the_gate_before_any_cell_runs(tmp_path: Path) -> None:
+    from ftcot.check import BaselineCell, check, plugin_problems
+    from ftcot.errors import UserError
+
+    good = BaselineCell(spec=SPEC.to_dict(), accuracy=0.5, n=16)
+    bad = BaselineCell(spec={**SPEC.to_dict(), "method": "fine-tune-cot", "teacher": "replay",
+                             "student": "tiny-gpt2:layers=0"}, accuracy=0.5, n=16)
+    baseline = Baseline(cells=[good, bad])
+    problems = plugin_problems(baseline, tmp_path)
+    assert [line.split(": ")[1] for line in problems] == ["teacher 'replay'", "student 'tiny-gpt2:layers=0'"]
+    assert all(line.startswith(f"cell 2 ({bad.label})") for line in problems)
+    assert plugin_problems(Baseline(cells=[good]), tmp_path) == []
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(UserError, match=r"the baseline names 2 plugins that cannot be built"):
+        check(baseline, store, tmp_path)
+    assert store.cells() == []  # the good cell 1 did not run either
