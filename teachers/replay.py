@@ -32,8 +32,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, Generation, Job, Param, Sink, Teacher, UserError
-from ftcot.contracts.teacher import ALL_COMPLETIONS
+from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError
 from ftcot.specs import flag
 from ftcot.store import content_key
 

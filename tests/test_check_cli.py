@@ -96,20 +96,30 @@ def test_missing_and_failed_cells_fail_the_gate(ran: Path, tmp_path: Path, capsy
     path = tmp_path / "b.json"
     assert ftcot(ran, "check", "--update", str(path)) == 0
     data = json.loads(path.read_text())
-    unknown = dict(data["cells"][0], spec=dict(data["cells"][0]["spec"], student="no-such-student"))
-    other_seed = dict(data["cells"][0], spec=dict(data["cells"][0]["spec"], seed=7))
+    first = data["cells"][0]
+    unknown = dict(first, spec=dict(first["spec"], student="no-such-student"))
+    other_seed = dict(first, spec=dict(first["spec"], seed=7))
     data["cells"] += [unknown, other_seed]
     path.write_text(json.dumps(data))
     capsys.readouterr()
+    assert ftcot(ran, "check", str(path), "--no-run", "--json") == 1  # the unknown student stops it first
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("error: baseline") and "cell 2 (" in out.err
+    assert "unknown student 'no-such-student'" in out.err
+
+    data["cells"] = [first, other_seed]
+    path.write_text(json.dumps(data))
     assert ftcot(ran, "check", str(path), "--no-run", "--json") == 1
     verdicts = {(r["student"], r["seed"]): r["verdict"] for r in json.loads(capsys.readouterr().out)["rows"]}
-    assert verdicts == {("tiny-gpt2", 0): "ok", ("no-such-student", 0): "missing", ("tiny-gpt2", 7): "missing"}
+    assert verdicts == {("tiny-gpt2", 0): "ok", ("tiny-gpt2", 7): "missing"}
 
-    data["cells"] = data["cells"][:2]
+    # a teacher that builds but cannot run: the cell fails, with its error, when run
+    no_file = dict(first["spec"], method="fine-tune-cot", teacher=f"replay:{tmp_path / 'absent.json'}")
+    data["cells"] = [first, dict(first, spec=no_file)]
     path.write_text(json.dumps(data))
-    assert ftcot(ran, "check", str(path)) == 1  # now run: the unknown student fails, with its error
+    assert ftcot(ran, "check", str(path)) == 1
     out = capsys.readouterr().out
-    assert "1 of 2 cells got worse" in out and "failed" in out and "no-such-student" in out
+    assert "1 of 2 cells got worse" in out and "failed" in out and "does not exist" in out
 
 
 def test_data_and_version_differences_are_warnings(ran: Path, tmp_path: Path, capsys) -> None:
