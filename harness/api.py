@@ -18,7 +18,7 @@ from ftcot.contracts.student import (
     TrainConfig,
 )
 from ftcot.contracts.task import DatasetTask, GeneratedTask, Task
-from ftcot.contracts.teacher import Generation, Job, Sink, Teacher
+from ftcot.contracts.teacher import ALL_COMPLETIONS, Generation, Job, Sink, Teacher
 from ftcot.datafiles import RawFile
 from ftcot.errors import UserError
 from ftcot.hookspecs import Register
@@ -28,6 +28,7 @@ from ftcot.specs import Param
 from ftcot.store import content_key
 
 __all__ = [
+    "ALL_COMPLETIONS",
     "META_FILE",
     "Claim",
     "Completion",

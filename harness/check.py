@@ -103,6 +103,7 @@ class Baseline:
     versions: dict[str, str] = field(default_factory=dict)
     data: dict[str, str | None] = field(default_factory=dict)
     created: str = ""
+    path: str = ""  # the file it was read from, for messages
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,7 +164,7 @@ class Baseline:
                               key=str(item.get("key", "")), duration_s=float(item.get("duration_s", 0.0)))
                  for item in raw["cells"]]
         return cls(cells=cells, scoring=raw.get("scoring", "paper"), versions=dict(raw.get("versions", {})),
-                   data=dict(raw.get("data", {})), created=str(raw.get("created", "")))
+                   data=dict(raw.get("data", {})), created=str(raw.get("created", "")), path=str(path))
 
 
 def _is_baseline_text(content: bytes) -> bool:
@@ -267,6 +268,42 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
 
 def _label(spec: dict[str, Any]) -> str:
     return BaselineCell(spec=spec, accuracy=0.0, n=0).label
+
+
+# -- building the plugins up front -------------------------------------------------------------
+def plugin_problems(baseline: Baseline, data_dir: Path) -> list[str]:
+    """One line per plugin a baseline cell names that cannot be built (its task, teacher,
+    student and filters, as the cell would build them), naming the cell; empty when all build."""
+    from ftcot.pipeline import CellSpec
+    from ftcot.registry import build_problem
+
+    built: dict[tuple[str, str, str], str | None] = {}
+    found = []
+    for i, item in enumerate(baseline.cells, 1):
+        spec = CellSpec.from_dict(item.spec)
+        options = {k: v for k, v in spec.teacher_options.items() if k != "temperature"}
+        wanted: list[tuple[str, str, dict[str, Any]]] = [("task", spec.task, {"data_dir": data_dir}),
+                                                         ("student", spec.student, {})]
+        if spec.uses_teacher:
+            wanted.insert(1, ("teacher", spec.teacher, options))
+            wanted += [("filter", f, {}) for f in spec.filters]
+        for kind, name, kwargs in wanted:
+            memo = (kind, name, json.dumps(kwargs, sort_keys=True, default=str))
+            if memo not in built:
+                built[memo] = build_problem(kind, name, **kwargs)
+            if built[memo] is not None:
+                found.append(f"cell {i} ({item.label}): {kind} {name!r}: {built[memo]}")
+    return found
+
+
+def check_plugins(baseline: Baseline, data_dir: Path) -> None:
+    """UserError listing every plugin of the baseline that cannot be built, before anything runs."""
+    found = plugin_problems(baseline, data_dir)
+    if found:
+        noun = "plugin that cannot be built" if len(found) == 1 else "plugins that cannot be built"
+        where = f"baseline {baseline.path}" if baseline.path else "the baseline"
+        raise UserError(f"{where} names {len(found)} {noun} (fix the cell's spec in the baseline, or "
+                        f"install the plugin package, and run again):\n" + "\n".join(f"  {line}" for line in found))
 
 
 # -- running the cells and comparing -----------------------------------------------------------
@@ -393,10 +430,12 @@ def comparability_warnings(baseline: Baseline, versions: dict[str, str],
 def check(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: float | None = None,
           run: bool = True, progress: bool = True,
           on_cell: Callable[[int], None] | None = None) -> Report:
-    """Gather the baseline's cells and compare each with its recorded accuracy."""
+    """Build every plugin the baseline names (UserError listing those that fail), then gather
+    its cells and compare each with its recorded accuracy."""
     fixed = None if tolerance_points is None else tolerance_points / 100.0
     if fixed is not None and not 0 <= fixed < math.inf:
         raise UserError(f"--tolerance must be a finite number >= 0 points, got {tolerance_points}")
+    check_plugins(baseline, data_dir)  # nothing runs or is compared while a cell cannot be built
     results = gather(baseline, store, data_dir, run=run, progress=progress, on_cell=on_cell)
     data, warnings = task_fingerprints(sorted({c.spec["task"] for c in baseline.cells}), data_dir)
     warnings += comparability_warnings(baseline, environment_versions(), data, results)

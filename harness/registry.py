@@ -31,6 +31,7 @@ from ftcot.specs import Param, declared_params
 KINDS = ("task", "teacher", "student", "filter", "reporter")
 BUILTIN_PACKAGE = "ftcot"
 ENTRY_POINT_GROUP = "ftcot"
+FAILURE_LINE_MAX = 300  # characters of a plugin failure shown in a listing row or an error line
 BASES: dict[str, type] = {"task": Task, "teacher": Teacher, "student": Student, "filter": Filter, "reporter": Reporter}
 BUILTIN_MODULES = (
     "ftcot.tasks.plugin",
@@ -320,7 +321,27 @@ def plugin_failure(exc: BaseException) -> str | None:
     return f"plugin package {package!r} failed: {type(exc).__name__}: {exc}"
 
 
+def failure_line(exc: BaseException) -> str:
+    """One short line for an exception raised while using a plugin: a UserError's first line,
+    else the failing package (where known), the exception's type and its message."""
+    if isinstance(exc, UserError):
+        lines = str(exc).strip().splitlines()
+        return lines[0] if lines else "failed"
+    line = plugin_failure(exc) or f"{type(exc).__name__}: {exc}"
+    return " ".join(line.split())[:FAILURE_LINE_MAX]
+
+
 def create(kind: str, spec: str, **options: Any) -> Any:
     """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``."""
     cls, argument = registry().resolve(kind, spec)
     return cls.from_spec(argument, **options)
+
+
+def build_problem(kind: str, spec: str, **options: Any) -> str | None:
+    """Why the plugin named by ``spec`` cannot be built, in one line; None when it can. Used to
+    check a matrix or a baseline before anything runs."""
+    try:
+        create(kind, spec, **options)
+    except Exception as exc:  # a UserError, or a plugin's own bug
+        return failure_line(exc)
+    return None

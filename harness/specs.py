@@ -9,6 +9,19 @@ from typing import Any
 
 from ftcot.errors import UserError
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def flag(value: Any, name: str) -> bool:
+    """An option given as true/false, yes/no, 1/0 (from the command line or a config)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in FALSE_WORDS or word in TRUE_WORDS:
+            return word in TRUE_WORDS
+        raise UserError(f"{name} must be true or false (got {value!r})")
+    return bool(value)
+
 
 def split_assignment(text: str, what: str) -> tuple[str, str]:
     """``"name = value"`` -> ``("name", "value")``; UserError naming ``what`` without a name and ``=``."""

@@ -32,7 +32,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, Generation, Job, Param, Sink, Teacher, UserError
+from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError
+from ftcot.specs import flag
 from ftcot.store import content_key
 
 MATCH_MODES = ("index", "question")
@@ -103,7 +104,7 @@ class ReplayTeacher(Teacher):
         if self.match not in MATCH_MODES:
             raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
         self.path = Path(self.model).expanduser()
-        self.all_completions = _flag(self.options.get("all_completions"))
+        self.all_completions = flag(self.options.get(ALL_COMPLETIONS), ALL_COMPLETIONS)
         self.unmatched = 0
         self.outside = 0
         self.entries_read = 0
@@ -120,7 +121,8 @@ class ReplayTeacher(Teacher):
 
     def parameters(self) -> dict[str, Any]:
         self._load()
-        return {"file_sha256": self.digest}  # the selection (-D, all_completions) is not: keys stay shared
+        # the selection (-D, all_completions) is not: completion keys stay shared (a cell's key has it)
+        return {"file_sha256": self.digest}
 
     def identity(self, generation: Generation) -> str:
         # a recorded completion depends on the file only, not on this run's sampling settings
@@ -201,17 +203,6 @@ class ReplayTeacher(Teacher):
     def run(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         for start in range(0, len(jobs), BATCH):
             sink.emit_many([(job, job.recorded) for job in jobs[start:start + BATCH] if job.recorded is not None])
-
-
-def _flag(value: Any) -> bool:
-    """An option given as true/false, yes/no, 1/0 (from the command line or a config)."""
-    if isinstance(value, str):
-        if value.strip().lower() in ("", "0", "false", "no", "off"):
-            return False
-        if value.strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        raise UserError(f"all_completions must be true or false (got {value!r})")
-    return bool(value)
 
 
 def _int(value: Any, default: int | None) -> Any:

@@ -65,6 +65,12 @@ def baseline(**changes) -> dict[str, str]:
     return {"b.json": json.dumps(data)}
 
 
+def cell(**spec) -> dict:
+    """A baseline cell of the good spec with ``spec`` changed."""
+    return {"spec": {"task": TASK, "teacher": "oracle", "student": STUDENT, "method": "fine-tune-cot", **spec},
+            "accuracy": 0.5, "n": 4}
+
+
 def score(stdin: str | bytes, task: str = TASK) -> dict:
     return {"argv": ["score", task, "--mode", "direct"], "stdin": stdin}
 
@@ -316,6 +322,25 @@ CASES = [
     Case("baseline-binary", ["check", "b.json"], says="UTF-8", files={"b.json": b"\x89PNG\r\n\x1a\n\xff\x00"}),
     Case("baseline-not-json", ["check", "b.json"], says="not valid JSON", files={"b.json": "{cells: []"}),
     Case("baseline-json-list", ["check", "b.json"], says="not an ftcot baseline", files={"b.json": "[]"}),
+    # a plugin that cannot be built is reported before any cell runs (the good cell 1 does not run)
+    Case("baseline-unknown-task", ["check", "b.json"], says="cell 2 (nosuch | oracle",
+         files=baseline(cells=[cell(), cell(task="nosuch")])),
+    Case("baseline-task-parameter", ["check", "b.json"], says="unknown parameter 'flipz'",
+         files=baseline(cells=[cell(), cell(task="coin_flip:flipz=3")])),
+    Case("baseline-unknown-teacher", ["check", "b.json"], says="teacher 'bogus'",
+         files=baseline(cells=[cell(), cell(teacher="bogus")])),
+    Case("baseline-replay-without-file", ["check", "b.json"], says="replay:PATH",
+         files=baseline(cells=[cell(), cell(teacher="replay")])),
+    Case("baseline-teacher-option", ["check", "b.json", "--no-run"], says="match must be one of",
+         files=baseline(cells=[cell(teacher="replay:x.json", teacher_options={"match": "fuzzy"})])),
+    Case("baseline-unknown-student", ["check", "b.json"], says="student 'gpt9'",
+         files=baseline(cells=[cell(), cell(student="gpt9", method="fine-tune", teacher="none")])),
+    Case("baseline-student-parameter", ["check", "b.json"], says="layers must be >= 1",
+         files=baseline(cells=[cell(), cell(student="tiny-gpt2:layers=-1")])),
+    Case("baseline-unknown-filter", ["check", "b.json"], says="filter 'nofilter'",
+         files=baseline(cells=[cell(), cell(filters=["correct", "nofilter"])])),
+    Case("baseline-every-plugin-problem", ["check", "b.json"], says="4 plugins that cannot be built",
+         files=baseline(cells=[cell(task="nosuch", teacher="bogus", student="gpt9", filters=["nofilter"])])),
     Case("baseline-missing", ["check", "nope.json"], says="--update"),
     Case("baseline-dir", ["check", "{dir}"], says="directory"),
     Case("baseline-tolerance-negative", ["check", "b.json", "--tolerance", "-1"], says="--tolerance", files=baseline()),

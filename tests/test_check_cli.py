@@ -96,20 +96,30 @@ def test_missing_and_failed_cells_fail_the_gate(ran: Path, tmp_path: Path, capsy
     path = tmp_path / "b.json"
     assert ftcot(ran, "check", "--update", str(path)) == 0
     data = json.loads(path.read_text())
-    unknown = dict(data["cells"][0], spec=dict(data["cells"][0]["spec"], student="no-such-student"))
-    other_seed = dict(data["cells"][0], spec=dict(data["cells"][0]["spec"], seed=7))
+    first = data["cells"][0]
+    unknown = dict(first, spec=dict(first["spec"], student="no-such-student"))
+    other_seed = dict(first, spec=dict(first["spec"], seed=7))
     data["cells"] += [unknown, other_seed]
     path.write_text(json.dumps(data))
     capsys.readouterr()
+    assert ftcot(ran, "check", str(path), "--no-run", "--json") == 1  # the unknown student stops it first
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("error: baseline") and "cell 2 (" in out.err
+    assert "unknown student 'no-such-student'" in out.err
+
+    data["cells"] = [first, other_seed]
+    path.write_text(json.dumps(data))
     assert ftcot(ran, "check", str(path), "--no-run", "--json") == 1
     verdicts = {(r["student"], r["seed"]): r["verdict"] for r in json.loads(capsys.readouterr().out)["rows"]}
-    assert verdicts == {("tiny-gpt2", 0): "ok", ("no-such-student", 0): "missing", ("tiny-gpt2", 7): "missing"}
+    assert verdicts == {("tiny-gpt2", 0): "ok", ("tiny-gpt2", 7): "missing"}
 
-    data["cells"] = data["cells"][:2]
+    # a teacher that builds but cannot run: the cell fails, with its error, when run
+    no_file = dict(first["spec"], method="fine-tune-cot", teacher=f"replay:{tmp_path / 'absent.json'}")
+    data["cells"] = [first, dict(first, spec=no_file)]
     path.write_text(json.dumps(data))
-    assert ftcot(ran, "check", str(path)) == 1  # now run: the unknown student fails, with its error
+    assert ftcot(ran, "check", str(path)) == 1
     out = capsys.readouterr().out
-    assert "1 of 2 cells got worse" in out and "failed" in out and "no-such-student" in out
+    assert "1 of 2 cells got worse" in out and "failed" in out and "does not exist" in out
 
 
 def test_data_and_version_differences_are_warnings(ran: Path, tmp_path: Path, capsys) -> None:
@@ -177,3 +187,21 @@ def test_demo_baseline_names_exactly_the_demo_cells() -> None:
     assert recorded == {cell_key(spec, baseline.scoring) for spec in demo}
     assert all(c.n > 0 and 0.0 <= c.accuracy <= 1.0 for c in baseline.cells)
     assert baseline.data == {t: create("task", t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
+
+
+def test_a_cell_that_cannot_be_built_stops_the_gate_before_any_cell_runs(tmp_path: Path) -> None:
+    from ftcot.check import BaselineCell, check, plugin_problems
+    from ftcot.errors import UserError
+
+    good = BaselineCell(spec=SPEC.to_dict(), accuracy=0.5, n=16)
+    bad = BaselineCell(spec={**SPEC.to_dict(), "method": "fine-tune-cot", "teacher": "replay",
+                             "student": "tiny-gpt2:layers=0"}, accuracy=0.5, n=16)
+    baseline = Baseline(cells=[good, bad])
+    problems = plugin_problems(baseline, tmp_path)
+    assert [line.split(": ")[1] for line in problems] == ["teacher 'replay'", "student 'tiny-gpt2:layers=0'"]
+    assert all(line.startswith(f"cell 2 ({bad.label})") for line in problems)
+    assert plugin_problems(Baseline(cells=[good]), tmp_path) == []
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(UserError, match=r"the baseline names 2 plugins that cannot be built"):
+        check(baseline, store, tmp_path)
+    assert store.cells() == []  # the good cell 1 did not run either

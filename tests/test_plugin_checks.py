@@ -77,7 +77,8 @@ def test_task_whose_code_fails_shows_its_problem_and_fails_only_its_own_command(
     result = ftcot(tmp_path, "tasks", "--json")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["digits"]["problem"] == "ZeroDivisionError: no digits" and rows["digits"]["broken"]
+    assert rows["digits"]["problem"] == "plugin package 'ftcot-broken-digits' failed: ZeroDivisionError: no digits"
+    assert rows["digits"]["broken"]
     assert rows["coin_flip"]["problem"] is None
     shown = ftcot(tmp_path, "data", "show", "digits", "0", "--json")
     assert shown.returncode == 1
@@ -137,3 +138,64 @@ def test_ftcot_plugin_fixture(ftcot_plugin) -> None:
     reg = ftcot_plugin(Squares)
     assert [p.name for p in reg.get("task", "squares").params] == ["train", "test", "seed"]
     assert registry().get("task", "squares").cls is Squares
+
+
+RAISING_TASKS = '''
+from ftcot.api import DatasetTask, RawFile, hookimpl
+
+
+class Exploding(DatasetTask):
+    name = "exploding"
+    answer_type = "text"
+    files = (RawFile("rows.jsonl", 2, None, "https://example.org/rows.jsonl"),)
+
+    def _parse(self, path, raw_file):
+        yield from ()
+
+    def present(self):
+        raise RuntimeError("disk on fire\\nsecond line")
+
+    def fingerprint(self):
+        raise RuntimeError("no fingerprint")
+
+
+class NoFiles(DatasetTask):
+    name = "no_files"
+    answer_type = "text"
+    files = None  # not a tuple of RawFile: the harness's walk over it fails
+
+    def _parse(self, path, raw_file):
+        yield from ()
+
+
+@hookimpl
+def ftcot_register_tasks(register):
+    register(Exploding)
+    register(NoFiles)
+'''
+
+
+def test_whole_store_listings_show_a_raising_task_in_its_own_row(tmp_path: Path) -> None:
+    install_package(tmp_path / "site", "ftcot-raising", "ftcot_raising", RAISING_TASKS)
+    data = tmp_path / "data"
+    builtin_dataset = {"gsm8k", "multiarith", "aqua", "coin_flip"}
+    status = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "status", "--json")
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    rows = {r["task"]: r for r in json.loads(status.stdout)["tasks"]}
+    assert builtin_dataset <= set(rows) and not any(rows[name]["broken"] for name in builtin_dataset)
+    assert rows["exploding"]["broken"] and not rows["exploding"]["ok"]
+    assert rows["exploding"]["note"] == "plugin package 'ftcot-raising' failed: RuntimeError: disk on fire second line"
+    assert rows["no_files"]["broken"] and rows["no_files"]["note"].startswith("TypeError: ")
+    table = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "status")
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
+    assert "broken" in table.stdout and "gsm8k" in table.stdout
+    listed = ftcot(tmp_path / "site", "--data-dir", str(data), "tasks", "--json")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    tasks = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert tasks["exploding"]["broken"] and "\n" not in tasks["exploding"]["problem"]
+    assert tasks["exploding"]["problem"].endswith("RuntimeError: disk on fire second line")
+    assert tasks["no_files"]["broken"] and not tasks["gsm8k"]["broken"]
+    used = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "show", "exploding", "0")
+    assert used.returncode == 1 and "Traceback" not in used.stderr
+    (error,) = [line for line in used.stderr.splitlines() if line.startswith("error:")]
+    assert "exploding" in error

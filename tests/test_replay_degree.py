@@ -24,6 +24,7 @@ FILE = Path(__file__).parent / "fixtures" / "replay" / "coin_flip_mixed.json"
 TEACHER = f"replay:{FILE}"
 TASK = "coin_flip:flips=2,train=6,test=3"
 EVERY_COMPLETION = (12, 8, 5)  # teacher-report: completions, correct, examples
+STUDENT = "tiny-gpt2:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 
 
 @pytest.fixture
@@ -105,3 +106,41 @@ def test_cli_warns_once_about_short_examples_and_report_is_unchanged(tmp_path, s
     assert (row["completions"], row["correct"], row["examples"]) == EVERY_COMPLETION
     assert main(["teacher-report"]) == 0
     assert "over every completion stored" in " ".join(capsys.readouterr().out.split())
+
+
+def replay_spec(**options):
+    """A Fine-tune-CoT cell replaying the fixture, with these teacher options."""
+    from ftcot.pipeline import CellSpec
+
+    return CellSpec(task=TASK, teacher=TEACHER, student=STUDENT, method="fine-tune-cot",
+                    training={"max_steps": 2}, teacher_options=options)
+
+
+def test_the_completion_selection_is_part_of_the_cell_key():
+    from ftcot.pipeline import cell_key
+
+    first_d = cell_key(replay_spec(), "paper")
+    every = cell_key(replay_spec(all_completions=True), "paper")
+    assert every != first_d
+    # spellings of one selection share a key; false is the default and keeps today's key
+    assert {cell_key(replay_spec(all_completions=v), "paper") for v in (True, "yes", 1, "true")} == {every}
+    assert {cell_key(replay_spec(all_completions=v), "paper") for v in (False, "no", 0, "")} == {first_d}
+    with pytest.raises(UserError, match="all_completions must be true or false"):
+        cell_key(replay_spec(all_completions="maybe"), "paper")
+
+
+def test_a_cell_trained_on_one_selection_is_not_returned_for_the_other(tmp_path, store_path, capsys):
+    common = ["--data-dir", str(tmp_path), "distill", TASK, "--teacher", TEACHER, "--student", STUDENT,
+              "--max-steps", "2", "--json"]
+    runs = []
+    for extra in ([], ["--all-completions"], [], ["--all-completions"]):
+        assert main(common + extra) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    first_d, every, first_d_again, every_again = runs
+    assert (first_d["cached"], every["cached"]) == (False, False)
+    assert first_d["key"] != every["key"]
+    # the 'correct' filter keeps 3 of the first completions, 8 of every completion in the file
+    assert (first_d["train_samples"], every["train_samples"]) == (3, 8)
+    assert (first_d_again["cached"], first_d_again["key"]) == (True, first_d["key"])
+    assert (every_again["cached"], every_again["key"]) == (True, every["key"])
+    assert len(Store(store_path).cells(status="done")) == 2

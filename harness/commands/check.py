@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from ftcot.check import Baseline, build_baseline, check, print_report
+from ftcot.check import Baseline, build_baseline, check, check_plugins, print_report
 from ftcot.context import Context
 from ftcot.errors import UserError
 from ftcot.fileio import check_output
@@ -42,6 +42,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.tolerance is not None and not 0 <= args.tolerance < float("inf"):
         raise UserError(f"--tolerance must be a finite number >= 0 points, got {args.tolerance}")
     baseline = Baseline.load(path)
+    check_plugins(baseline, ctx.settings.data_dir)  # before the store is opened (or created)
     total = len(baseline.cells)
 
     def announce(i: int) -> None:  # one line per cell on stderr; the pipeline draws its own bars

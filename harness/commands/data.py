@@ -21,7 +21,7 @@ from ftcot import data_install
 from ftcot.context import Context
 from ftcot.datafiles import cached_sha256
 from ftcot.errors import UserError
-from ftcot.registry import create
+from ftcot.registry import create, failure_line
 
 FIX = "ftcot data fetch {task} (or ftcot data import MIRROR)"
 
@@ -65,6 +65,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def task_status(cls: type[Any], data_dir: Any) -> dict[str, Any]:
+    """One task's row; a task whose own code fails gets a ``broken`` row naming the problem."""
+    try:
+        return {**_task_status(cls, data_dir), "broken": False}
+    except Exception as exc:  # a plugin's bug shows in its own row, the other tasks still list
+        return {"task": getattr(cls, "name", repr(cls)), "present": False, "ok": False, "distillable": False,
+                "files": [], "missing": [], "note": failure_line(exc), "broken": True}
+
+
+def _task_status(cls: type[Any], data_dir: Any) -> dict[str, Any]:
     task = cls.from_spec(None, data_dir=data_dir)
     files = []
     for f in data_install.files_of(cls):
@@ -117,6 +126,8 @@ def run_status(ctx: Context, args: argparse.Namespace) -> int:
     for r in rows:
         state = "ok" if r["ok"] and r["distillable"] else ("test only" if r["ok"] else
                                                           ("corrupt" if r["present"] else "missing"))
+        if r["broken"]:
+            state = "broken"
         have = sum(1 for f in r["files"] if f["present"])
         table.add_row(r["task"], state, f"{have}/{len(r['files'])}", r["note"])
     ctx.console.print(table)

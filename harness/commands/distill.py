@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ftcot import formatting as fmt
+from ftcot.commands.teach import add_all_completions, cell_teacher_options
 from ftcot.context import Context
 from ftcot.pipeline import REPORT_EPOCHS, CellSpec, cell_key, run_cell
 from ftcot.pipeline.filter import parse_filter_specs
@@ -27,6 +27,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="diverse reasoning: teacher completions per example (default 1)")
     p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP",
                    help="teacher sampling temperature (default 0 for D=1, else 0.7)")
+    add_all_completions(p)
     p.add_argument("--seed", type=int, default=0, metavar="S", help="training seed (default 0)")
     p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default 20)")
     p.add_argument("--batch-size", type=int, default=None, metavar="B", help="training batch size (default 8)")
@@ -61,9 +62,7 @@ def build_spec(args: argparse.Namespace) -> CellSpec:
         )
         if value is not None
     }
-    teacher_options: dict[str, Any] = {}
-    if args.temperature is not None:
-        teacher_options["temperature"] = args.temperature
+    teacher_options = cell_teacher_options(args)
     filters = parse_filter_specs(args.filters) if args.filters is not None else ("correct",)
     return CellSpec(
         task=args.task, teacher=args.teacher or "none", student=args.student, method=args.method,

@@ -13,7 +13,7 @@ from rich.text import Text
 from ftcot.context import Context
 from ftcot.contracts.task import GeneratedTask
 from ftcot.errors import UserError
-from ftcot.registry import PluginInfo, registry
+from ftcot.registry import PluginInfo, failure_line, registry
 from ftcot.specs import declared_params
 
 
@@ -55,11 +55,9 @@ def describe(cls: type[Any], data_dir: Any) -> dict[str, Any]:
             row["size"] = len(task.examples())
             row["distillable"] = task.distillable()
             row["changed"] = [f.name for f in task.changed_files()]
-    except UserError as exc:
-        row["problem"] = str(exc)
     except Exception as exc:  # a plugin's bug shows in its own row, the other tasks still list
-        row["problem"] = f"{type(exc).__name__}: {exc}"
-        row["broken"] = True
+        row["problem"] = str(exc) if isinstance(exc, UserError) else failure_line(exc)
+        row["broken"] = not isinstance(exc, UserError)
     return row
 
 

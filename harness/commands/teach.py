@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ftcot import registry as plugins
 from ftcot.context import Context
+from ftcot.contracts.teacher import ALL_COMPLETIONS
 from ftcot.errors import EXIT_PENDING, NothingDone, Pending, UserError
 from ftcot.fileio import check_output
 from ftcot.specs import split_assignment
@@ -85,7 +86,7 @@ def cell_teacher_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.temperature is not None:
         options["temperature"] = args.temperature
     if args.all_completions:
-        options["all_completions"] = True
+        options[ALL_COMPLETIONS] = True
     return options
 
 

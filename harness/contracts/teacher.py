@@ -36,6 +36,9 @@ ANSWER_TEMPLATE = "{reasoning_prompt}{rationale}" + ZS_COT_ANSWER_TRIGGER
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_ANSWER_MAX_TOKENS = 32
 DEFAULT_DIVERSE_TEMPERATURE = 0.7  # the paper's temperature for diverse reasoning
+# the option (``--all-completions``) by which a teacher of recorded completions uses every one
+# it holds instead of indices 0..D-1 of each example; part of a cell's key when true
+ALL_COMPLETIONS = "all_completions"
 
 
 def default_temperature(degree: int) -> float:

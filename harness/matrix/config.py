@@ -158,15 +158,14 @@ def _check_plugins(data: dict, key: str, kind: str, specs: list[str], problems: 
                    options_for: dict[str, dict[str, Any]] | None = None) -> None:
     """Build each plugin, as a cell would, so a bad argument (``coin_flip:flipz=3``,
     ``tiny-llama:layers=-1``) is reported now, not after a teacher has been paid."""
-    from ftcot.registry import create
+    from ftcot.registry import build_problem
 
     as_table = isinstance(data.get(key), dict)
     for spec in specs:
-        try:
-            create(kind, spec, **((options_for or {}).get(spec, {})))
-        except UserError as exc:
+        problem = build_problem(kind, spec, **((options_for or {}).get(spec, {})))
+        if problem is not None:
             where, value = _where_spec(key, spec, as_table)
-            problems.add(where, f"{kind} {spec!r}: {str(exc).splitlines()[0]}", value=value)
+            problems.add(where, f"{kind} {spec!r}: {problem}", value=value)
 
 
 def _check_settings(model: type, table: Any, where: tuple[str, ...], what: str, problems: _Problems) -> None:
@@ -332,12 +331,11 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
                    teacher_options)
     for spec in filters or []:
         if spec.partition(":")[0] in _known_names("filter"):
-            try:
-                from ftcot.registry import create
+            from ftcot.registry import build_problem
 
-                create("filter", spec)
-            except UserError as exc:
-                problems.add(("filters",), f"filter {spec!r}: {str(exc).splitlines()[0]}", value=spec)
+            problem = build_problem("filter", spec)
+            if problem is not None:
+                problems.add(("filters",), f"filter {spec!r}: {problem}", value=spec)
 
     problems.raise_if_any()
     base = path.resolve().parent

@@ -12,9 +12,10 @@ from typing import Any
 
 from ftcot import formatting as fmt
 from ftcot.contracts.student import OPERATIONAL_FIELDS, TrainConfig
-from ftcot.contracts.teacher import default_temperature
+from ftcot.contracts.teacher import ALL_COMPLETIONS, default_temperature
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
+from ftcot.specs import flag
 from ftcot.store import content_key
 from ftcot.validation import check_cell, check_training
 
@@ -130,13 +131,16 @@ def public_teacher_options(options: dict[str, Any]) -> dict[str, Any]:
 def cell_key(spec: CellSpec, scoring: str) -> str:
     """Content hash of what determines the cell's result: the spec (teacher options that only
     change how completions are fetched and training settings that only change memory or speed
-    left out), the scoring rule set and the pipeline version."""
+    left out; the replay selection ``all_completions`` keyed only when true), the scoring rule set
+    and the pipeline version."""
     data = spec.to_dict()
     data["training"] = {k: v for k, v in spec.training.items() if k not in OPERATIONAL_FIELDS}
-    data["teacher_options"] = {
-        k: v for k, v in spec.teacher_options.items()
-        if k not in OPERATIONAL_TEACHER_OPTIONS and not _SECRET.search(k)
-    }
+    options = {k: v for k, v in spec.teacher_options.items()
+               if k not in OPERATIONAL_TEACHER_OPTIONS and not _SECRET.search(k)}
+    if ALL_COMPLETIONS in options:  # "yes", 1 and true select the same completions; false is the default
+        if flag(options.pop(ALL_COMPLETIONS), ALL_COMPLETIONS):
+            options[ALL_COMPLETIONS] = True
+    data["teacher_options"] = options
     return content_key("cell", PIPELINE_VERSION, data, scoring)
 
 
