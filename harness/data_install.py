@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -74,6 +75,7 @@ def dataset_tasks() -> list[type[DatasetTask]]:
 
 
 def select(names: list[str] | None) -> list[type[DatasetTask]]:
+    """The named dataset tasks (UserError for an unknown name), or every one."""
     tasks = dataset_tasks()
     if not names:
         return tasks
@@ -82,6 +84,23 @@ def select(names: list[str] | None) -> list[type[DatasetTask]]:
     if unknown:
         raise UserError(f"unknown dataset task {unknown[0]!r}; known: {', '.join(by_name)}")
     return [by_name[n] for n in names]
+
+
+def installable(tasks: list[type[DatasetTask]]) -> list[type[DatasetTask]]:
+    """The tasks whose file list can be read; a third-party task whose own code fails there is
+    skipped with one warning line, so the other tasks' files are still installed."""
+    from ftcot.registry import failure_line
+
+    out = []
+    for task in tasks:
+        try:
+            files_of(task)
+        except Exception as exc:  # a plugin's bug
+            print(f"warning: skipping task {task.name}: its file list cannot be read ({failure_line(exc)})",
+                  file=sys.stderr)
+            continue
+        out.append(task)
+    return out
 
 
 def base_url() -> str:

@@ -199,3 +199,15 @@ def test_whole_store_listings_show_a_raising_task_in_its_own_row(tmp_path: Path)
     assert used.returncode == 1 and "Traceback" not in used.stderr
     (error,) = [line for line in used.stderr.splitlines() if line.startswith("error:")]
     assert "exploding" in error
+
+
+def test_installing_every_tasks_data_skips_a_task_whose_file_list_raises(tmp_path: Path) -> None:
+    install_package(tmp_path / "site", "ftcot-raising", "ftcot_raising", RAISING_TASKS)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    result = ftcot(tmp_path / "site", "--data-dir", str(tmp_path / "data"), "data", "import", str(mirror))
+    assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipping task")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipping task no_files: its file list")
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "no data file found under" in error  # the other tasks' files were looked for

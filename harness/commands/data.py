@@ -160,14 +160,15 @@ def _report(ctx: Context, args: argparse.Namespace, action: str, outcomes: list[
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    outcomes = data_install.import_mirror(Path(args.path), ctx.settings.data_dir, data_install.select(args.tasks))
+    outcomes = data_install.import_mirror(Path(args.path), ctx.settings.data_dir,
+                                           data_install.installable(data_install.select(args.tasks)))
     if all(o.status == "missing" for o in outcomes):
         raise UserError(f"no data file found under {args.path}; give a directory laid out like raw/<task>/<file>")
     return _report(ctx, args, "import", outcomes)
 
 
 def run_fetch(ctx: Context, args: argparse.Namespace) -> int:
-    tasks = data_install.select(args.tasks)
+    tasks = data_install.installable(data_install.select(args.tasks))
     total = len(data_install.wanted_files(tasks))
     with Progress(TextColumn("fetch {task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=ctx.err, transient=True) as bar:
