@@ -432,10 +432,18 @@ def check(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: fl
           on_cell: Callable[[int], None] | None = None) -> Report:
     """Build every plugin the baseline names (UserError listing those that fail), then gather
     its cells and compare each with its recorded accuracy."""
+    check_plugins(baseline, data_dir)  # nothing runs or is compared while a cell cannot be built
+    return compare(baseline, store, data_dir, tolerance_points, run=run, progress=progress, on_cell=on_cell)
+
+
+def compare(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: float | None = None,
+            run: bool = True, progress: bool = True,
+            on_cell: Callable[[int], None] | None = None) -> Report:
+    """Gather the baseline's cells and compare each with its recorded accuracy (``check`` without
+    building the plugins first, for callers that did)."""
     fixed = None if tolerance_points is None else tolerance_points / 100.0
     if fixed is not None and not 0 <= fixed < math.inf:
         raise UserError(f"--tolerance must be a finite number >= 0 points, got {tolerance_points}")
-    check_plugins(baseline, data_dir)  # nothing runs or is compared while a cell cannot be built
     results = gather(baseline, store, data_dir, run=run, progress=progress, on_cell=on_cell)
     data, warnings = task_fingerprints(sorted({c.spec["task"] for c in baseline.cells}), data_dir)
     warnings += comparability_warnings(baseline, environment_versions(), data, results)

@@ -32,3 +32,15 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outputs ftcot remembers writing (``ftcot.fileio``) go to the test's own folder."""
     monkeypatch.setenv("FTCOT_STATE_DIR", str(tmp_path / "ftcot-state"))
+
+
+@pytest.fixture
+def one_torch_thread(monkeypatch: pytest.MonkeyPatch):
+    """Training tests share two cores with other work: one torch thread each (and for cells)."""
+    import torch
+
+    monkeypatch.setenv("FTCOT_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -7,11 +7,11 @@ agree to a relative 1e-4 and the final weights to an absolute 1e-4."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 import torch
+from toy_data import reverse_pairs
 
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
@@ -22,12 +22,7 @@ SPEC = "tiny-gpt2:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 
 
 def pairs() -> list[tuple[str, str]]:
-    rng = random.Random(5)
-    out = []
-    for _ in range(24):
-        letters = rng.sample("abcdefgh", rng.randint(2, 7))  # targets of different lengths
-        out.append((f"reverse {' '.join(letters)} ###", f" {' '.join(reversed(letters))} END"))
-    return out
+    return reverse_pairs(24, seed=5, longest=7)  # targets of different lengths
 
 
 def fresh() -> StudentModel:

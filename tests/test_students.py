@@ -14,7 +14,7 @@ from ftcot import registry as plugins
 from ftcot.contracts.student import META_FILE, StudentModel, TrainConfig
 from ftcot.errors import UserError
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 LETTERS = "abcdefgh"
 
@@ -38,15 +38,6 @@ def bare(target: str) -> str:
 
 def corpus_of(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"{source}{target}" for source, target in pairs]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tests share two cores with other work: one torch thread each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def load(spec: str, pairs: list[tuple[str, str]], seed: int = 0) -> StudentModel:

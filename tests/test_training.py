@@ -12,39 +12,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from toy_data import reverse_pairs
 
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
 from ftcot.errors import UserError
 from ftcot.students.training import CHECKPOINT, length_grouped_batches, steps_per_epoch
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 SPEC = "tiny-llama:layers=1,dim=64,heads=2,vocab=300"
 CONFIG = TrainConfig(lr=1e-3, batch_size=8, epochs=4)
 
 
 def pairs() -> list[tuple[str, str]]:
-    rng = random.Random(11)
-    out = []
-    for _ in range(40):
-        letters = rng.sample("abcdefgh", rng.randint(2, 6))
-        out.append((f"reverse {' '.join(letters)} ###", f" {' '.join(reversed(letters))} END"))
-    return out
+    return reverse_pairs(40, seed=11, longest=6)
 
 
 def fresh(seed: int = 0) -> StudentModel:
     data = pairs()
     return plugins.create("student", SPEC).load([s + t for s, t in data], seed=seed)
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("FTCOT_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def same_weights(a: StudentModel, b: StudentModel) -> bool:

@@ -3,41 +3,27 @@ clipping, activation checkpointing, and model keys that new settings leave uncha
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+from toy_data import reverse_pairs
 
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread")]
 
 SPEC = "tiny-gpt2:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 
 
 def pairs(n: int = 16) -> list[tuple[str, str]]:
-    rng = random.Random(3)
-    out = []
-    for _ in range(n):
-        letters = rng.sample("abcdefgh", rng.randint(2, 5))
-        out.append((f"reverse {' '.join(letters)} ###", f" {' '.join(reversed(letters))} END"))
-    return out
+    return reverse_pairs(n, seed=3)
 
 
 def fresh(spec: str = SPEC) -> StudentModel:
     return plugins.create("student", spec).load([s + t for s, t in pairs()], seed=0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("FTCOT_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_a_bf16_checkpoint_is_fully_fine_tuned_with_fp32_weights(tmp_path: Path):

@@ -3,11 +3,11 @@ vLLM, the same predictions as greedy Hugging Face ``generate`` (skipped elsewher
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 import torch
+from toy_data import reverse_pairs
 
 from ftcot import registry as plugins
 from ftcot.contracts.student import StudentModel, TrainConfig
@@ -18,12 +18,7 @@ SPEC = "tiny-llama:layers=1,dim=64,heads=2,vocab=300"
 
 
 def pairs(n: int = 32) -> list[tuple[str, str]]:
-    rng = random.Random(7)
-    out = []
-    for _ in range(n):
-        letters = rng.sample("abcdefgh", rng.randint(2, 5))
-        out.append((f"reverse {' '.join(letters)} ###", f" {' '.join(reversed(letters))} END"))
-    return out
+    return reverse_pairs(n, seed=7)
 
 
 def fresh() -> StudentModel:

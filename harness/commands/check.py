@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from ftcot.check import Baseline, build_baseline, check, check_plugins, print_report
+from ftcot.check import Baseline, build_baseline, check_plugins, compare, print_report
 from ftcot.context import Context
 from ftcot.errors import UserError
 from ftcot.fileio import check_output
@@ -49,9 +49,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.err.print(f"[{i + 1}/{total}] {baseline.cells[i].label}", highlight=False, soft_wrap=True,
                       markup=False)
 
-    report = check(baseline, ctx.store if args.run else ctx.read_store, ctx.settings.data_dir,
-                   tolerance_points=args.tolerance,
-                   run=args.run, on_cell=announce)
+    report = compare(baseline, ctx.store if args.run else ctx.read_store, ctx.settings.data_dir,
+                     tolerance_points=args.tolerance, run=args.run, on_cell=announce)
     if args.json:
         ctx.emit_json({"baseline": str(path), "scoring": baseline.scoring, **report.to_dict()})
     else:
