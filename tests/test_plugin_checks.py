@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import real_data_dir
 
 from ftcot.api import GeneratedTask, Param, Reporter
 from ftcot.registry import registry
@@ -45,6 +46,8 @@ MISTAKES = {
 def ftcot(site: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("FTCOT_LOAD_PLUGINS", None)
+    if "FTCOT_DATA_DIR" not in env and (data := real_data_dir()) is not None:
+        env["FTCOT_DATA_DIR"] = str(data)  # the built-in dataset tasks list with their data, as in CI
     return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
