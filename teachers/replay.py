@@ -9,6 +9,10 @@ An entry has ``sample_index``, ``completion_index``, ``question``, ``answer``, `
 ``reasoning_completion``, ``prompt``, ``completion`` (the step-2 answer text) and
 ``finish_reason``.
 
+The path may name its task and data directory: ``{task}`` becomes the task's name and
+``{data_dir}`` its data directory, so one spec serves every task of a matrix, e.g.
+``replay:{data_dir}/teacher-completions/D_{task}.json`` for the paper's released files.
+
 Entries match examples by ``sample_index`` (default) or, with the ``match=question`` option
 (``--match question``), by question text (whitespace and case folded). Entries of the task's other
 examples are counted as ``outside`` and entries of no example as ``unmatched`` — both are
@@ -37,11 +41,23 @@ from ftcot.specs import flag
 from ftcot.store import content_key
 
 MATCH_MODES = ("index", "question")
+PLACEHOLDERS = ("task", "data_dir")
 BATCH = 512
 
 
 def _fold(text: str) -> str:
     return " ".join(str(text).split()).casefold()
+
+
+def resolve_path(template: str, task: Any) -> Path:
+    """The file ``template`` names for ``task``: ``{task}`` is its name, ``{data_dir}`` its data directory."""
+    try:
+        text = template.format(task=task.name, data_dir=task.data_dir)
+    except (KeyError, IndexError, ValueError):
+        names = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        raise UserError(f"replay path {template!r}: braces may only hold {names}; "
+                        "double any other brace ({{ or }})") from None
+    return Path(text).expanduser()
 
 
 def read_entries(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -103,7 +119,7 @@ class ReplayTeacher(Teacher):
         self.match = self.option("match")
         if self.match not in MATCH_MODES:
             raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
-        self.path = Path(self.model).expanduser()
+        self.path = Path(self.model).expanduser()  # resolved for each task when the spec has placeholders
         self.all_completions = flag(self.options.get(ALL_COMPLETIONS), ALL_COMPLETIONS)
         self.unmatched = 0
         self.outside = 0
@@ -112,6 +128,13 @@ class ReplayTeacher(Teacher):
         self.entries: list[dict[str, Any]] | None = None
 
     def prepare(self, task: Any, generation: Generation) -> None:
+        self._use(task)
+
+    def _use(self, task: Any) -> None:
+        """Read the file this spec names for ``task`` (once per file)."""
+        path = resolve_path(self.model, task)
+        if path != self.path:
+            self.path, self.entries = path, None
         self._load()
 
     def _load(self) -> None:
@@ -129,7 +152,7 @@ class ReplayTeacher(Teacher):
         return content_key(self.name, self.parameters())
 
     def plan(self, task: Any, examples: list[Example], degree: int, generation: Generation) -> list[Job]:
-        self._load()
+        self._use(task)
         chosen = {e.sample_index: e for e in examples}
         try:
             every = task.examples()

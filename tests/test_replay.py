@@ -133,3 +133,20 @@ def test_exported_completions_replay_to_the_same_completions(tmp_path, store_pat
                  c.prediction, c.correct) for c in completions]
 
     assert fields(replayed.completions) == fields(original)
+
+
+def test_a_path_with_placeholders_names_each_tasks_file(tmp_path):
+    """``{data_dir}`` and ``{task}`` are filled per task, so one spec serves a matrix of tasks."""
+    folder = tmp_path / "teacher-completions"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "coin_flip_completions.json", folder / "D_coin_flip.json")
+    task = plugins.create("task", TASK, data_dir=tmp_path)
+    spec = "replay:{data_dir}/teacher-completions/D_{task}.json"
+    result = teach(Store(tmp_path / "s.db"), task, spec, task.train_examples(), options=EVERY, progress=False)
+    assert (result.summary()["completions"], result.summary()["entries"]) == (4, 6)
+    assert {c.teacher for c in result.completions} == {spec}
+    other = plugins.create("task", "last_letter_concatenation:words=2,train=4,test=2", data_dir=tmp_path)
+    with pytest.raises(UserError, match="D_last_letter_concatenation.json does not exist"):
+        teach(Store(tmp_path / "s.db"), other, spec, other.train_examples(), progress=False)
+    with pytest.raises(UserError, match=r"braces may only hold \{task\}, \{data_dir\}"):
+        teach(Store(tmp_path / "s.db"), task, "replay:{model}.json", task.train_examples(), progress=False)

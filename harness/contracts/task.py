@@ -247,7 +247,7 @@ class DatasetTask(Task):
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
         """``name`` is the dataset; ``name:ARGS`` the ``generator``'s task, where one is named."""
         if argument is not None and cls.generator is not None:
-            return cls.generator.from_argument(argument)
+            return cls.generator.from_spec(argument, data_dir=data_dir)
         return super().from_spec(argument, data_dir=data_dir)
 
     @property
@@ -434,8 +434,12 @@ class GeneratedTask(Task):
 
     @classmethod
     def from_spec(cls, argument: str | None = None, *, data_dir: str | Path | None = None, **_: Any) -> Task:
-        """The task for ``name[:ARGUMENT]``; no argument gives the declared defaults."""
-        return cls.from_argument(argument or "")
+        """The task for ``name[:ARGUMENT]``; no argument gives the declared defaults. ``data_dir``
+        holds what the generator does not make (few-shot prompts, recorded completions)."""
+        task = cls.from_argument(argument or "")
+        if data_dir is not None:
+            task.data_dir = Path(data_dir)
+        return task
 
     def validate(self) -> None:
         """UserError for parameter values the generator cannot use; override to check more."""
