@@ -13,6 +13,7 @@ keep the full spec.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from rich.console import Console, RenderableType
 from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
+from rich.text import Text
 
 WIDE = 10_000  # "no limit" when measuring a table's natural width
 MIN_TEXT = 8  # a text column is folded down to this many characters, no fewer, on a narrow terminal
@@ -73,11 +75,63 @@ def print_table(console: Console, table: RenderableType) -> None:
         console.print(table)
         return
     width = layout_width(console, table)
-    if width <= console.width:
-        console.print(table, width=width)
+    records = _records(console, table) if width > console.width and console.is_terminal else None
+    if records is not None:  # a terminal too narrow for the numbers: one record per row
+        for line in records:
+            console.print(line)
         return
-    lines = console.render(table, console.options.update_width(width))
-    console.print(Segments(lines), crop=False, soft_wrap=True)
+    # the caption, and a title wider than the table, are lines of their own: a path in them is
+    # not folded at the table's edge
+    shown = copy.copy(table)
+    shown.caption = None
+    wide = console.options.update_width(WIDE)
+    title_apart = table.title is not None and Measurement.get(console, wide, table.title).maximum > min(
+        width, Measurement.get(console, wide, shown).maximum)
+    if title_apart:
+        shown.title = None
+        console.print(table.title, style=table.title_style or "table.title")
+    console.print(Segments(console.render(shown, console.options.update_width(width))), crop=False, soft_wrap=True)
+    if table.caption is not None:
+        console.print(table.caption, style=table.caption_style or "table.caption")
+
+
+def _text(console: Console, cell: Any) -> Text | None:
+    """A cell as one line of text (None: not text)."""
+    if isinstance(cell, str):
+        cell = console.render_str(cell, highlight=False)
+    if not isinstance(cell, Text):
+        return None
+    text = cell.copy()
+    text.plain = text.plain.replace("\n", " ")
+    return text
+
+
+def _records(console: Console, table: Table) -> list[Text] | None:
+    """The title, each row as ``header value · header value ...`` (wrapped between words, so no
+    number is cut), then the caption; None when a cell is not text."""
+    columns = [(_text(console, c.header) or Text(""), [_text(console, cell) for cell in c.cells]) for c in table.columns]
+    if any(text is None for _, cells in columns for text in cells):
+        return None
+    lines = [Text(str(part), style="bold") for part in (table.title,) if part]
+    for i in range(table.row_count):
+        line = Text()
+        for header, cells in columns:
+            cell = cells[i]
+            if cell is None or not cell.plain.strip():
+                continue
+            line.append(" · " if line.plain else "")
+            line.append_text(Text(f"{header.plain} ", style="dim"))
+            line.append_text(cell)
+        lines.append(line)
+    lines += [Text(str(part), style="dim") for part in (table.caption,) if part]
+    return lines
+
+
+def money(usd: float | None) -> str:
+    """A cost in US dollars: cents from $1 up, four decimals below (a small cost never reads $0.00)."""
+    if usd is None:
+        return "n/a"
+    return f"${usd:,.2f}" if usd >= 1 or usd == 0 else f"${usd:.4f}"
 
 
 def table_text(table: RenderableType) -> str:

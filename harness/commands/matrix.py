@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ftcot.context import Context
 from ftcot.errors import UserError
-from ftcot.tables import legend, number_column, short_names, text_column
+from ftcot.tables import legend, money, number_column, short_names, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -87,16 +87,19 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
         ctx.print_table(_teachers_table(summary.teachers, tasks, teachers))
         for t in summary.teachers:
             if t.note:
-                ctx.console.print(f"  {t.task} · {t.teacher}: {t.note}", style="dim" if not t.examples == 0 else "yellow")
+                ctx.console.print(f"  {tasks[t.task]} · {teachers[t.teacher]}: {t.note}",
+                                  style="dim" if not t.examples == 0 else "yellow")
         total = _total_cost(summary.teachers)
-        ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers)}, tokens: "
-                          f"{sum(t.prompt_tokens + t.completion_tokens for t in summary.teachers)}, cost: "
-                          + ("unknown for some models" if total is None else f"${total:.2f}")
+        prompt, completion = (sum(t.prompt_tokens for t in summary.teachers),
+                              sum(t.completion_tokens for t in summary.teachers))
+        ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers):,}, tokens: "
+                          f"{prompt + completion:,} ({prompt:,} in, {completion:,} out), cost: "
+                          + ("unknown for some models" if total is None else money(total))
                           + " (token counts are upper bounds until completions are stored)")
         phase = teacher_phase(summary.teachers)
-        cost = "unknown for some models" if phase["cost_usd"] is None else f"${phase['cost_usd']:.2f}"
+        cost = "unknown for some models" if phase["cost_usd"] is None else money(phase["cost_usd"])
         ctx.console.print(f"teacher phase (before the cells, all groups at once): {phase['groups']} groups, "
-                          f"{phase['requests']} requests, {phase['tokens']} tokens, cost {cost}")
+                          f"{phase['requests']:,} requests, {phase['tokens']:,} tokens, cost {cost}")
     for line in legend(tasks, teachers, students):
         ctx.console.print(line, markup=False, highlight=False, style="dim")
     return 0
@@ -161,10 +164,9 @@ def _teachers_table(rows, tasks, teachers) -> Table:
     for column in ("examples", "D", "needed", "cached", "calls", "requests", "tokens in", "tokens out", "cost"):
         number_column(table, column)
     for t in rows:
-        cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
         table.add_row(tasks[t.task], teachers[t.teacher], t.part, *(f"{n:,}" for n in (
             t.examples, t.degree, t.needed, t.cached, t.calls, t.requests, t.prompt_tokens, t.completion_tokens)),
-            cost)
+            money(t.cost_usd))
     return table
 
 
