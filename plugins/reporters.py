@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl
+from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl, number_column, text_column
 
 
 def percent(value: float | None) -> str:
@@ -64,8 +64,6 @@ class TableReporter(Reporter):
     def renderable(self, board: Leaderboard) -> Any:
         from rich.table import Table
         from rich.text import Text
-
-        from ftcot.tables import number_column, text_column
 
         table = Table(title=board.title, caption=caption(board), caption_justify="left")
         for i, head in enumerate(headers(board)):
