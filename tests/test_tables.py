@@ -96,3 +96,20 @@ def test_short_names_are_unique_and_the_legend_reverses_them() -> None:
 def test_money_never_rounds_a_cost_to_zero() -> None:
     assert [money(x) for x in (0.0, 0.00123, 0.5, 15.849, 1234.5, None)] == [
         "$0.00", "$0.0012", "$0.5000", "$15.85", "$1,234.50", "n/a"]
+
+
+def test_a_matrix_run_off_a_terminal_prints_every_cell_whole_once_at_the_end() -> None:
+    from ftcot.matrix.view import MAX_ROWS, MatrixView
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=40, color_system=None, soft_wrap=True)
+    labels = {f"k{i}": f"coin_flip:flips=2,train=6,test=3 · tiny-llama:dim=64 · Fine-tune-CoT D=8 ({LONG_PATH}) · "
+                       f"seed {i}" for i in range(MAX_ROWS + 2)}
+    with MatrixView(console, labels, 0, "matrix") as view:
+        view.update("k0", "preparing")
+        view.update("k0", "done", "accuracy 0.8333 (n=1234)")
+        assert buffer.getvalue() == ""  # no live frames in a pipe
+    text = buffer.getvalue()
+    assert all(label in text for label in labels.values())
+    assert "accuracy 0.8333 (n=1234)" in text and "…" not in text
+    assert text.splitlines()[0].startswith("matrix  1/26 cells  1 done")
