@@ -4,7 +4,7 @@ Numbers are never cut: numeric columns do not wrap (``number_column``), and ``pr
 lays a table out at its natural width when stdout is not a terminal (a pipe, a file, a CI
 log; ``COLUMNS`` is not allowed to cut it there). On a terminal the table fits the terminal's
 width (``COLUMNS`` where set) by folding text columns; when even that cannot fit the numbers,
-the table is printed as wide as they need.
+each row is printed as one record (``header value · header value ...``) wrapped between words.
 
 Long specs (paths, URLs) are shortened by ``short_names`` alone, one way for every table,
 and ``legend`` lists what each short name stands for; ``--json``, CSV and the HTML report
@@ -95,14 +95,15 @@ def print_table(console: Console, table: RenderableType) -> None:
         console.print(table.caption, style=table.caption_style or "table.caption")
 
 
-def _text(console: Console, cell: Any) -> Text | None:
-    """A cell as one line of text (None: not text)."""
+def _text(console: Console, cell: Any, one_line: bool = True) -> Text | None:
+    """A cell as text, on one line unless not ``one_line`` (None: not text)."""
     if isinstance(cell, str):
         cell = console.render_str(cell, highlight=False)
     if not isinstance(cell, Text):
         return None
     text = cell.copy()
-    text.plain = text.plain.replace("\n", " ")
+    if one_line:
+        text.plain = text.plain.replace("\n", " ")
     return text
 
 
@@ -112,7 +113,11 @@ def _records(console: Console, table: Table) -> list[Text] | None:
     columns = [(_text(console, c.header) or Text(""), [_text(console, cell) for cell in c.cells]) for c in table.columns]
     if any(text is None for _, cells in columns for text in cells):
         return None
-    lines = [Text(str(part), style="bold") for part in (table.title,) if part]
+    title, caption = (_text(console, part, one_line=False) if part else None for part in (table.title, table.caption))
+    for part, style in ((title, "bold"), (caption, "dim")):
+        if part is not None:
+            part.stylize(style)
+    lines = [title] if title else []
     for i in range(table.row_count):
         line = Text()
         for header, cells in columns:
@@ -123,8 +128,7 @@ def _records(console: Console, table: Table) -> list[Text] | None:
             line.append_text(Text(f"{header.plain} ", style="dim"))
             line.append_text(cell)
         lines.append(line)
-    lines += [Text(str(part), style="dim") for part in (table.caption,) if part]
-    return lines
+    return lines + ([caption] if caption else [])
 
 
 def money(usd: float | None) -> str:
