@@ -26,6 +26,7 @@ from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
 from ftcot.specs import Param
 from ftcot.store import content_key
+from ftcot.tables import legend, number_column, short_names, text_column
 
 __all__ = [
     "ALL_COMPLETIONS",
@@ -60,4 +61,8 @@ __all__ = [
     "check_claims",
     "content_key",
     "hookimpl",
+    "legend",
+    "number_column",
+    "short_names",
+    "text_column",
 ]

@@ -467,17 +467,22 @@ def report_table(report: Report) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
+    from ftcot.tables import legend, number_column, short_names, text_column
+
     bad = len(report.regressions)
     title = (f"ftcot check: {bad} of {len(report.rows)} cells got worse" if bad
              else f"ftcot check: {len(report.rows)} cells within tolerance")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
-    table.add_column("cell", overflow="fold", ratio=1)
+    names = [short_names(str(r.baseline.spec.get(field)) for r in report.rows) for field in ("task", "teacher", "student")]
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True,
+                  caption=escape("\n".join(legend(*names))) or None, caption_justify="left")
+    text_column(table, "cell")
     for column in ("baseline", "now", "change", "tol."):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
+        number_column(table, column)
+    text_column(table, "verdict", no_wrap=True)
     for row in report.rows:
         spec, cur = row.baseline.spec, row.current
-        cell = (f"{spec.get('task')}\n{spec.get('teacher')} -> {spec.get('student')}, {spec.get('method')}, "
+        task, teacher, student = (n[str(spec.get(f))] for n, f in zip(names, ("task", "teacher", "student")))
+        cell = (f"{task}\n{teacher} -> {student}, {spec.get('method')}, "
                 f"D={spec.get('degree', 1)}, seed={spec.get('seed', 0)}")
         now = "-" if cur is None or cur.accuracy is None else f"{_pct(cur.accuracy)}\nn={cur.n}"
         table.add_row(
@@ -494,7 +499,9 @@ def print_report(report: Report, console: Any) -> None:
     not be comparable."""
     from rich.markup import escape
 
-    console.print(report_table(report))
+    from ftcot.tables import print_table
+
+    print_table(console, report_table(report))
     for row in report.rows:
         if row.verdict == FAILED and row.current is not None:
             error = (row.current.error or "no accuracy recorded").strip().splitlines()
@@ -504,11 +511,11 @@ def print_report(report: Report, console: Any) -> None:
         console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
-def report_text(report: Report, width: int = 140) -> str:
-    """The report as plain text (for a pytest failure message)."""
+def report_text(report: Report) -> str:
+    """The report as plain text at its natural width (for a pytest failure message)."""
     from rich.console import Console
 
     buffer = io.StringIO()
-    print_report(report, Console(file=buffer, width=width, no_color=True, highlight=False,
-                                 color_system=None, emoji=False))
+    print_report(report, Console(file=buffer, no_color=True, highlight=False, color_system=None, emoji=False,
+                                 soft_wrap=True))
     return buffer.getvalue()

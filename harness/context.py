@@ -7,10 +7,9 @@ import sys
 from functools import cached_property
 from typing import Any
 
-from rich.console import Console
-
 from ftcot.settings import Settings
 from ftcot.store import Store
+from ftcot.tables import new_console, print_table
 
 
 class Context:
@@ -19,8 +18,8 @@ class Context:
     def __init__(self, settings: Settings | None = None, json_output: bool = False):
         self.settings = settings or Settings()
         self.json_output = json_output
-        self.console = Console(stderr=json_output, highlight=False)
-        self.err = Console(stderr=True, highlight=False)
+        self.console = new_console(stderr=json_output)
+        self.err = new_console(stderr=True)
 
     @cached_property
     def store(self) -> Store:
@@ -40,6 +39,10 @@ class Context:
             opened = self.__dict__.pop(name, None)
             if opened is not None:
                 opened.close()
+
+    def print_table(self, table: Any) -> None:
+        """Print a table on the command's console with its numbers whole (``ftcot.tables``)."""
+        print_table(self.console, table)
 
     def emit_json(self, data: Any) -> None:
         """Write one JSON document to stdout."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcot.records import CellResult
+from ftcot.tables import legend, short_names
 
 if TYPE_CHECKING:
     from ftcot.store import Store
@@ -31,13 +32,6 @@ METHOD_LABELS = {
 }
 METHOD_ORDER = ("zero-shot", "zero-shot-cot", "few-shot-cot", "fine-tune", "fine-tune-cot")
 PARAMETER_KEYS = ("parameters", "num_parameters", "n_parameters")
-
-
-def short_names(specs: Iterable[str]) -> dict[str, str]:
-    """Each spec's plugin name where no other spec shares it, else the whole spec."""
-    specs = list(dict.fromkeys(specs))
-    names = [spec.partition(":")[0] for spec in specs]
-    return {spec: name if names.count(name) == 1 else spec for spec, name in zip(specs, names)}
 
 
 @dataclass
@@ -96,13 +90,18 @@ class Row:
 
     @property
     def label(self) -> str:
+        return self.short_label({})
+
+    def short_label(self, teachers: dict[str, str]) -> str:
+        """The method column: method, D and teacher, the teacher by its short name in ``teachers``."""
+        teacher = teachers.get(self.teacher, self.teacher)
         if self.is_teacher:
-            return f"Teacher: {self.teacher}"
+            return f"Teacher: {teacher}"
         label = METHOD_LABELS.get(self.method, self.method)
         if self.method == "fine-tune-cot":
             label += f" D={self.degree}"
             if self.teacher:
-                label += f" ({self.teacher})"
+                label += f" ({teacher})"
         return label
 
     def mean(self) -> float | None:
@@ -158,10 +157,12 @@ class Leaderboard:
     def student_names(self) -> dict[str, str]:
         return short_names(self.students())
 
+    def teacher_names(self) -> dict[str, str]:
+        return short_names(row.teacher for row in self.rows + self.teacher_rows if row.teacher)
+
     def legend(self) -> list[str]:
-        """``short = full spec`` for every shortened task or student name."""
-        pairs = {**self.task_names(), **self.student_names()}
-        return [f"{short} = {full}" for full, short in pairs.items() if short != full]
+        """``short = full spec`` for every shortened task, student or teacher name."""
+        return legend(self.task_names(), self.student_names(), self.teacher_names())
 
     def students(self) -> list[str]:
         return list(dict.fromkeys(row.student for row in self.rows))

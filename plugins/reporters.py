@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl
+from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl, number_column, text_column
 
 
 def percent(value: float | None) -> str:
@@ -33,9 +33,9 @@ def entry_text(entry: Entry | None, show_n: bool) -> str:
 def table_rows(board: Leaderboard) -> list[tuple[Row, list[str], list[bool]]]:
     """Each row's texts (student, method, tasks..., mean) and which columns are the best."""
     out = []
-    students = board.student_names()
+    students, teachers = board.student_names(), board.teacher_names()
     for row in board.rows + board.teacher_rows:
-        texts = [students.get(row.student, row.student) or "—", row.label]
+        texts = [students.get(row.student, row.student) or "—", row.short_label(teachers)]
         best = [False, False]
         for task in board.tasks:
             texts.append(entry_text(row.entries.get(task), board.show_n))
@@ -67,7 +67,7 @@ class TableReporter(Reporter):
 
         table = Table(title=board.title, caption=caption(board), caption_justify="left")
         for i, head in enumerate(headers(board)):
-            table.add_column(head, justify="left" if i < 2 else "right", overflow="fold")
+            (text_column if i < 2 else number_column)(table, head)
         for row, texts, best in table_rows(board):
             style = "italic dim" if row.is_teacher else ""
             table.add_row(*[Text(t, style="bold green" if b else style) for t, b in zip(texts, best)],
@@ -75,12 +75,9 @@ class TableReporter(Reporter):
         return table
 
     def render(self, board: Leaderboard) -> str:
-        from rich.console import Console
+        from ftcot.tables import table_text
 
-        console = Console(record=True, width=max(100, 28 + 18 * (len(board.tasks) + 1)),
-                          file=io.StringIO(), color_system=None)
-        console.print(self.renderable(board))
-        return console.export_text()
+        return table_text(self.renderable(board))
 
 
 class MarkdownReporter(Reporter):

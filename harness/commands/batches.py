@@ -10,6 +10,7 @@ from rich import box
 from rich.table import Table
 
 from ftcot.context import Context
+from ftcot.tables import legend, number_column, short_names, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -33,19 +34,20 @@ def run_batches(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         ctx.console.print("no batch jobs recorded; `ftcot teach TASK --teacher litellm:MODEL --batch` submits some")
         return 0
-    table = Table(title="batch jobs (as last polled)", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption="collected: results taken; run the teach command again to poll the others")
-    table.add_column("id", no_wrap=True)
-    for column in ("teacher", "task"):
-        table.add_column(column, overflow="fold", min_width=12)
-    for column in ("step", "status"):
-        table.add_column(column, no_wrap=True)
-    for column in ("requests", "done", "failed", "collected"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("created", justify="right", min_width=10)
+    teachers, tasks = short_names(r["teacher"] for r in rows), short_names(r["task"] for r in rows)
+    table = Table(title="batch jobs (as last polled)", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
+                  caption="\n".join(["collected: results taken; run the teach command again to poll the others",
+                                     *legend(teachers, tasks)]))
+    text_column(table, "id", no_wrap=True)
+    for column in ("teacher", "task", "step", "status"):
+        text_column(table, column)
+    for column in ("requests", "done", "failed"):
+        number_column(table, column)
+    text_column(table, "collected")
+    number_column(table, "created")
     for row in rows:
-        table.add_row(row["id"], row["teacher"], row["task"], row["step"], row["status"], str(row["requests"]),
+        table.add_row(row["id"], teachers[row["teacher"]], tasks[row["task"]], row["step"], row["status"], str(row["requests"]),
                       str(row["completed"]), str(row["failed"]), "yes" if row["collected"] else "no",
                       row["created"][:16].replace("T", " "))
-    ctx.console.print(table)
+    ctx.print_table(table)
     return 0

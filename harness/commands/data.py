@@ -22,6 +22,7 @@ from ftcot.context import Context
 from ftcot.datafiles import cached_sha256
 from ftcot.errors import UserError
 from ftcot.registry import create, failure_line
+from ftcot.tables import number_column, text_column
 
 FIX = "ftcot data fetch {task} (or ftcot data import MIRROR)"
 
@@ -121,8 +122,10 @@ def run_status(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json({"data_dir": str(data_dir), "tasks": rows, "shared": [shared]})
         return 0
     table = Table(title=f"ftcot data ({data_dir})")
-    for column in ("task", "data", "files", "note"):
-        table.add_column(column)
+    for column in ("task", "data"):
+        text_column(table, column)
+    number_column(table, "files")
+    text_column(table, "note")
     for r in rows:
         state = "ok" if r["ok"] and r["distillable"] else ("test only" if r["ok"] else
                                                           ("corrupt" if r["present"] else "missing"))
@@ -130,7 +133,7 @@ def run_status(ctx: Context, args: argparse.Namespace) -> int:
             state = "broken"
         have = sum(1 for f in r["files"] if f["present"])
         table.add_row(r["task"], state, f"{have}/{len(r['files'])}", r["note"])
-    ctx.console.print(table)
+    ctx.print_table(table)
     if not shared["present"]:
         ctx.console.print(f"{prompts.relpath} is missing (few-shot-CoT exemplars); fix: ftcot data fetch")
     elif not shared.get("ok"):
@@ -147,10 +150,10 @@ def _report(ctx: Context, args: argparse.Namespace, action: str, outcomes: list[
     else:
         table = Table(title=f"ftcot data {action} -> {ctx.settings.data_dir}")
         for column in ("file", "status", "detail"):
-            table.add_column(column)
+            text_column(table, column)
         for o in outcomes:
             table.add_row(o.relpath, o.status, o.detail)
-        ctx.console.print(table)
+        ctx.print_table(table)
     bad = [o for o in outcomes if o.status in ("mismatch", "failed")]
     if bad:
         raise UserError(f"{len(bad)} file(s) not installed, e.g. {bad[0].relpath}: {bad[0].detail}")

@@ -67,7 +67,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         ctx.emit_json(board.to_json())
     else:
-        ctx.console.print(create("reporter", "table").renderable(board))
+        ctx.print_table(create("reporter", "table").renderable(board))
         ctx.console.print("[bold]The paper's claims in this run[/bold]")
         for claim in verdicts:
             mark = "[green]shown[/]" if claim.shown else "[yellow]not shown[/]"

@@ -13,6 +13,7 @@ from ftcot.errors import NothingDone, UserError
 from ftcot.pipeline import CellSpec, filter_completions, load_task
 from ftcot.pipeline.filter import parse_filter_specs
 from ftcot.pipeline.teach import short_warning, teach_cell
+from ftcot.tables import number_column, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -69,11 +70,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     ctx.console.print(f"[bold]{task.key}[/bold] · teacher {spec.teacher} · D={spec.degree} · scoring {scoring}")
     table = Table()
-    for column in ("filter", "seen", "kept", "dropped"):
-        table.add_column(column, justify="left" if column == "filter" else "right")
+    text_column(table, "filter")
+    for column in ("seen", "kept", "dropped"):
+        number_column(table, column)
     for step in result.steps:
         table.add_row(step.filter, str(step.seen), str(step.kept), str(step.dropped))
-    ctx.console.print(table)
+    ctx.print_table(table)
     covered = len({c.sample_index for c in result.kept})
     ctx.console.print(f"{len(result.kept)} of {result.total} completions kept, "
                       f"covering {covered} of {len(train)} training examples")

@@ -50,7 +50,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         write_output(args.output, reporter.render(board), f"{args.format} leaderboard", ctx.settings.store_path)
         ctx.err.print(f"wrote {args.format} leaderboard to {args.output}")
     elif args.format == "table":
-        ctx.console.print(reporter.renderable(board))
+        ctx.print_table(reporter.renderable(board))
     else:
         print(reporter.render(board), end="")
     return 0

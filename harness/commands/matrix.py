@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ftcot.context import Context
 from ftcot.errors import UserError
+from ftcot.tables import legend, money, number_column, short_names, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -73,39 +74,34 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
             "teacher_phase": teacher_phase(summary.teachers),
         })
         return 0
+    tasks = short_names([c.spec.task for c in summary.cells] + [t.task for t in summary.teachers])
+    teachers = short_names([c.spec.teacher for c in summary.cells] + [t.teacher for t in summary.teachers])
+    students = short_names(c.spec.student for c in summary.cells)
     if len(summary.cells) <= MAX_LISTED:
-        ctx.console.print(_cells_table(args, matrix, summary))
+        ctx.print_table(_cells_table(args, matrix, summary, tasks, teachers, students))
     else:
-        ctx.console.print(_grouped_table(args, matrix, summary))
+        ctx.print_table(_grouped_table(args, matrix, summary, tasks))
     ctx.console.print(f"{counts['cells']} cells: [green]{counts['done']} done[/], "
                       f"[red]{counts['failed']} failed[/] (run again), [yellow]{counts['todo']} to do[/]")
     if summary.teachers:
-        from ftcot.leaderboard import short_names
-
-        tasks = short_names(t.task for t in summary.teachers)
-        names = short_names(t.teacher for t in summary.teachers)
-        teachers = Table(title="teacher completions for the cells to do")
-        for column in ("task", "teacher", "for", "examples", "D", "needed", "cached", "calls", "requests",
-                       "tokens in", "tokens out", "cost"):
-            teachers.add_column(column, justify="left" if column in ("task", "teacher", "for") else "right")
-        for t in summary.teachers:
-            cost = "n/a" if t.cost_usd is None else f"${t.cost_usd:.2f}"
-            teachers.add_row(tasks[t.task], names[t.teacher], t.part, str(t.examples), str(t.degree), _compact(t.needed),
-                             _compact(t.cached), _compact(t.calls), _compact(t.requests), _compact(t.prompt_tokens),
-                             _compact(t.completion_tokens), cost)
-        ctx.console.print(teachers)
+        ctx.print_table(_teachers_table(summary.teachers, tasks, teachers))
         for t in summary.teachers:
             if t.note:
-                ctx.console.print(f"  {t.task} · {t.teacher}: {t.note}", style="dim" if not t.examples == 0 else "yellow")
+                ctx.console.print(f"  {tasks[t.task]} · {teachers[t.teacher]}: {t.note}",
+                                  style="dim" if not t.examples == 0 else "yellow")
         total = _total_cost(summary.teachers)
-        ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers)}, tokens: "
-                          f"{sum(t.prompt_tokens + t.completion_tokens for t in summary.teachers)}, cost: "
-                          + ("unknown for some models" if total is None else f"${total:.2f}")
+        prompt, completion = (sum(t.prompt_tokens for t in summary.teachers),
+                              sum(t.completion_tokens for t in summary.teachers))
+        ctx.console.print(f"estimated teacher calls: {sum(t.calls for t in summary.teachers):,}, tokens: "
+                          f"{prompt + completion:,} ({prompt:,} in, {completion:,} out), cost: "
+                          + ("unknown for some models" if total is None else money(total))
                           + " (token counts are upper bounds until completions are stored)")
         phase = teacher_phase(summary.teachers)
-        cost = "unknown for some models" if phase["cost_usd"] is None else f"${phase['cost_usd']:.2f}"
+        cost = "unknown for some models" if phase["cost_usd"] is None else money(phase["cost_usd"])
         ctx.console.print(f"teacher phase (before the cells, all groups at once): {phase['groups']} groups, "
-                          f"{phase['requests']} requests, {phase['tokens']} tokens, cost {cost}")
+                          f"{phase['requests']:,} requests, {phase['tokens']:,} tokens, cost {cost}")
+    for line in legend(tasks, teachers, students):
+        ctx.console.print(line, markup=False, highlight=False, style="dim")
     return 0
 
 
@@ -122,41 +118,56 @@ MAX_LISTED = 60
 STATUS_STYLES = {"done": "green", "failed": "red", "todo": "yellow"}
 
 
-def _cells_table(args, matrix, summary) -> Table:
-    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}")
-    for column in ("task", "teacher", "student", "method", "D", "seed", "status"):
-        table.add_column(column)
+def _title(args, matrix) -> str:
+    return f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}"
+
+
+def _cells_table(args, matrix, summary, tasks, teachers, students) -> Table:
+    table = Table(title=_title(args, matrix))
+    for column in ("task", "teacher", "student", "method"):
+        text_column(table, column)
+    for column in ("D", "seed"):
+        number_column(table, column)
+    text_column(table, "status")
     for cell in summary.cells:
         s = cell.spec
         status = cell.status
         if cell.result is not None and cell.result.accuracy is not None:
             status += f" ({cell.result.accuracy:.3f})"
-        table.add_row(s.task, s.teacher, s.student, s.method, str(s.degree), str(s.seed),
+        table.add_row(tasks[s.task], teachers[s.teacher], students[s.student], s.method, str(s.degree), str(s.seed),
                       f"[{STATUS_STYLES[cell.status]}]{status}[/]")
     return table
 
 
-def _grouped_table(args, matrix, summary) -> Table:
+def _grouped_table(args, matrix, summary, tasks) -> Table:
     """Many cells: counts per task and method."""
-    table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring} "
-                        f"(cells per task and method)")
-    for column in ("task", "method", "cells", "done", "failed", "to do"):
-        table.add_column(column, justify="left" if column in ("task", "method") else "right")
+    table = Table(title=f"{_title(args, matrix)} (cells per task and method)")
+    for column in ("task", "method"):
+        text_column(table, column)
+    for column in ("cells", "done", "failed", "to do"):
+        number_column(table, column)
     groups: dict[tuple[str, str], dict[str, int]] = {}
     for cell in summary.cells:
         counts = groups.setdefault((cell.spec.task, cell.spec.method), {"done": 0, "failed": 0, "todo": 0})
         counts[cell.status] += 1
     for (task, method), counts in groups.items():
-        table.add_row(task, method, str(sum(counts.values())), str(counts["done"]), str(counts["failed"]),
+        table.add_row(tasks[task], method, str(sum(counts.values())), str(counts["done"]), str(counts["failed"]),
                       str(counts["todo"]))
     return table
 
 
-def _compact(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e4)):
-        if n >= size:
-            return f"{n / (size if unit != 'k' else 1e3):.3g}{unit}"
-    return str(n)
+def _teachers_table(rows, tasks, teachers) -> Table:
+    """What the teachers still cost: every count whole."""
+    table = Table(title="teacher completions for the cells to do")
+    for column in ("task", "teacher", "for"):
+        text_column(table, column)
+    for column in ("examples", "D", "needed", "cached", "calls", "requests", "tokens in", "tokens out", "cost"):
+        number_column(table, column)
+    for t in rows:
+        table.add_row(tasks[t.task], teachers[t.teacher], t.part, *(f"{n:,}" for n in (
+            t.examples, t.degree, t.needed, t.cached, t.calls, t.requests, t.prompt_tokens, t.completion_tokens)),
+            money(t.cost_usd))
+    return table
 
 
 def _total_cost(teachers) -> float | None:
@@ -187,7 +198,7 @@ def run_run(ctx: Context, args: argparse.Namespace) -> int:
             ctx.console.print(f"all {len(cells)} cells already done; nothing to run")
         board = matrix.leaderboard()
         if board.rows:
-            ctx.console.print(create("reporter", "table").renderable(board))
+            ctx.print_table(create("reporter", "table").renderable(board))
         for key in failed:
             result = final[key]
             label = next(c.label for c in cells if c.key == key)

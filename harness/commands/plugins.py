@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ftcot.context import Context
 from ftcot.registry import registry
+from ftcot.tables import text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     table = Table(title="ftcot plugins")
     for column in ("kind", "name", "package", "version", "description", "parameters"):
-        table.add_column(column)
+        text_column(table, column)
     for p in plugins:
         description = Text(f"not loaded: {p.problem}", style="red") if p.problem else Text(p.description)
         table.add_row(p.kind, p.name, p.package, p.version, description, ", ".join(map(str, p.params)))
-    ctx.console.print(table)
+    ctx.print_table(table)
     return 0

@@ -15,6 +15,7 @@ from ftcot.contracts.task import GeneratedTask
 from ftcot.errors import UserError
 from ftcot.registry import PluginInfo, failure_line, registry
 from ftcot.specs import declared_params
+from ftcot.tables import number_column, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -89,8 +90,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json(rows)
         return 0
     table = Table(title=f"ftcot tasks (data: {ctx.settings.data_dir})")
-    for column in ("name", "answer type", "size", "train", "test", "data", "generated variant"):
-        table.add_column(column)
+    for column in ("name", "answer type"):
+        text_column(table, column)
+    for column in ("size", "train", "test"):
+        number_column(table, column)
+    for column in ("data", "generated variant"):
+        text_column(table, column)
     for r in rows:
         data = Text("present" if r["present"] else "missing")
         if r["present"] and not r["distillable"]:
@@ -101,7 +106,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             data = Text(r["problem"], style="red")
         table.add_row(r["name"], r["answer_type"] or "-", str(r["size"] or "-"), str(r["train"] or "-"),
                       str(r["test"] or "-"), data, r["generator"] or "")
-    ctx.console.print(table)
+    ctx.print_table(table)
     ctx.console.print("Generated variants take parameters, e.g. coin_flip:flips=6,seed=1; "
                       "tracking_shuffled_objects:preset=demo is the 5-object, 5-swap CPU demo.", markup=False)
     for line in parameter_lines(rows):

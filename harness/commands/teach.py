@@ -15,6 +15,7 @@ from ftcot.contracts.teacher import ALL_COMPLETIONS
 from ftcot.errors import EXIT_PENDING, NothingDone, Pending, UserError
 from ftcot.fileio import check_output
 from ftcot.specs import split_assignment
+from ftcot.tables import legend, number_column, short_names, text_column
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -188,16 +189,18 @@ def run_report(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         ctx.console.print("no teacher completions stored yet; run `ftcot teach TASK --teacher SPEC`")
         return 0
+    tasks, teachers = short_names(r["task"] for r in rows), short_names(r["teacher"] for r in rows)
     table = Table(title="teacher completions (done: successful ones)", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption=f"acc.: correct / done, over {ACCURACY_OVER}")
-    table.add_column("task", overflow="fold", min_width=14)
-    table.add_column("teacher", overflow="fold", min_width=8)
+                  caption="\n".join([f"acc.: correct / done, over {ACCURACY_OVER}", *legend(tasks, teachers)]),
+                  caption_justify="left")
+    text_column(table, "task")
+    text_column(table, "teacher")
     for column in ("examples", "done", "failed", "acc.", "tokens", "USD"):
-        table.add_column(column, justify="right", no_wrap=True)
+        number_column(table, column)
     for row in rows:
         accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.1%}"
-        table.add_row(row["task"], row["teacher"], str(row["examples"]), str(row["completions"]),
+        table.add_row(tasks[row["task"]], teachers[row["teacher"]], str(row["examples"]), str(row["completions"]),
                       str(row["failed"]), accuracy, f"{row['prompt_tokens'] + row['completion_tokens']:,}",
                       f"{row['cost_usd']:.4f}")
-    ctx.console.print(table)
+    ctx.print_table(table)
     return 0

@@ -72,8 +72,8 @@ class Matrix:
             resources=lambda spec: self.config.resources_for(spec.student),
             max_retries=self.config.max_retries,
         )
-        from ftcot.leaderboard import short_names
         from ftcot.matrix.plan import cell_label
+        from ftcot.tables import short_names
 
         names = {**short_names(self.config.tasks), **short_names(self.config.students),
                  **short_names(self.config.teachers)}

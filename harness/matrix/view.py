@@ -13,6 +13,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ftcot.tables import number_column, print_table, text_column
+
 ACTIVE = ("preparing", "running", "recording")
 STYLES = {"queued": "dim", "teacher": "blue", "preparing": "cyan", "running": "yellow", "recording": "cyan",
           "done": "green", "failed": "red", "retrying": "magenta"}
@@ -71,7 +73,8 @@ class MatrixView:
             counts[row.state] = counts.get(row.state, 0) + 1
         return counts
 
-    def render(self) -> Group:
+    def head(self) -> Text:
+        """One line: the title, the cells by state, the teacher spend and the wall time."""
         counts = self.counts()
         total = len(self.rows)
         finished = counts.get("done", 0) + counts.get("failed", 0)
@@ -86,15 +89,35 @@ class MatrixView:
             f"  · {self.already_done} already done · teacher spend ${self.spend:.4f}"
             f" · {int(wall // 60)}:{int(wall % 60):02d}",
         )
+        return head
+
+    def table(self, rows: list[CellRow], whole: bool = False) -> Table:
+        """The cells' rows; ``whole``: nothing cut (for a pipe or a file), else one line each."""
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        if whole:
+            text_column(table, "cell")
+            text_column(table, "state")
+            number_column(table, "time")
+            text_column(table, "result")
+        else:
+            table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=64)
+            table.add_column("state", no_wrap=True, min_width=9)
+            table.add_column("time", justify="right", no_wrap=True, min_width=5)
+            table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=40)
+        for row in rows:
+            table.add_row(row.label, Text(row.state, style=STYLES.get(row.state, "")), row.elapsed(),
+                          Text(row.result, style="red" if row.state == "failed" else ""))
+        return table
+
+    def render(self) -> Group:
+        """The live frame: the head, a progress bar and the active and latest cells."""
+        counts = self.counts()
+        total = len(self.rows)
+        finished = counts.get("done", 0) + counts.get("failed", 0)
         width = 40
         filled = round(width * finished / max(1, total))
         bar = Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
                             f" {100 * finished / max(1, total):.0f}%")
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=64)
-        table.add_column("state", no_wrap=True, min_width=9)
-        table.add_column("time", justify="right", no_wrap=True, min_width=5)
-        table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=40)
         active = [r for r in self.rows.values() if r.state in ACTIVE or r.state == "retrying"]
         finished_rows = sorted((r for r in self.rows.values() if r.state in ("done", "failed")),
                                key=lambda r: r.changed, reverse=True)
@@ -103,19 +126,17 @@ class MatrixView:
         shown_finished = finished_rows[:room]
         room -= len(shown_finished)
         shown = active + list(reversed(shown_finished)) + queued[:room]
-        for row in shown:
-            table.add_row(row.label, Text(row.state, style=STYLES.get(row.state, "")), row.elapsed(),
-                          Text(row.result, style="red" if row.state == "failed" else ""))
         hidden = total - len(shown)
-        parts: list[Any] = [head, bar, table]
+        parts: list[Any] = [self.head(), bar, self.table(shown)]
         if hidden > 0:
             parts.append(Text(f"... and {hidden} more cells", style="dim"))
         return Group(*parts)
 
     def __enter__(self) -> MatrixView:
-        self._live = Live(console=self.console, get_renderable=self.render, refresh_per_second=2,
-                          transient=False, redirect_stdout=False, redirect_stderr=False)
-        self._live.__enter__()
+        if self.console.is_terminal:  # off a terminal only the final state is printed, whole
+            self._live = Live(console=self.console, get_renderable=self.render, refresh_per_second=2,
+                              transient=False, redirect_stdout=False, redirect_stderr=False)
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -123,4 +144,8 @@ class MatrixView:
             self._live.refresh()
             self._live.__exit__(*exc)
             self._live = None
+            self.console.print()
+        elif not self.console.is_terminal:
+            self.console.print(self.head())
+            print_table(self.console, self.table(list(self.rows.values()), whole=True))
             self.console.print()
