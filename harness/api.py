@@ -24,6 +24,7 @@ from ftcot.errors import UserError
 from ftcot.hookspecs import Register
 from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
+from ftcot.secrets import Redactor, describe, public_address
 from ftcot.specs import Param
 from ftcot.store import content_key
 
@@ -47,6 +48,7 @@ __all__ = [
     "Leaderboard",
     "Param",
     "RawFile",
+    "Redactor",
     "Register",
     "Reporter",
     "Row",
@@ -59,5 +61,7 @@ __all__ = [
     "UserError",
     "check_claims",
     "content_key",
+    "describe",
     "hookimpl",
+    "public_address",
 ]

@@ -21,8 +21,17 @@ from ftcot.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 from ftcot.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with secrets removed from the usage errors it echoes (an address with a key)."""
+
+    def error(self, message: str):
+        from ftcot.secrets import Redactor
+
+        super().error(Redactor()(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ftcot",
         description="Benchmark harness for chain-of-thought distillation (Fine-tune-CoT).",
     )
@@ -86,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str, status: int) -> int:
-    """Print one ``error:`` line (later lines of ``message`` indented under it)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print one ``error:`` line (later lines of ``message`` indented under it), secrets removed."""
+    from ftcot.secrets import Redactor
+
+    print(f"error: {Redactor()(message)}", file=sys.stderr)
     return status
 
 

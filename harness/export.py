@@ -28,6 +28,7 @@ from ftcot import __version__
 from ftcot import formatting as fmt
 from ftcot.errors import UserError
 from ftcot.fileio import atomic_file, write_json_atomic
+from ftcot.pipeline.cell import public_student, public_teacher_options
 from ftcot.records import CellResult, Example, Prediction
 
 SCHEMA = "ftcot-results/1"
@@ -99,7 +100,7 @@ def rationale_of(method: str, output: str) -> str | None:
 def cell_name(result: CellResult, key: str) -> str:
     """A folder name for a cell: readable fields and the start of its key."""
     spec = result.extra.get("spec", {})
-    parts = [result.task.partition(":")[0], result.student, result.method]
+    parts = [result.task.partition(":")[0], public_student(result.student), result.method]
     if result.method == fmt.FINE_TUNE_COT:
         parts += [result.teacher, f"D{result.degree}"]
     parts.append(f"seed{result.seed}")
@@ -135,9 +136,9 @@ def results_document(cell: ExportedCell, samples_file: str) -> dict[str, Any]:
         "schema": SCHEMA,
         "cell_key": cell.key,
         "config": {
-            "task": result.task, "teacher": result.teacher, "student": result.student, "method": result.method,
-            "degree": result.degree, "seed": result.seed, "training": spec.get("training", {}),
-            "teacher_options": spec.get("teacher_options", {}), "filters": spec.get("filters", []),
+            "task": result.task, "teacher": result.teacher, "student": public_student(result.student),
+            "method": result.method, "degree": result.degree, "seed": result.seed, "training": spec.get("training", {}),
+            "teacher_options": public_teacher_options(spec.get("teacher_options") or {}), "filters": spec.get("filters", []),
             "report_epoch": result.report_epoch, "split": spec.get("split", "default"), "scoring": result.scoring,
             "epoch": result.epoch, "train_samples": result.train_samples,
         },

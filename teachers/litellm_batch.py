@@ -74,7 +74,7 @@ class BatchRun:
         self.model = batch_model(teacher)
         self.wait = teacher.option("batch_wait")
         self.poll_s = teacher.option("batch_poll")
-        self.redact = retry.Redactor(teacher.options.get("api_key"))
+        self.redact = retry.Redactor(teacher.options.get("api_key"), addresses=(teacher.api_base,))
         options = teacher._request_options()
         self.call_options: dict[str, Any] = {k: options[k] for k in ("api_base", "api_key", "timeout") if k in options}
         self.call_options.update(custom_llm_provider="openai", max_retries=0)

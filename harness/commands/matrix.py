@@ -123,6 +123,8 @@ STATUS_STYLES = {"done": "green", "failed": "red", "todo": "yellow"}
 
 
 def _cells_table(args, matrix, summary) -> Table:
+    from ftcot.pipeline.cell import public_student
+
     table = Table(title=f"matrix {args.config} · store {matrix.store.path} · scoring {matrix.scoring}")
     for column in ("task", "teacher", "student", "method", "D", "seed", "status"):
         table.add_column(column)
@@ -131,7 +133,7 @@ def _cells_table(args, matrix, summary) -> Table:
         status = cell.status
         if cell.result is not None and cell.result.accuracy is not None:
             status += f" ({cell.result.accuracy:.3f})"
-        table.add_row(s.task, s.teacher, s.student, s.method, str(s.degree), str(s.seed),
+        table.add_row(s.task, s.teacher, public_student(s.student), s.method, str(s.degree), str(s.seed),
                       f"[{STATUS_STYLES[cell.status]}]{status}[/]")
     return table
 

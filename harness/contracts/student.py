@@ -181,6 +181,9 @@ class Student(ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    operational_options: ClassVar[frozenset[str]] = frozenset()
+    """Options of ``NAME:ARGUMENT,option=value`` that do not change the result (an address, a
+    poll interval): left out of cell keys, leaderboard labels and the store."""
 
     key: str
 

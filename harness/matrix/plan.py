@@ -53,12 +53,13 @@ class PlannedCell:
 def cell_label(spec: CellSpec, names: dict[str, str] | None = None) -> str:
     """``task · student · Fine-tune-CoT D=4 (teacher) · seed 0``, specs shortened through ``names``."""
     from ftcot.leaderboard import METHOD_LABELS
+    from ftcot.pipeline.cell import public_student
 
     names = names or {}
     method = METHOD_LABELS.get(spec.method, spec.method)
     if spec.method in TEACHER_METHODS:
         method += f" D={spec.degree} ({names.get(spec.teacher, spec.teacher)})"
-    return " · ".join([names.get(spec.task, spec.task), names.get(spec.student, spec.student), method,
+    return " · ".join([names.get(spec.task, spec.task), names.get(spec.student, public_student(spec.student)), method,
                        f"seed {spec.seed}"])
 
 

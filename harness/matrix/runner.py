@@ -39,12 +39,16 @@ def run_order(cells: list[PlannedCell]) -> list[PlannedCell]:
 
 def failure_result(spec: CellSpec, scoring: str, exc: BaseException, stage: str) -> CellResult:
     """A failed cell as stored: its identity, the error in one line and the traceback."""
-    message = f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+    from ftcot.pipeline.cell import public_student
+    from ftcot.secrets import Redactor
+
+    redact = Redactor()
+    message = redact(f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0][:500])
     return CellResult(
-        task=spec.task, teacher=spec.teacher, student=spec.student, method=spec.method,
+        task=spec.task, teacher=spec.teacher, student=public_student(spec.student), method=spec.method,
         degree=spec.degree, seed=spec.seed, scoring=scoring, status="failed", error=message,
         report_epoch=spec.report_epoch,
-        extra={"traceback": "".join(traceback.format_exception(exc))[-4000:]},
+        extra={"traceback": redact("".join(traceback.format_exception(exc))[-4000:])},
     )
 
 

@@ -54,7 +54,7 @@ from ftcot.pipeline.cell import (
     EvalItem,
     Sample,
     cell_key,
-    public_teacher_options,
+    public_spec,
     train_config,
 )
 from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, status_line
@@ -158,7 +158,7 @@ def prepare_cell(
     exemplars = task.few_shot_prompt() if spec.method == fmt.FEW_SHOT_COT else ""
     return CellInputs(
         key=cell_key(spec, scoring),
-        spec=spec.to_dict() | {"teacher_options": public_teacher_options(spec.teacher_options)},
+        spec=public_spec(spec),
         scoring=scoring,
         task_key=task.key,
         student=spec.student,
