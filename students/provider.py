@@ -28,11 +28,13 @@ import concurrent.futures
 import contextlib
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ftcot.api import (
     META_FILE,
@@ -46,7 +48,7 @@ from ftcot.api import (
     public_address,
 )
 from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.specs import split_assignments
+from ftcot.specs import flag, split_assignments
 
 LEDGER = "provider-job.json"
 TRAIN_FILE = "train.jsonl"
@@ -61,7 +63,11 @@ FINISHED = ("succeeded", "failed", "cancelled")
 OPERATIONAL = frozenset({"api_base", "max_cost", "poll", "concurrency"})  # how it runs, not what it yields
 _OPTIONS: dict[str, Any] = {"api_base": str, "max_cost": float, "train_cost_per_token": float,
                             "input_cost_per_token": float, "output_cost_per_token": float, "poll": float,
-                            "concurrency": int, "chat": lambda v: v.lower() in ("1", "true", "yes", "on")}
+                            "concurrency": int, "chat": lambda v: flag(v, "openai option chat")}
+# the lowest value of each numeric option (all must be finite): checked before any request
+_MINIMUM: dict[str, tuple[float, bool]] = {  # name -> (bound, whether the bound itself is allowed)
+    "max_cost": (0.0, True), "train_cost_per_token": (0.0, True), "input_cost_per_token": (0.0, True),
+    "output_cost_per_token": (0.0, True), "poll": (0.0, False), "concurrency": (1, True)}
 
 
 def _litellm() -> Any:
@@ -93,10 +99,38 @@ class ProviderStudent(Student):
                 options[name] = _OPTIONS[name](raw)
             except ValueError:
                 raise UserError(f"bad openai option {name}={raw!r}: not a number") from None
+            _check_option(name, options[name])
         return cls(base.strip(), options)
+
+    def check_config(self, config: TrainConfig) -> None:
+        """The provider trains for whole epochs: a step budget cannot be passed on."""
+        if config.lora:
+            raise UserError(f"student {self.key} is fine-tuned by the provider: remove the lora setting")
+        if config.max_steps:
+            raise UserError(f"student {self.key} is fine-tuned by the provider, which counts epochs, not steps: "
+                            f"remove max_steps (--max-steps) and give epochs (--epochs)")
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         return ProviderStudentModel(self.base, self.options, key=self.key)
+
+
+def _check_option(name: str, value: Any) -> None:
+    """UserError for a value no request should be made with (nan, a negative price, poll <= 0, ...)."""
+    if name == "api_base":
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if not host or parts.scheme not in ("http", "https"):
+            raise UserError(f"bad openai option api_base={public_address(value)!r}: write http(s)://HOST[:PORT]/v1")
+        return
+    if name not in _MINIMUM:
+        return
+    bound, inclusive = _MINIMUM[name]
+    if not math.isfinite(value) or value < bound or (value == bound and not inclusive):
+        word = ">=" if inclusive else ">"
+        raise UserError(f"bad openai option {name}={value!r}: it must be a finite number {word} {bound:g}")
 
 
 class ProviderStudentModel(StudentModel):
@@ -148,8 +182,7 @@ class ProviderStudentModel(StudentModel):
               on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
         if not pairs:
             raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
-        if config.lora:
-            raise UserError(f"student {self.key} is fine-tuned by the provider: remove the lora setting")
+        ProviderStudent(self.base, self.options).check_config(config)
         folder = Path(checkpoint_dir)
         folder.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(self._record(s, t), ensure_ascii=False) for s, t in pairs]

@@ -49,6 +49,11 @@ def distill(*extra: str, task: str = TASK, student: str = STUDENT) -> list[str]:
     return ["distill", task, "--teacher", "oracle", "--student", student, "--max-steps", "2", *extra]
 
 
+def api_student(*options: str) -> str:
+    """The API-fine-tuned student at an address where nothing listens (no request may succeed)."""
+    return ",".join([f"openai:babbage-002,api_base={DEAD},train_cost_per_token=1e-6", *options])
+
+
 def toml(body: str) -> dict[str, str]:
     return {"m.toml": body}
 
@@ -205,6 +210,22 @@ CASES = [
     Case("distill-student-option", distill(student="tiny-gpt2:colour=1"), says="colour"),
     Case("distill-student-missing-dir", distill(student="hf:./no/such/model"), says="no model directory"),
     Case("distill-student-hf-bare", distill(student="hf"), says="needs a model"),
+    # -- the API-fine-tuned student: nothing is paid for a setting that cannot work ---------------
+    Case("openai-max-steps", distill(student=api_student()), says="counts epochs"),
+    Case("openai-max-cost-nan", distill("--epochs", "1", student=api_student("max_cost=nan")), says="max_cost"),
+    Case("openai-max-cost-negative", distill("--epochs", "1", student=api_student("max_cost=-1")), says="max_cost"),
+    Case("openai-poll-negative", distill("--epochs", "1", student=api_student("poll=-1")), says="poll"),
+    Case("openai-poll-0", distill("--epochs", "1", student=api_student("poll=0")), says="poll"),
+    Case("openai-poll-inf", distill("--epochs", "1", student=api_student("poll=inf")), says="poll"),
+    Case("openai-concurrency-0", distill("--epochs", "1", student=api_student("concurrency=0")), says="concurrency"),
+    Case("openai-price-nan", distill("--epochs", "1", student=api_student("input_cost_per_token=nan")),
+         says="input_cost_per_token"),
+    Case("openai-chat-maybe", distill("--epochs", "1", student=api_student("chat=maybe")), says="chat"),
+    Case("openai-api-base-not-url", distill("--epochs", "1", student="openai:babbage-002,api_base=localhost"),
+         says="http(s)://HOST"),
+    Case("openai-lora", distill("--epochs", "1", "--lora", "r=4", student=api_student()), says="lora"),
+    Case("matrix-openai-max-steps", ["matrix", "plan", "m.toml"], says="counts epochs",
+         files=toml(GOOD_TOML.replace(STUDENT, api_student()) + "[training]\nmax_steps = 5\n")),
     Case("distill-without-teacher", ["distill", TASK, "--student", STUDENT], says="needs a teacher"),
     Case("distill-split-unknown", distill("--split", "dev"), says="split"),
     Case("distill-teacher-unknown", ["distill", TASK, "--teacher", "wizard", "--student", STUDENT],

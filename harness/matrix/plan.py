@@ -64,13 +64,24 @@ def cell_label(spec: CellSpec, names: dict[str, str] | None = None) -> str:
 
 
 def expand(config: MatrixConfig) -> list[Any]:
-    """Every cell spec of the grid, in a stable order."""
+    """Every cell spec of the grid, in a stable order; a student that cannot honour its training
+    settings (``Student.check_config``) is a UserError here, before anything runs."""
+    from ftcot.formatting import TRAINED_METHODS
     from ftcot.pipeline import CellSpec
+    from ftcot.pipeline.cell import train_config
+    from ftcot.registry import create
 
     specs = []
+    checked: set[tuple[str, str]] = set()
+    trains = any(method in TRAINED_METHODS for method in config.methods)
     for task in config.tasks:
         for student in config.students:
             training = config.training_for(task, student)
+            memo = (student, repr(sorted(training.items())))
+            if trains and memo not in checked:
+                checked.add(memo)
+                create("student", student).check_config(train_config(CellSpec(
+                    task=task, teacher=NO_TEACHER, student=student, method=config.methods[0], training=training)))
             for method in config.methods:
                 if method in TEACHER_METHODS:
                     combos = [(t, d) for t in config.teachers for d in config.degrees_for(task)]

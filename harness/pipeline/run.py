@@ -143,7 +143,9 @@ def prepare_cell(
     started = time.perf_counter()
     task = load_task(spec.task, data_dir)
     config = train_config(spec)
-    create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    student = create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    if spec.trains:
+        student.check_config(config)
     if spec.uses_teacher:
         create_filters(spec.filters)
     train = task.train_examples(spec.split)
