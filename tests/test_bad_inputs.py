@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from ftcot.cli import main
+from ftcot.commands.demo import demo_config_text
 from ftcot.errors import EXIT_ERROR, EXIT_NOTHING_DONE, EXIT_USAGE
+from ftcot.pipeline import CellSpec, cell_key
 from ftcot.records import CellResult
 from ftcot.store import Store
 
@@ -52,6 +54,17 @@ def distill(*extra: str, task: str = TASK, student: str = STUDENT) -> list[str]:
 def api_student(*options: str) -> str:
     """The API-fine-tuned student at an address where nothing listens (no request may succeed)."""
     return ",".join([f"openai:babbage-002,api_base={DEAD},train_cost_per_token=1e-6", *options])
+
+
+EXPORTED = CellSpec(task=TASK, teacher="none", student=STUDENT, method="zero-shot")  # the seeded store's exportable cell
+
+
+def exported_folder() -> str:
+    """The folder ``ftcot export`` writes the exportable cell into."""
+    from ftcot.export import cell_name
+
+    result = CellResult(task=TASK, teacher="none", student=STUDENT, method="zero-shot", extra={"spec": EXPORTED.to_dict()})
+    return cell_name(result, cell_key(EXPORTED, "paper"))
 
 
 def toml(body: str) -> dict[str, str]:
@@ -384,6 +397,14 @@ CASES = [
     Case("leaderboard-output-shm", ["leaderboard", "--output", STORE + "-shm"], says="store"),
     Case("leaderboard-format-unknown", ["leaderboard", "--format", "pdf"], says="unknown reporter"),
     Case("demo-output-file", ["demo", "--output", "notes.md"], says="is a file", files={"notes.md": "x"}),
+    Case("demo-edited-config", ["demo", "--output", "d", "--only", "seed=7"], says="refusing to replace",
+         files={"d/demo.toml": demo_config_text().replace("seeds = ", "# mine\nseeds = ")}),
+    Case("export-foreign-summary", ["export", "--output", "out"], says="did not write",
+         files={"out/results.json": '{"mine": true}'}),
+    Case("export-foreign-cell-results", ["export", "--output", "out"], says="did not write",
+         files={f"out/{exported_folder()}/results.json": "mine\n"}),
+    Case("export-foreign-samples", ["export", "--output", "out"], says="did not write",
+         files={"out/results.json": '{"schema": "ftcot-results/1"}', f"out/{exported_folder()}/samples.jsonl": "mine\n"}),
     # -- data files ---------------------------------------------------------------------------------
     Case("data-show-index-unknown", ["data", "show", TASK, "999"], says="999"),
     Case("data-show-task-unknown", ["data", "show", "nosuch", "0"], says="unknown task"),
@@ -449,6 +470,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_teach(store, task, "oracle", task.train_examples(), progress=False)
     store.put_cell("k" * 64, CellResult(task=TASK, teacher="oracle", student=STUDENT, method="fine-tune-cot",
                                         degree=1, seed=0, scoring="paper", status="done", accuracy=0.75, n=4))
+    # an exportable cell: its spec and predictions
+    from ftcot.records import Prediction
+
+    spec = EXPORTED
+    tests = task.test_examples()
+    store.put_predictions(cell_key(spec, "paper"), [
+        Prediction(task=TASK, sample_index=e.sample_index, student=STUDENT, method="zero-shot", text=e.answer,
+                   prediction=e.answer, correct=True) for e in tests])
+    store.put_cell(cell_key(spec, "paper"), CellResult(
+        task=TASK, teacher="none", student=STUDENT, method="zero-shot", scoring="paper", status="done",
+        accuracy=1.0, n=len(tests), extra={"spec": spec.to_dict()}))
     store.close()
     return folder / "ftcot.db"
 
@@ -534,3 +566,20 @@ def test_valid_settings_pass_unchanged_and_keep_their_cell_key() -> None:
     assert spec.training == {"max_steps": 2, "lr": 1e-3} and spec.teacher_options == {"concurrency": 4}
     # the key of a cell does not depend on validation: the same dict hashes the same way as before
     assert cell_key(spec, "paper") == cell_key(CellSpec.from_dict(spec.to_dict()), "paper")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_honour_the_umask(umask: int, workdir: Path, capfd, monkeypatch) -> None:
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        for argv in (["leaderboard", "--output", "board.md"], ["export", "--output", "out"]):
+            status, output = run_cli(argv, capfd, monkeypatch)
+            assert status == 0, output
+    finally:
+        os.umask(old)
+    written = [workdir / "board.md", workdir / "out" / "results.json", *(workdir / "out").glob("*/*")]
+    assert len(written) == 4
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o666 & ~umask}
