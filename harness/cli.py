@@ -18,7 +18,7 @@ from pathlib import Path
 from ftcot import __version__, commands
 from ftcot.context import Context
 from ftcot.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UserError
-from ftcot.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
+from ftcot.settings import SCORING_RULES, Settings, check_environment, default_data_dir, default_store_path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for stream in (sys.stdout, sys.stderr):  # an ASCII terminal (PYTHONIOENCODING=ascii) gets "?" for "…"
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ctx = Context(settings, json_output=bool(getattr(args, "json", False)))
     try:
+        check_environment()
         result = args.func(ctx, args)
     except UserError as exc:
         return _fail(str(exc), exc.exit_status)

@@ -19,7 +19,7 @@ import pytest
 
 from ftcot.cli import main
 from ftcot.commands.demo import demo_config_text
-from ftcot.errors import EXIT_ERROR, EXIT_NOTHING_DONE, EXIT_USAGE
+from ftcot.errors import EXIT_ERROR, EXIT_NOTHING_DONE, EXIT_USAGE, UserError
 from ftcot.pipeline import CellSpec, cell_key
 from ftcot.records import CellResult
 from ftcot.store import Store
@@ -40,7 +40,9 @@ class Case:
     says: str = ""
     files: dict[str, str | bytes] = field(default_factory=dict)
     stdin: str | bytes | None = None
-    adds: str = ""  # a table the command may add rows to (failed completions are kept, with reasons)
+    adds: str = ""  # tables the command may add rows to, comma-separated (failed completions and cells are kept)
+    env: dict[str, str] = field(default_factory=dict)
+    sql: str = ""  # run on the store copy first (a damaged row)
 
 
 def teach(*extra: str, task: str = TASK) -> list[str]:
@@ -223,6 +225,27 @@ CASES = [
     Case("distill-student-option", distill(student="tiny-gpt2:colour=1"), says="colour"),
     Case("distill-student-missing-dir", distill(student="hf:./no/such/model"), says="no model directory"),
     Case("distill-student-hf-bare", distill(student="hf"), says="needs a model"),
+    # -- input a user can give that was an internal error (exit 70) -------------------------------
+    Case("seed-2-to-70", distill("--seed", str(2**70)), says="seed"),
+    Case("seed-negative", distill("--seed", "-1"), says="seed"),
+    Case("matrix-seed-negative", ["matrix", "plan", "m.toml"], says="seeds", files=toml(GOOD_TOML + "seeds = [-1]\n")),
+    Case("matrix-seed-2-to-40", ["matrix", "plan", "m.toml"], says="seeds", files=toml(GOOD_TOML + f"seeds = [{2**40}]\n")),
+    Case("threads-word", distill(), env={"FTCOT_THREADS": "abc"}, says="FTCOT_THREADS"),
+    Case("replay-infinity", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": 0, "rationale": "x", "answer_text": "yes", "cost_usd": Infinity}\n'}),
+    Case("replay-nan", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": 0, "rationale": "x", "prompt_tokens": NaN}\n'}),
+    Case("replay-index-infinity", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": Infinity, "rationale": "x"}\n'}),
+    Case("replay-index-1e400", ["teach", TASK, "--teacher", "replay:r.json", "--no-progress"], says="finite",
+         files={"r.json": '{"data": {"0": [{"rationale": "x", "cost_usd": 1e400}]}}'}),
+    Case("replay-index-5000-digits", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="line 1",
+         files={"r.jsonl": '{"sample_index": ' + "9" * 5000 + ', "rationale": "x"}\n'}),
+    Case("store-corrupt-row", ["leaderboard"], says="damaged row", sql="UPDATE cells SET data = '{oops'"),
+    Case("store-corrupt-prediction", ["export", "--output", "out"], says="damaged row",
+         sql="UPDATE predictions SET data = '[1]'"),
+    Case("openai-unreachable", ["distill", TASK, "--method", "fine-tune", "--student", api_student(), "--epochs", "1"],
+         says="uploading the training file failed"),
     # -- the API-fine-tuned student: nothing is paid for a setting that cannot work ---------------
     Case("openai-max-steps", distill(student=api_student()), says="counts epochs"),
     Case("openai-max-cost-nan", distill("--epochs", "1", student=api_student("max_cost=nan")), says="max_cost"),
@@ -526,6 +549,12 @@ def test_bad_input(case: Case, workdir: Path, capfd: pytest.CaptureFixture, monk
         path = workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    if case.sql:
+        with sqlite3.connect(workdir / STORE) as conn:
+            conn.execute(case.sql)
+        conn.close()
     before = _snapshot(workdir / STORE)
     argv = [arg.replace("{dir}", str(workdir)) for arg in case.argv]
     status, output = run_cli(argv, capfd, monkeypatch, case.stdin)
@@ -533,11 +562,12 @@ def test_bad_input(case: Case, workdir: Path, capfd: pytest.CaptureFixture, monk
     assert_one_error(output, case.says)
     after = _snapshot(workdir / STORE)
     assert after[0] == "ok"
-    if case.adds:  # every row is still there, more were added
-        assert set(before[1][case.adds]) < set(after[1][case.adds])
-        before[1][case.adds] = after[1][case.adds] = []
+    for table in filter(None, case.adds.split(",")):  # every row is still there (by its key), more were added
+        assert {r[:2] for r in before[1][table]} < {r[:2] for r in after[1][table]}, set(after[1][table]) - set(before[1][table])
+        before[1][table] = after[1][table] = []
+    if case.adds:
         before[1].pop("artifacts"), after[1].pop("artifacts")
-    assert after == before
+    assert after == before, {t: (set(after[1][t]) ^ set(before[1][t])) for t in after[1] if after[1][t] != before[1][t]}
     for name, content in case.files.items():  # no input file was touched either
         expected = content if isinstance(content, bytes) else content.encode("utf-8")
         assert (workdir / name).read_bytes() == expected
@@ -583,3 +613,40 @@ def test_written_files_honour_the_umask(umask: int, workdir: Path, capfd, monkey
     written = [workdir / "board.md", workdir / "out" / "results.json", *(workdir / "out").glob("*/*")]
     assert len(written) == 4
     assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o666 & ~umask}
+
+
+def test_an_ascii_terminal_gets_output_not_an_internal_error(workdir: Path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for argv in (["tasks"], ["leaderboard"]):
+        result = subprocess.run([sys.executable, "-m", "ftcot.cli", *argv], capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0 and b"internal error" not in result.stderr, result.stderr
+        result.stdout.decode("ascii")  # nothing the terminal cannot show
+
+
+def test_strict_scoring_reads_numbers_longer_than_a_float() -> None:
+    from ftcot.scoring import AnswerFormat, extract, is_correct
+
+    number = AnswerFormat("number")
+    for digits in ("9" * 400, "9" * 400 + ".5", "1e999"):
+        prediction = extract(f"The answer is {digits}.", number, "direct", "strict")
+        assert prediction is not None and not is_correct(prediction, "42", number, "strict")
+
+
+def test_a_provider_error_from_a_worker_keeps_its_cause() -> None:
+    import pickle
+
+    import httpx
+    import openai
+
+    from ftcot.matrix.executors import WorkerError, portable
+
+    response = httpx.Response(401, request=httpx.Request("POST", "http://127.0.0.1:9/v1/files"))
+    error = openai.AuthenticationError("Incorrect API key provided", response=response, body=None)
+    carried = pickle.loads(pickle.dumps(portable(error)))
+    assert isinstance(carried, WorkerError) and carried.kind == "AuthenticationError"
+    assert "Incorrect API key" in str(carried)
+    plain = UserError("a plain one")
+    assert portable(plain) is plain

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcot.matrix.config import TEACHER_METHODS
-from ftcot.matrix.executors import Lost
+from ftcot.matrix.executors import Lost, WorkerError
 from ftcot.matrix.plan import PlannedCell
 from ftcot.matrix.view import MatrixView
 from ftcot.records import CellResult
@@ -43,7 +43,8 @@ def failure_result(spec: CellSpec, scoring: str, exc: BaseException, stage: str)
     from ftcot.secrets import Redactor
 
     redact = Redactor()
-    message = redact(f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0][:500])
+    kind = exc.kind if isinstance(exc, WorkerError) else type(exc).__name__
+    message = redact(f"{stage}: {kind}: {exc}".splitlines()[0][:500])
     return CellResult(
         task=spec.task, teacher=spec.teacher, student=public_student(spec.student), method=spec.method,
         degree=spec.degree, seed=spec.seed, scoring=scoring, status="failed", error=message,
