@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted; work finished so far is in the store, run the command again to resume",
                      EXIT_INTERRUPTED)
     except sqlite3.DatabaseError as exc:
-        return _fail(f"the store {settings.store_path} cannot be read ({exc}): it is damaged or not an ftcot "
-                     f"store; restore it from a backup or pass another --store PATH", EXIT_ERROR)
+        from ftcot.store import store_problem
+
+        return _fail(store_problem(settings.store_path, exc), EXIT_ERROR)
     except MemoryError:
         return _fail("out of memory: ask for fewer examples or a smaller model", EXIT_ERROR)
     except OSError as exc:

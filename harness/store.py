@@ -54,6 +54,24 @@ CREATE TABLE IF NOT EXISTS artifacts (
 _MIGRATIONS: dict[int, str] = {1: _BATCHES_SCHEMA}  # 2: provider batch jobs (``batches``)
 
 
+def store_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """What went wrong with the store, in one line: locked by another process, not writable,
+    disk full (the data intact in each), or damaged."""
+    text = str(exc).lower()
+    intact = "the results already stored are intact"
+    if "locked" in text or "busy" in text:
+        return (f"the store {path} is locked by another process (waited 60 s): {intact}; run again when it "
+                f"finishes, or pass another --store PATH")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return f"the store {path} (or its folder) is not writable ({exc}): {intact}; fix its permissions or pass another --store PATH"
+    if "disk" in text and "full" in text:
+        return f"the disk holding the store {path} is full: {intact}; free some space and run again"
+    if "unable to open" in text:
+        return f"cannot open store {path} ({exc}): it is a folder, or its folder is missing or not writable; pass another --store PATH"
+    return (f"cannot read store {path} ({exc}): it is damaged or not an ftcot store; restore it from a backup "
+            f"or pass another --store PATH")
+
+
 def content_key(*parts: Any) -> str:
     """A stable sha256 hex digest of JSON-serialisable parts (dict keys sorted)."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -78,20 +96,20 @@ class Store:
             self._refuse_foreign()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.OperationalError) as exc:
+        except OSError as exc:
             raise UserError(f"cannot open store {self.path}: {exc}; pass another --store PATH") from None
+        except sqlite3.OperationalError as exc:
+            raise UserError(store_problem(self.path, exc)) from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
-                            f"restore it from a backup or pass another --store PATH") from None
+            raise UserError(store_problem(self.path, exc)) from None
         self._lock = threading.RLock()
         try:
             self._prepare_schema()
         except sqlite3.DatabaseError as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()
-            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
-                            f"restore it from a backup or pass another --store PATH") from None
+            raise UserError(store_problem(self.path, exc)) from None
 
     # -- schema ---------------------------------------------------------------------------
     def _prepare_schema(self) -> None:

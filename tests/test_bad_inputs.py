@@ -650,3 +650,28 @@ def test_a_provider_error_from_a_worker_keeps_its_cause() -> None:
     assert "Incorrect API key" in str(carried)
     plain = UserError("a plain one")
     assert portable(plain) is plain
+
+
+def test_a_locked_or_read_only_store_is_not_called_damaged(workdir: Path) -> None:
+    from ftcot.store import store_problem
+
+    path = workdir / STORE
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        waiting = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            waiting.execute("BEGIN IMMEDIATE")
+        waiting.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as read_only:
+        reader.execute("DELETE FROM cells")
+    reader.close()
+    said = {name: store_problem(path, exc.value) for name, exc in (("locked", locked), ("read-only", read_only))}
+    assert "locked by another process" in said["locked"] and "not writable" in said["read-only"]
+    for line in said.values():
+        assert "intact" in line and "damaged" not in line and "\n" not in line
+    assert "damaged" in store_problem(path, sqlite3.DatabaseError("file is not a database"))
