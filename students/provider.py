@@ -95,6 +95,8 @@ class ProviderStudent(Student):
         for name, raw in split_assignments(rest, f"bad openai option (NAME one of {', '.join(_OPTIONS)})"):
             if name not in _OPTIONS:
                 raise UserError(f"bad openai option {name!r}: NAME is one of {', '.join(_OPTIONS)}")
+            if name in options:
+                raise UserError(f"bad openai option {name!r}: given twice; give it once")
             try:
                 options[name] = _OPTIONS[name](raw)
             except ValueError:

@@ -167,6 +167,10 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     warning = short_warning(result.notes, result.examples, result.degree)
     if warning:
         ctx.err.print(warning, markup=False, soft_wrap=True)
+    if not result.completions and result.examples:
+        hint = ("its entries match no example of the task: check that the file is for this task and "
+                "--option match=index|question" if "unmatched" in summary else "see the teacher's notes above")
+        raise NothingDone(f"no completions: {summary['teacher']} gave none for the {result.examples} examples; {hint}")
     if result.failed and not result.successes:
         reason = next((c.error for c in result.completions if c.failed and c.error), "") or "no reason recorded"
         raise NothingDone(f"all {result.failed} completions failed (e.g. {reason.splitlines()[0]}); fix the "
