@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ftcot.errors import UserError
-from ftcot.records import BatchRecord, CellResult, Completion, Prediction, Record
+from ftcot.records import BATCH_ABANDONED, BatchRecord, CellResult, Completion, Prediction, Record
 
 SCHEMA_VERSION = 2
 R = TypeVar("R", bound=Record)
@@ -302,6 +302,17 @@ class Store:
         where, params = _where(teacher=teacher, collected=0 if open_only else None)
         rows = self._read(f"SELECT data FROM batches{where} ORDER BY created, id", params)
         return [self._decode(BatchRecord, r[0], "batches") for r in rows]
+
+    def abandon_batch(self, batch_id: str) -> BatchRecord:
+        """Give up a recorded batch (the provider lost it): nothing left to collect from it, so the
+        completions it would have answered are missing again. UserError for an unknown id."""
+        rows = self._read("SELECT data FROM batches WHERE id=?", (batch_id,))
+        if not rows:
+            raise UserError(f"no batch {batch_id!r} is recorded in the store {self.path}; `ftcot batches` lists them")
+        batch: BatchRecord = self._decode(BatchRecord, rows[0][0], "batches")
+        batch.status, batch.pending, batch.carried = BATCH_ABANDONED, [], {}
+        self.put_batch(batch)
+        return batch
 
     # -- artifacts: any other JSON document, by kind and key ------------------------------
     def put_artifact(self, kind: str, key: str, data: Any) -> None:

@@ -687,3 +687,15 @@ def test_a_locked_or_read_only_store_is_not_called_damaged(workdir: Path) -> Non
     for line in said.values():
         assert "intact" in line and "damaged" not in line and "\n" not in line
     assert "damaged" in store_problem(path, sqlite3.DatabaseError("file is not a database"))
+
+
+def test_matrix_plan_never_shows_a_negative_cached_count(workdir: Path, capfd, monkeypatch) -> None:
+    lines = [json.dumps({"sample_index": i, "completion_index": k, "rationale": f"r{k}", "answer_text": "yes"})
+             for i in range(8) for k in range(3)]  # three samples of each example, D = 1
+    (workdir / "r.jsonl").write_text("\n".join(lines) + "\n")
+    config = GOOD_TOML.replace('["oracle"]', '["replay:r.jsonl"]') + "[teacher]\nall_completions = true\n"
+    (workdir / "m.toml").write_text(config)
+    status, output = run_cli(["matrix", "plan", "m.toml", "--json"], capfd, monkeypatch)
+    assert status == 0, output
+    plan = json.loads(output[output.index("{"):])
+    assert plan["teachers"] and all(0 <= t["cached"] <= t["needed"] for t in plan["teachers"])

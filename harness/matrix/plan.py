@@ -226,7 +226,8 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
             estimates.append(TeacherEstimate(task_spec, teacher, part, 0, degree, temperature, 0, 0, 0, 0, 0,
                                              None, note.splitlines()[0]))
             continue
-        needed = len(examples) * degree
+        # a replay file may hold more completions than D per example: those count as needed too
+        needed = max(len(examples) * degree, sum(missing))
         cached = needed - sum(missing)
         calls = needed - cached if calls_model else 0
         per_request = getattr(teacher_obj, "samples_per_request", lambda: 1)()
