@@ -109,12 +109,30 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _refuse_unknown_options(teacher: str, given: set[str]) -> None:
+    """UserError for an ``-o NAME`` that neither the teacher's ``params`` nor the options every
+    teacher shares name (a teacher that declares no ``params`` reads what it likes)."""
+    from ftcot.contracts.teacher import ALL_COMPLETIONS
+    from ftcot.specs import declared_params
+    from ftcot.validation import TeacherOptions
+
+    declared = {p.name for p in declared_params(plugins.registry().resolve("teacher", teacher)[0])}
+    if not declared:
+        return
+    known = declared | set(TeacherOptions.model_fields) | {ALL_COMPLETIONS}
+    unknown = sorted(given - known)
+    if unknown:
+        raise UserError(f"teacher {teacher}: unknown option(s) {', '.join(unknown)}; it reads "
+                        f"{', '.join(sorted(declared))} and the shared ones ({', '.join(sorted(TeacherOptions.model_fields))})")
+
+
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.pipeline.teach import pending_message, short_warning, teach
     from ftcot.validation import check_teacher_options
 
     options = teach_options(args)
     check_teacher_options({**options, "temperature": args.temperature})
+    _refuse_unknown_options(args.teacher, {k for k in (_parse_option(o)[0] for o in args.option)})
     if args.limit is not None and args.limit < 0:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
     if args.export:
