@@ -260,13 +260,19 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
                                               _pkg, _ver, cls, problem))
                     return
                 key = (_kind, obj.name)  # type: ignore[attr-defined]
-                if key in found:
-                    other = found[key].package
-                    raise UserError(
-                        f"{_kind} {obj.name!r} is registered by both {other!r} and {_pkg!r}: "  # type: ignore[attr-defined]
-                        f"uninstall one, or limit loading with FTCOT_LOAD_PLUGINS"
-                    )
-                found[key] = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
+                mine = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
+                if key in found and found[key].cls is not obj:
+                    # a name taken twice: the built-in (else the first) keeps it, the other is skipped
+                    kept, dropped = found[key], mine
+                    if _pkg == BUILTIN_PACKAGE and kept.package != BUILTIN_PACKAGE:
+                        kept, dropped = mine, kept
+                    problem = (f"{_kind} {obj.name!r} is also registered by {kept.package!r}; "  # type: ignore[attr-defined]
+                               f"rename it (or limit loading with FTCOT_LOAD_PLUGINS)")
+                    loaded.warnings.append(f"plugin package {dropped.package!r}: {problem}; skipped")
+                    skipped.append(PluginInfo(_kind, dropped.name, dropped.package, dropped.version, dropped.cls, problem))
+                    found[key] = kept
+                    return
+                found[key] = mine
 
             try:
                 impl.function(register=register)
