@@ -282,6 +282,11 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
                 loaded.warnings.append(f"plugin package {package!r}: its hook {impl.function.__name__} "
                                        f"failed: {type(exc).__name__}: {exc}; skipped")
     for plugin_name, module in loaded.modules.items():
+        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
+        if unmarked_among_marked:  # the marked hooks ran; these were never called
+            loaded.warnings.append(f"plugin package {loaded.owners[plugin_name][0]!r}: "
+                                   f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import "
+                                   f"hookimpl), so it was never called")
         if not counts.get(plugin_name):
             package = loaded.owners[plugin_name][0]
             unmarked = _unmarked_hooks(module)

@@ -40,6 +40,10 @@ MISTAKES = {
                   "unknown hook ftcot_register_task: did you mean ftcot_register_tasks?"),
     "no-hookimpl": (TASK + "def ftcot_register_tasks(register):\n    register(Digits)\n",
                     "registers nothing: ftcot_register_tasks lacks @hookimpl"),
+    "one-hook-unmarked": (TASK + "class Tsv(Reporter):\n    name = 'tsv3'\n    def render(self, board):\n"
+                          "        return ''\n\n@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n\n"
+                          "def ftcot_register_reporters(register):\n    register(Tsv)\n",
+                          "ftcot_register_reporters lacks @hookimpl"),
     "name-clash": (TASK.replace('name = "digits"', 'name = "coin_flip"') + "@hookimpl\ndef ftcot_register_tasks("
                    "register):\n    register(Digits)\n", "task 'coin_flip' is also registered by 'ftcot'; rename it"),
 }
