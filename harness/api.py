@@ -25,7 +25,7 @@ from ftcot.hookspecs import Register
 from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
 from ftcot.secrets import Redactor, describe, public_address
-from ftcot.specs import Param
+from ftcot.specs import Param, parse_params
 from ftcot.store import content_key
 
 __all__ = [
@@ -63,5 +63,6 @@ __all__ = [
     "content_key",
     "describe",
     "hookimpl",
+    "parse_params",
     "public_address",
 ]

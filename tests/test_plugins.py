@@ -153,3 +153,28 @@ def test_registering_an_installed_plugin_again_in_a_test_is_harmless() -> None:
     cls = registry().get("task", "coin_flip").cls
     with registered(cls) as reg:  # as a test does with its own package installed
         assert reg.get("task", "coin_flip").cls is cls and not reg.warnings
+
+
+def test_a_teacher_argument_with_options_parses_as_the_guide_shows() -> None:
+    from ftcot.api import Param, Teacher, UserError, parse_params
+    from ftcot.registry import create
+    from ftcot.testing import registered
+
+    class Prefixed(Teacher):
+        name = "prefixed"
+        params = (Param("prefix", str, "", "text before each rationale"), Param("tries", int, 1, "tries"))
+
+        @classmethod
+        def from_spec(cls, argument=None, **options):
+            model, _, rest = (argument or "").partition(",")
+            return cls(model=model, options={**options, **parse_params(rest, cls.params, f"teacher {cls.name}")})
+
+        def run(self, jobs, sink, generation):
+            pass
+
+    with registered(Prefixed):
+        teacher = create("teacher", "prefixed:m1,prefix=Q,tries=3")
+        assert (teacher.model, teacher.option("prefix"), teacher.option("tries")) == ("m1", "Q", 3)
+        for bad, says in (("prefixed:m1,tries=x", "tries"), ("prefixed:m1,prefix=a,prefix=b", "given twice")):
+            with pytest.raises(UserError, match=says):
+                create("teacher", bad)
