@@ -24,7 +24,8 @@ from ftcot.errors import UserError
 from ftcot.hookspecs import Register
 from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
-from ftcot.specs import Param
+from ftcot.secrets import Redactor, describe, public_address
+from ftcot.specs import Param, parse_params
 from ftcot.store import content_key
 from ftcot.tables import legend, number_column, short_names, text_column
 
@@ -48,6 +49,7 @@ __all__ = [
     "Leaderboard",
     "Param",
     "RawFile",
+    "Redactor",
     "Register",
     "Reporter",
     "Row",
@@ -60,9 +62,12 @@ __all__ = [
     "UserError",
     "check_claims",
     "content_key",
+    "describe",
     "hookimpl",
     "legend",
     "number_column",
+    "parse_params",
+    "public_address",
     "short_names",
     "text_column",
 ]

@@ -195,10 +195,16 @@ def task_fingerprints(tasks: list[str], data_dir: Path) -> tuple[dict[str, str |
 def spec_of(cell: CellResult) -> dict[str, Any]:
     """The ``CellSpec`` dict a stored cell was run from: ``extra["spec"]`` when the pipeline kept
     it, else rebuilt from the cell's own fields (defaults for the rest)."""
+    from ftcot.pipeline import CellSpec, public_student, public_teacher_options
+
     spec = cell.extra.get("spec") if isinstance(cell.extra, dict) else None
-    if isinstance(spec, dict):
-        return dict(spec)
-    from ftcot.pipeline import CellSpec
+    if isinstance(spec, dict):  # a store written before addresses were made public is cleaned here
+        spec = dict(spec)
+        if isinstance(spec.get("student"), str):
+            spec["student"] = public_student(spec["student"])
+        if isinstance(spec.get("teacher_options"), dict):
+            spec["teacher_options"] = public_teacher_options(spec["teacher_options"])
+        return spec
 
     return CellSpec(task=cell.task, teacher=cell.teacher, student=cell.student, method=cell.method,
                     degree=cell.degree, seed=cell.seed, report_epoch=cell.report_epoch).to_dict()
@@ -333,7 +339,11 @@ def gather(baseline: Baseline, store: Store, data_dir: Path, run: bool = True, p
 
 
 def _failed(spec: dict[str, Any], scoring: str, error: str) -> CellResult:
+    from ftcot.pipeline import public_student
+
     fields = {k: spec[k] for k in SPEC_FIELDS if k in spec}
+    if isinstance(fields.get("student"), str):
+        fields["student"] = public_student(fields["student"])
     return CellResult(**fields, scoring=scoring, status="failed", error=error)
 
 

@@ -18,11 +18,20 @@ from pathlib import Path
 from ftcot import __version__, commands
 from ftcot.context import Context
 from ftcot.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UserError
-from ftcot.settings import SCORING_RULES, Settings, default_data_dir, default_store_path
+from ftcot.settings import SCORING_RULES, Settings, check_environment, default_data_dir, default_store_path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with secrets removed from the usage errors it echoes (an address with a key)."""
+
+    def error(self, message: str):
+        from ftcot.secrets import Redactor
+
+        super().error(Redactor()(message))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ftcot",
         description="Benchmark harness for chain-of-thought distillation (Fine-tune-CoT).",
     )
@@ -42,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for stream in (sys.stdout, sys.stderr):  # an ASCII terminal (PYTHONIOENCODING=ascii) gets "?" for "…"
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -55,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ctx = Context(settings, json_output=bool(getattr(args, "json", False)))
     try:
+        check_environment()
         result = args.func(ctx, args)
     except UserError as exc:
         return _fail(str(exc), exc.exit_status)
@@ -62,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted; work finished so far is in the store, run the command again to resume",
                      EXIT_INTERRUPTED)
     except sqlite3.DatabaseError as exc:
-        return _fail(f"the store {settings.store_path} cannot be read ({exc}): it is damaged or not an ftcot "
-                     f"store; restore it from a backup or pass another --store PATH", EXIT_ERROR)
+        from ftcot.store import store_problem
+
+        return _fail(store_problem(settings.store_path, exc), EXIT_ERROR)
     except MemoryError:
         return _fail("out of memory: ask for fewer examples or a smaller model", EXIT_ERROR)
     except OSError as exc:
@@ -86,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str, status: int) -> int:
-    """Print one ``error:`` line (later lines of ``message`` indented under it)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print one ``error:`` line (later lines of ``message`` indented under it), secrets removed."""
+    from ftcot.secrets import Redactor
+
+    print(f"error: {Redactor()(message)}", file=sys.stderr)
     return status
 
 

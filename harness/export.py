@@ -27,7 +27,8 @@ from typing import Any
 from ftcot import __version__
 from ftcot import formatting as fmt
 from ftcot.errors import UserError
-from ftcot.fileio import atomic_file, write_json_atomic
+from ftcot.fileio import check_output, write_output
+from ftcot.pipeline.cell import public_student, public_teacher_options
 from ftcot.records import CellResult, Example, Prediction
 
 SCHEMA = "ftcot-results/1"
@@ -99,7 +100,7 @@ def rationale_of(method: str, output: str) -> str | None:
 def cell_name(result: CellResult, key: str) -> str:
     """A folder name for a cell: readable fields and the start of its key."""
     spec = result.extra.get("spec", {})
-    parts = [result.task.partition(":")[0], result.student, result.method]
+    parts = [result.task.partition(":")[0], public_student(result.student), result.method]
     if result.method == fmt.FINE_TUNE_COT:
         parts += [result.teacher, f"D{result.degree}"]
     parts.append(f"seed{result.seed}")
@@ -135,9 +136,9 @@ def results_document(cell: ExportedCell, samples_file: str) -> dict[str, Any]:
         "schema": SCHEMA,
         "cell_key": cell.key,
         "config": {
-            "task": result.task, "teacher": result.teacher, "student": result.student, "method": result.method,
-            "degree": result.degree, "seed": result.seed, "training": spec.get("training", {}),
-            "teacher_options": spec.get("teacher_options", {}), "filters": spec.get("filters", []),
+            "task": result.task, "teacher": result.teacher, "student": public_student(result.student),
+            "method": result.method, "degree": result.degree, "seed": result.seed, "training": spec.get("training", {}),
+            "teacher_options": public_teacher_options(spec.get("teacher_options") or {}), "filters": spec.get("filters", []),
             "report_epoch": result.report_epoch, "split": spec.get("split", "default"), "scoring": result.scoring,
             "epoch": result.epoch, "train_samples": result.train_samples,
         },
@@ -183,23 +184,56 @@ def _git_commit() -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def export_cells(cells: Iterable[ExportedCell], out: Path) -> list[Path]:
-    """Write every cell's folder and the summary ``results.json``; returns the cell folders."""
+def _is_results(content: bytes) -> bool:
+    """Whether a file is a results JSON of an ftcot export (which a new export may replace)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("schema") == SCHEMA
+
+
+def _is_samples(content: bytes) -> bool:
+    """Whether a file is the per-sample JSONL of an ftcot export."""
+    first = content.split(b"\n", 1)[0]
+    try:
+        row = json.loads(first) if first.strip() else {}
+    except ValueError:
+        return False
+    return isinstance(row, dict) and {"doc_id", "doc_hash", "target_hash"} <= set(row)
+
+
+def export_cells(cells: Iterable[ExportedCell], out: Path, store: Path | None = None) -> list[Path]:
+    """Write every cell's folder and the summary ``results.json``; returns the cell folders.
+    Every path is checked first (``check_output``): nothing is written when one of them is a
+    file ftcot did not write, or the store."""
     out = Path(out)
-    folders, summary = [], []
-    for cell in cells:
+    planned: list[tuple[Path, str, Any]] = []  # (path, what, owned)
+    chosen = list(cells)
+    for cell in chosen:
         folder = out / cell_name(cell.result, cell.key)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_file(folder / "samples.jsonl", "w") as fh:
-            for row in sample_rows(cell):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        planned += [(folder / "samples.jsonl", "export samples", _is_samples),
+                    (folder / "results.json", "export results", _is_results)]
+    planned.append((out / "results.json", "export summary", _is_results))
+    for path, what, owned in planned:
+        check_output(path, what, store, owned)
+    folders, summary = [], []
+    for cell in chosen:
+        folder = out / cell_name(cell.result, cell.key)
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample_rows(cell))
+        write_output(folder / "samples.jsonl", lines, "export samples", store, _is_samples)
         document = results_document(cell, "samples.jsonl")
-        write_json_atomic(folder / "results.json", document)
+        write_output(folder / "results.json", _json(document), "export results", store, _is_results)
         summary.append({**document, "samples": f"{folder.name}/samples.jsonl"})
         folders.append(folder)
-    write_json_atomic(out / "results.json", {"schema": SCHEMA, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                             "versions": {"ftcot": __version__, **_library_versions()}, "cells": summary})
+    write_output(out / "results.json", _json({"schema": SCHEMA, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                              "versions": {"ftcot": __version__, **_library_versions()},
+                                              "cells": summary}), "export summary", store, _is_results)
     return folders
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=1, sort_keys=True)
 
 
 def read_export(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

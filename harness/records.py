@@ -128,7 +128,8 @@ class CellResult(Record):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-BATCH_DONE_STATUSES = ("completed", "failed", "expired", "cancelled")  # a provider batch that will not change
+BATCH_ABANDONED = "abandoned"  # given up with `ftcot batches --abandon` (the provider lost it)
+BATCH_DONE_STATUSES = ("completed", "failed", "expired", "cancelled", BATCH_ABANDONED)  # a batch that will not change
 BATCH_SUBMITTING = "submitting"  # input file uploaded, batch maybe not created yet: ``id`` is the file's id
 
 

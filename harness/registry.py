@@ -260,13 +260,19 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
                                               _pkg, _ver, cls, problem))
                     return
                 key = (_kind, obj.name)  # type: ignore[attr-defined]
-                if key in found:
-                    other = found[key].package
-                    raise UserError(
-                        f"{_kind} {obj.name!r} is registered by both {other!r} and {_pkg!r}: "  # type: ignore[attr-defined]
-                        f"uninstall one, or limit loading with FTCOT_LOAD_PLUGINS"
-                    )
-                found[key] = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
+                mine = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
+                if key in found and found[key].cls is not obj:
+                    # a name taken twice: the built-in (else the first) keeps it, the other is skipped
+                    kept, dropped = found[key], mine
+                    if _pkg == BUILTIN_PACKAGE and kept.package != BUILTIN_PACKAGE:
+                        kept, dropped = mine, kept
+                    problem = (f"{_kind} {obj.name!r} is also registered by {kept.package!r}; "  # type: ignore[attr-defined]
+                               f"rename it (or limit loading with FTCOT_LOAD_PLUGINS)")
+                    loaded.warnings.append(f"plugin package {dropped.package!r}: {problem}; skipped")
+                    skipped.append(PluginInfo(_kind, dropped.name, dropped.package, dropped.version, dropped.cls, problem))
+                    found[key] = kept
+                    return
+                found[key] = mine
 
             try:
                 impl.function(register=register)
@@ -276,6 +282,11 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
                 loaded.warnings.append(f"plugin package {package!r}: its hook {impl.function.__name__} "
                                        f"failed: {type(exc).__name__}: {exc}; skipped")
     for plugin_name, module in loaded.modules.items():
+        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
+        if unmarked_among_marked:  # the marked hooks ran; these were never called
+            loaded.warnings.append(f"plugin package {loaded.owners[plugin_name][0]!r}: "
+                                   f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import "
+                                   f"hookimpl), so it was never called")
         if not counts.get(plugin_name):
             package = loaded.owners[plugin_name][0]
             unmarked = _unmarked_hooks(module)

@@ -42,6 +42,7 @@ ft-cot   ``-->``                      the whole text
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -146,6 +147,8 @@ def _canonical_number(raw: str) -> str:
     try:
         value = float(raw)
     except ValueError:
+        return raw
+    if not math.isfinite(value):  # more digits than a float holds: compared as written
         return raw
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))

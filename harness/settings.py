@@ -27,6 +27,17 @@ def default_store_path() -> Path:
     return Path(env) if env else DEFAULT_STORE
 
 
+def check_environment() -> None:
+    """UserError for an ftcot environment variable that cannot be used (``FTCOT_THREADS=abc``),
+    before a command does any work."""
+    from ftcot.errors import UserError
+
+    threads = os.environ.get("FTCOT_THREADS", "").strip()
+    if threads and not (threads.isdigit() and int(threads) >= 1):
+        raise UserError(f"FTCOT_THREADS must be an integer >= 1 (threads per training process), got {threads!r}: "
+                        "fix or unset it")
+
+
 @dataclass
 class Settings:
     """What every command is given."""

@@ -107,6 +107,8 @@ def parse_params(text: str | None, params: tuple[Param, ...], what: str,
     known = ", ".join([*by_name, *extra]) or "none"
     values: dict[str, Any] = {}
     for name, raw in split_assignments(text or "", f"{what} (parameters: {known})"):
+        if name in values:
+            raise UserError(f"{what}: parameter {name!r} is given twice; give it once")
         if name in extra:
             values[name] = raw
         elif name in by_name:

@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ftcot.errors import UserError
-from ftcot.records import BatchRecord, CellResult, Completion, Prediction
+from ftcot.records import BATCH_ABANDONED, BatchRecord, CellResult, Completion, Prediction, Record
 
 SCHEMA_VERSION = 2
+R = TypeVar("R", bound=Record)
 
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -53,6 +54,24 @@ CREATE TABLE IF NOT EXISTS artifacts (
 _MIGRATIONS: dict[int, str] = {1: _BATCHES_SCHEMA}  # 2: provider batch jobs (``batches``)
 
 
+def store_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """What went wrong with the store, in one line: locked by another process, not writable,
+    disk full (the data intact in each), or damaged."""
+    text = str(exc).lower()
+    intact = "the results already stored are intact"
+    if "locked" in text or "busy" in text:
+        return (f"the store {path} is locked by another process (waited 60 s): {intact}; run again when it "
+                f"finishes, or pass another --store PATH")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return f"the store {path} (or its folder) is not writable ({exc}): {intact}; fix its permissions or pass another --store PATH"
+    if "disk" in text and "full" in text:
+        return f"the disk holding the store {path} is full: {intact}; free some space and run again"
+    if "unable to open" in text:
+        return f"cannot open store {path} ({exc}): it is a folder, or its folder is missing or not writable; pass another --store PATH"
+    return (f"cannot read store {path} ({exc}): it is damaged or not an ftcot store; restore it from a backup "
+            f"or pass another --store PATH")
+
+
 def content_key(*parts: Any) -> str:
     """A stable sha256 hex digest of JSON-serialisable parts (dict keys sorted)."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -77,20 +96,20 @@ class Store:
             self._refuse_foreign()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.OperationalError) as exc:
+        except OSError as exc:
             raise UserError(f"cannot open store {self.path}: {exc}; pass another --store PATH") from None
+        except sqlite3.OperationalError as exc:
+            raise UserError(store_problem(self.path, exc)) from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
-                            f"restore it from a backup or pass another --store PATH") from None
+            raise UserError(store_problem(self.path, exc)) from None
         self._lock = threading.RLock()
         try:
             self._prepare_schema()
         except sqlite3.DatabaseError as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()
-            raise UserError(f"cannot read store {self.path} ({exc}): it is damaged or not an ftcot store; "
-                            f"restore it from a backup or pass another --store PATH") from None
+            raise UserError(store_problem(self.path, exc)) from None
 
     # -- schema ---------------------------------------------------------------------------
     def _prepare_schema(self) -> None:
@@ -195,14 +214,14 @@ class Store:
             chunk = keys[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for key, data in self._read(f"SELECT key, data FROM completions WHERE key IN ({marks})", chunk):
-                found[key] = Completion.from_json(data)
+                found[key] = self._decode(Completion, data, "completions")
         return found
 
     def completions(self, task: str | None = None, teacher: str | None = None) -> list[Completion]:
         """Every stored completion, optionally of one task and/or teacher, in a stable order."""
         where, params = _where(task=task, teacher=teacher)
         rows = self._read(f"SELECT data FROM completions{where} ORDER BY task, teacher, sample_index, idx", params)
-        return [Completion.from_json(r[0]) for r in rows]
+        return [self._decode(Completion, r[0], "completions") for r in rows]
 
     def completion_cost(self, task: str, teacher: str) -> float:
         """Total USD of the stored completions of one task and teacher."""
@@ -210,6 +229,21 @@ class Store:
             "SELECT COALESCE(SUM(json_extract(data, '$.cost_usd')), 0) FROM completions "
             "WHERE task=? AND teacher=?", (task, teacher))
         return float(rows[0][0] or 0.0)
+
+    def _decode(self, record: type[R] | None, data: str, table: str) -> Any:
+        """A stored row's JSON as ``record`` (None: as is); a damaged row is a UserError naming it."""
+        try:
+            value = json.loads(data)
+            if record is None:
+                return value
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            return record.from_dict(value)
+        except (ValueError, TypeError) as exc:
+            raise UserError(
+                f"the store {self.path} holds a damaged row in its {table} table ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:120]}); the other rows are intact: delete that row with the "
+                f"sqlite3 tool, or restore the store from a backup") from None
 
     # -- predictions ----------------------------------------------------------------------
     def put_predictions(self, run_key: str, predictions: Iterable[Prediction]) -> None:
@@ -219,7 +253,7 @@ class Store:
 
     def predictions(self, run_key: str) -> list[Prediction]:
         rows = self._read("SELECT data FROM predictions WHERE run_key=? ORDER BY sample_index", (run_key,))
-        return [Prediction.from_json(r[0]) for r in rows]
+        return [self._decode(Prediction, r[0], "predictions") for r in rows]
 
     # -- cells ----------------------------------------------------------------------------
     def put_cell(self, key: str, cell: CellResult) -> None:
@@ -232,7 +266,7 @@ class Store:
 
     def get_cell(self, key: str) -> CellResult | None:
         rows = self._read("SELECT data FROM cells WHERE key=?", (key,))
-        return CellResult.from_json(rows[0][0]) if rows else None
+        return self._decode(CellResult, rows[0][0], "cells") if rows else None
 
     def get_cells(self, keys: Iterable[str]) -> dict[str, CellResult]:
         keys = list(keys)
@@ -241,14 +275,14 @@ class Store:
             chunk = keys[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for key, data in self._read(f"SELECT key, data FROM cells WHERE key IN ({marks})", chunk):
-                found[key] = CellResult.from_json(data)
+                found[key] = self._decode(CellResult, data, "cells")
         return found
 
     def cells(self, **filters: Any) -> list[CellResult]:
         """Stored cells matching column filters (task, teacher, student, method, degree, seed, status)."""
         where, params = _where(**filters)
         rows = self._read(f"SELECT data FROM cells{where} ORDER BY task, student, method, degree, seed", params)
-        return [CellResult.from_json(r[0]) for r in rows]
+        return [self._decode(CellResult, r[0], "cells") for r in rows]
 
     # -- provider batch jobs --------------------------------------------------------------
     def put_batch(self, batch: BatchRecord, replaces: str | None = None) -> None:
@@ -267,7 +301,18 @@ class Store:
         """Recorded batch jobs, oldest first; ``open_only``: those with results not yet taken."""
         where, params = _where(teacher=teacher, collected=0 if open_only else None)
         rows = self._read(f"SELECT data FROM batches{where} ORDER BY created, id", params)
-        return [BatchRecord.from_json(r[0]) for r in rows]
+        return [self._decode(BatchRecord, r[0], "batches") for r in rows]
+
+    def abandon_batch(self, batch_id: str) -> BatchRecord:
+        """Give up a recorded batch (the provider lost it): nothing left to collect from it, so the
+        completions it would have answered are missing again. UserError for an unknown id."""
+        rows = self._read("SELECT data FROM batches WHERE id=?", (batch_id,))
+        if not rows:
+            raise UserError(f"no batch {batch_id!r} is recorded in the store {self.path}; `ftcot batches` lists them")
+        batch: BatchRecord = self._decode(BatchRecord, rows[0][0], "batches")
+        batch.status, batch.pending, batch.carried = BATCH_ABANDONED, [], {}
+        self.put_batch(batch)
+        return batch
 
     # -- artifacts: any other JSON document, by kind and key ------------------------------
     def put_artifact(self, kind: str, key: str, data: Any) -> None:
@@ -279,11 +324,11 @@ class Store:
 
     def get_artifact(self, kind: str, key: str) -> Any | None:
         rows = self._read("SELECT data FROM artifacts WHERE kind=? AND key=?", (kind, key))
-        return json.loads(rows[0][0]) if rows else None
+        return self._decode(None, rows[0][0], "artifacts") if rows else None
 
     def artifacts(self, kind: str) -> dict[str, Any]:
         rows = self._read("SELECT key, data FROM artifacts WHERE kind=? ORDER BY key", (kind,))
-        return {key: json.loads(data) for key, data in rows}
+        return {key: self._decode(None, data, "artifacts") for key, data in rows}
 
 
 def _schema_version(path: Path, value: Any) -> int:

@@ -58,6 +58,10 @@ class TrainingSettings(_Checked):
         return value
 
 
+MAX_SEED = 2**32 - 1  # the widest range every seeded library (torch, numpy, providers) takes
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
 class TeacherOptions(_Checked):
     """Teacher options the built-in teachers read; a plugin's own further options pass through."""
 
@@ -86,7 +90,7 @@ class TeacherOptions(_Checked):
     input_cost_per_token: NonNegativeFloat | None = None
     output_cost_per_token: NonNegativeFloat | None = None
     batch_size: PositiveInt | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     tensor_parallel_size: PositiveInt | None = None
     device: str | None = None
     progress: bool | None = None
@@ -100,7 +104,7 @@ class CellSettings(_Checked):
     student: Annotated[str, Field(min_length=1)]
     method: str
     degree: PositiveInt = 1
-    seed: int = 0
+    seed: Seed = 0
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     teacher_options: TeacherOptions = Field(default_factory=TeacherOptions)
     filters: tuple[str, ...] | list[str] = ("correct",)

@@ -10,28 +10,45 @@ keeps the file, job and model ids as soon as each exists, so a killed run polls 
 instead of paying again; before creating a job, the provider's job list is searched for one on the
 same file. Evaluation calls the completions (or chat) endpoint of the fine-tuned model.
 
-Options (none changes the student's key): ``api_base`` (default ``$OPENAI_API_BASE`` or the
+Options: ``api_base`` (default ``$OPENAI_API_BASE`` or the
 provider's), ``max_cost`` (USD for this model's training and evaluation together),
 ``train_cost_per_token`` (default: OpenAI's published training price where known),
 ``input_cost_per_token``/``output_cost_per_token`` (evaluation; default: litellm's cost map for
 ``ft:<base>``), ``chat`` (``true``/``false``; default from the model name), ``poll`` (seconds
 between status checks, default 30), ``concurrency`` (evaluation requests in flight, default 8).
-The API key comes from ``$OPENAI_API_KEY`` only; it is never written anywhere.
+``api_base``, ``max_cost``, ``poll`` and ``concurrency`` do not change the result: they are left out
+of the cell's key, its leaderboard label and the store. The API key comes from ``$OPENAI_API_KEY``
+only; it is never written anywhere, and every provider error is redacted (``ftcot.api.describe``)
+and reported as one line.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
+import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from ftcot.api import META_FILE, EpochCallback, Student, StudentModel, TrainConfig, UserError
+from ftcot.api import (
+    META_FILE,
+    EpochCallback,
+    Redactor,
+    Student,
+    StudentModel,
+    TrainConfig,
+    UserError,
+    describe,
+    public_address,
+)
 from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.specs import split_assignments
+from ftcot.specs import flag, split_assignments
 
 LEDGER = "provider-job.json"
 TRAIN_FILE = "train.jsonl"
@@ -43,9 +60,14 @@ TRAIN_PRICES = {"babbage-002": 0.4e-6, "davinci-002": 6e-6, "gpt-3.5-turbo": 8e-
 # the paper's sizes of the original GPT-3 models (parameters); 0 where a provider does not say
 PARAMETERS = {"ada": 350_000_000, "babbage": 1_300_000_000, "curie": 6_700_000_000, "davinci": 175_000_000_000}
 FINISHED = ("succeeded", "failed", "cancelled")
+OPERATIONAL = frozenset({"api_base", "max_cost", "poll", "concurrency"})  # how it runs, not what it yields
 _OPTIONS: dict[str, Any] = {"api_base": str, "max_cost": float, "train_cost_per_token": float,
                             "input_cost_per_token": float, "output_cost_per_token": float, "poll": float,
-                            "concurrency": int, "chat": lambda v: v.lower() in ("1", "true", "yes", "on")}
+                            "concurrency": int, "chat": lambda v: flag(v, "openai option chat")}
+# the lowest value of each numeric option (all must be finite): checked before any request
+_MINIMUM: dict[str, tuple[float, bool]] = {  # name -> (bound, whether the bound itself is allowed)
+    "max_cost": (0.0, True), "train_cost_per_token": (0.0, True), "input_cost_per_token": (0.0, True),
+    "output_cost_per_token": (0.0, True), "poll": (0.0, False), "concurrency": (1, True)}
 
 
 def _litellm() -> Any:
@@ -57,6 +79,7 @@ def _litellm() -> Any:
 class ProviderStudent(Student):
     name = "openai"
     description = "a model fine-tuned through OpenAI's fine-tuning API (the paper's GPT-3 students), via litellm"
+    operational_options = OPERATIONAL
 
     def __init__(self, base: str, options: dict[str, Any]):
         self.base = base
@@ -72,14 +95,44 @@ class ProviderStudent(Student):
         for name, raw in split_assignments(rest, f"bad openai option (NAME one of {', '.join(_OPTIONS)})"):
             if name not in _OPTIONS:
                 raise UserError(f"bad openai option {name!r}: NAME is one of {', '.join(_OPTIONS)}")
+            if name in options:
+                raise UserError(f"bad openai option {name!r}: given twice; give it once")
             try:
                 options[name] = _OPTIONS[name](raw)
             except ValueError:
                 raise UserError(f"bad openai option {name}={raw!r}: not a number") from None
+            _check_option(name, options[name])
         return cls(base.strip(), options)
+
+    def check_config(self, config: TrainConfig) -> None:
+        """The provider trains for whole epochs: a step budget cannot be passed on."""
+        if config.lora:
+            raise UserError(f"student {self.key} is fine-tuned by the provider: remove the lora setting")
+        if config.max_steps:
+            raise UserError(f"student {self.key} is fine-tuned by the provider, which counts epochs, not steps: "
+                            f"remove max_steps (--max-steps) and give epochs (--epochs)")
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         return ProviderStudentModel(self.base, self.options, key=self.key)
+
+
+def _check_option(name: str, value: Any) -> None:
+    """UserError for a value no request should be made with (nan, a negative price, poll <= 0, ...)."""
+    if name == "api_base":
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if not host or parts.scheme not in ("http", "https"):
+            raise UserError(f"bad openai option api_base={public_address(value)!r}: write http(s)://HOST[:PORT]/v1")
+        return
+    if name not in _MINIMUM:
+        return
+    bound, inclusive = _MINIMUM[name]
+    if not math.isfinite(value) or value < bound or (value == bound and not inclusive):
+        word = ">=" if inclusive else ">"
+        raise UserError(f"bad openai option {name}={value!r}: it must be a finite number {word} {bound:g}")
 
 
 class ProviderStudentModel(StudentModel):
@@ -107,6 +160,19 @@ class ProviderStudentModel(StudentModel):
                 options["api_key"] = "EMPTY"  # a local OpenAI-compatible server takes any key
         return options
 
+    @contextlib.contextmanager
+    def _provider(self, what: str) -> Iterator[None]:
+        """Any error of the provider calls inside, as one redacted line (a user error)."""
+        try:
+            yield
+        except UserError:
+            raise
+        except Exception as exc:
+            redact = Redactor(os.environ.get("OPENAI_API_KEY"),
+                              addresses=(self.options.get("api_base"), os.environ.get("OPENAI_API_BASE")))
+            raise UserError(f"student {self.key}: {what} failed ({describe(exc, redact)}); "
+                            "check api_base, the model name and $OPENAI_API_KEY") from None
+
     def _train_price(self) -> float:
         price = self.options.get("train_cost_per_token", TRAIN_PRICES.get(self.base))
         if price is None:
@@ -118,8 +184,7 @@ class ProviderStudentModel(StudentModel):
               on_epoch: EpochCallback | None = None, progress: bool = True) -> None:
         if not pairs:
             raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
-        if config.lora:
-            raise UserError(f"student {self.key} is fine-tuned by the provider: remove the lora setting")
+        ProviderStudent(self.base, self.options).check_config(config)
         folder = Path(checkpoint_dir)
         folder.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(self._record(s, t), ensure_ascii=False) for s, t in pairs]
@@ -138,15 +203,17 @@ class ProviderStudentModel(StudentModel):
             self._check_budget(estimate, "training (estimated)")
             if not ledger.get("file_id"):
                 (folder / TRAIN_FILE).write_bytes(data)
-                with open(folder / TRAIN_FILE, "rb") as fh:
+                with open(folder / TRAIN_FILE, "rb") as fh, self._provider("uploading the training file"):
                     uploaded = lib.create_file(file=fh, purpose="fine-tune", **call)
                 ledger["file_id"] = uploaded.id
                 write_json_atomic(ledger_path, ledger)
-            ledger["job_id"] = self._existing_job(lib, call, ledger) or lib.create_fine_tuning_job(
-                model=self.base, training_file=ledger["file_id"], hyperparameters=hyper, seed=seed,
-                suffix=f"ftcot-{digest[:8]}", **call).id
+            with self._provider("creating the fine-tuning job"):
+                ledger["job_id"] = self._existing_job(lib, call, ledger) or lib.create_fine_tuning_job(
+                    model=self.base, training_file=ledger["file_id"], hyperparameters=hyper, seed=seed,
+                    suffix=f"ftcot-{digest[:8]}", **call).id
             write_json_atomic(ledger_path, ledger)
-        job = self._wait(lib, call, ledger["job_id"])
+        with self._provider(f"polling fine-tuning job {ledger['job_id']} (a rerun polls it again)"):
+            job = self._wait(lib, call, ledger["job_id"])
         if job.status != "succeeded":
             ledger["failed_jobs"] = [*ledger.get("failed_jobs", []), ledger.pop("job_id")]
             write_json_atomic(ledger_path, ledger)
@@ -232,7 +299,7 @@ class ProviderStudentModel(StudentModel):
 
         out: list[str] = []
         workers = max(1, int(self.options.get("concurrency", 8)))
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool, self._provider(f"evaluating {model}"):
             for start in range(0, len(prompts), workers):
                 self._check_budget(0.0, "evaluation")
                 for text, cost in pool.map(ask, prompts[start : start + workers]):
@@ -244,8 +311,11 @@ class ProviderStudentModel(StudentModel):
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        options = {k: v for k, v in self.options.items() if k not in OPERATIONAL}
+        if self.options.get("api_base"):  # where the fine-tuned model lives, without credentials
+            options["api_base"] = public_address(self.options["api_base"])
         meta = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "key": self.key, "base": self.base,
-                "model": self.model, "options": self.options,
+                "model": self.model, "options": options,
                 "train_cost_usd": self.train_cost_usd, "history": self.history, "info": self.describe(),
                 "parameter_count": self.parameter_count}
         (path / META_FILE).write_text(json.dumps(meta, indent=2))

@@ -35,9 +35,13 @@ def set_threads(threads: int | None = None) -> None:
     value = threads if threads is not None else os.environ.get("FTCOT_THREADS")
     if value in (None, ""):
         return
-    n = int(value)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
     if n < 1:
-        raise UserError(f"threads must be >= 1, got {n}")
+        where = "" if threads is not None else " ($FTCOT_THREADS)"
+        raise UserError(f"threads{where} must be an integer >= 1, got {value!r}")
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 

@@ -74,7 +74,7 @@ class BatchRun:
         self.model = batch_model(teacher)
         self.wait = teacher.option("batch_wait")
         self.poll_s = teacher.option("batch_poll")
-        self.redact = retry.Redactor(teacher.options.get("api_key"))
+        self.redact = retry.Redactor(teacher.options.get("api_key"), addresses=(teacher.api_base,))
         options = teacher._request_options()
         self.call_options: dict[str, Any] = {k: options[k] for k in ("api_base", "api_key", "timeout") if k in options}
         self.call_options.update(custom_llm_provider="openai", max_retries=0)
@@ -364,6 +364,10 @@ class BatchRun:
                 raise
             except Exception as exc:
                 kind = retry.classify(exc)
+                if "batch_id" in kwargs and getattr(exc, "status_code", None) == 404:
+                    raise UserError(f"teacher {teacher.label}: the provider no longer knows batch {kwargs['batch_id']} "
+                                    f"({retry.describe(exc, self.redact)}); give it up with `ftcot batches --abandon "
+                                    f"{kwargs['batch_id']}` and run again (its requests are asked again)") from None
                 if kind in (retry.FATAL, retry.REJECTED) or attempt == teacher.max_tries:
                     raise UserError(f"teacher {teacher.label}: the batch API refused or failed "
                                     f"({retry.describe(exc, self.redact)}); what is done is stored, "

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError
+from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError, public_address
 from ftcot.event_loop import run_coroutine
 from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
@@ -202,7 +202,7 @@ class LiteLLMTeacher(Teacher):
     def place(self) -> str:
         """Where requests go: the provider and address (one concurrency budget each)."""
         provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
-        return f"{provider} {self.api_base or ''}".strip()
+        return f"{provider} {public_address(self.api_base or '')}".strip()
 
     def supports_n(self) -> bool:
         """Whether the provider takes ``n`` (several samples of one prompt in one request)."""
@@ -231,7 +231,7 @@ class LiteLLMTeacher(Teacher):
         run_coroutine(coro)  # the process's one loop: litellm's clients and logging worker are per loop
 
     async def _run_all(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
-        self._redact = retry.Redactor(self.options.get("api_key"))
+        self._redact = retry.Redactor(self.options.get("api_key"), addresses=(self.api_base,))
         self._pause_until = 0.0
         self._call_options = self._request_options()
         self._per_request = self.samples_per_request()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,26 @@ def resolve_path(template: str, task: Any) -> Path:
     return Path(text).expanduser()
 
 
+class _NotFinite(ValueError):
+    """A number a replay file cannot hold: NaN, Infinity, or too large for a float."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _loads(text: str) -> Any:
+    """JSON without NaN, Infinity or floats beyond a float's range (``_NotFinite``)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
 def read_entries(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(metadata, entries) of a CompletionDataset JSON or JSON-lines file."""
     try:
@@ -71,8 +92,10 @@ def read_entries(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError:
+            document = _loads(text)
+        except _NotFinite as exc:
+            raise UserError(f"replay file {path} holds the number {exc}: JSON numbers must be finite") from None
+        except ValueError:
             document = None  # perhaps JSON lines whose first line is an object
         if isinstance(document, dict) and "data" in document:
             data = document["data"]
@@ -92,9 +115,13 @@ def read_entries(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"replay file {path} line {number} is not valid JSON ({exc.msg})") from None
+            item = _loads(line)
+        except _NotFinite as exc:
+            raise UserError(f"replay file {path} line {number} holds the number {exc}: JSON numbers must be "
+                            f"finite") from None
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise UserError(f"replay file {path} line {number} is not valid JSON ({reason})") from None
         if not isinstance(item, dict):
             raise UserError(f"replay file {path} line {number} is not a JSON object")
         entries.append(item)
@@ -231,5 +258,5 @@ class ReplayTeacher(Teacher):
 def _int(value: Any, default: int | None) -> Any:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default

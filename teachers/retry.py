@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
-import os
 import random
-import re
 from collections.abc import Callable
+
+# the core's one redaction, used by every teacher and student
+from ftcot.secrets import Redactor as Redactor
+from ftcot.secrets import describe as describe
+from ftcot.secrets import one_line as one_line
 
 RATE_LIMITED = "rate_limited"
 TRANSIENT = "transient"
@@ -93,34 +96,3 @@ def backoff(attempt: int, base: float, draw: Callable[[], float] = random.random
     """Exponential backoff with jitter: a uniform draw in [d/2, d], d = base * 2**(attempt-1)."""
     delay = min(MAX_BACKOFF_S, base * 2 ** (attempt - 1))
     return delay / 2 + draw() * delay / 2
-
-
-_KEY_LIKE = re.compile(r"\b(sk|pk|key|api)[-_][A-Za-z0-9_\-]{12,}")
-
-
-class Redactor:
-    """Removes secrets (given API keys, ``*_API_KEY``/``*_TOKEN`` environment values) from text."""
-
-    def __init__(self, *secrets: str | None):
-        found = {s for s in secrets if s and len(s) >= 6}
-        for name, value in os.environ.items():
-            if name.endswith(("_API_KEY", "_TOKEN", "_SECRET", "_KEY")) and value and len(value) >= 6:
-                found.add(value)
-        self.secrets = sorted(found, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return _KEY_LIKE.sub("***", text)
-
-
-def one_line(text: str, redact: Redactor) -> str:
-    """``text`` on one short line (whitespace collapsed, at most 240 characters), secrets removed."""
-    message = " ".join(redact(text).split())
-    return message[:237] + "..." if len(message) > 240 else message
-
-
-def describe(exc: BaseException, redact: Redactor) -> str:
-    """One short line naming an error, with secrets removed."""
-    message = one_line(str(exc), redact)
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -11,6 +11,9 @@ changes, and completions for the fine-tuned model's name.
   ``fine_tuned_model``: the completion trained for the prompt when there is one, else a
   rationale and ``answers[question]`` in the paper's GPT-3 format.
 
+With ``refuse=True`` every request gets a 401 whose message echoes the key it was sent, as
+OpenAI's does.
+
 Events a test waits on (``threading.Event``, never a sleep): ``job_created`` and ``polled_running``
 (a client has seen its job running, so it has recorded the job id).
 """
@@ -55,6 +58,7 @@ class Job:
 class FineTuneServer:
     answers: dict[str, str] = field(default_factory=dict)
     hold: bool = False
+    refuse: bool = False
     files: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
@@ -110,8 +114,14 @@ class FineTuneServer:
         raw = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append((method, path if not path.startswith("/fine_tuning/jobs/") else "/fine_tuning/jobs/ID"))
+        key = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
         try:
+            if self.refuse:
+                raise PermissionError(key)
             status, payload = self._answer(method, path, raw, handler.headers.get("content-type", ""))
+        except PermissionError:
+            status, payload = 401, {"error": {"message": f"Incorrect API key provided: {key}",
+                                              "type": "invalid_request_error", "code": "invalid_api_key"}}
         except KeyError as exc:
             status, payload = 404, {"error": {"message": f"no such object {exc}", "type": "invalid_request_error"}}
         data = json.dumps(payload).encode()

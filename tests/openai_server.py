@@ -25,7 +25,7 @@ only on its first ``attempts`` tries (``attempts=None``: always), so a client th
 normal answer in the end. Kinds: ``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after
 ``slow_seconds``, later than a client's timeout), ``malformed`` (200 with broken JSON), ``drop``
 (closes the connection without an answer), ``empty`` (200 with no choices), and the client errors
-``400`` (a rejected request) and ``401`` (a bad API key).
+``400`` (a rejected request) and ``401`` (a bad API key; the message echoes the key given).
 
 Run it by hand: ``python tests/openai_server.py --port 8000 [--delay 0.5]``.
 """
@@ -281,7 +281,7 @@ class OpenAIServer:
                 if "/files" in route or "/batches" in route:
                     self._batch_route(method, route, query, headers, raw, writer)
                     continue
-                keep = await self._respond(method, route, raw, writer)
+                keep = await self._respond(method, route, raw, writer, headers.get("authorization", ""))
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
@@ -292,7 +292,8 @@ class OpenAIServer:
             except Exception:
                 pass
 
-    async def _respond(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def _respond(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter,
+                       authorization: str = "") -> bool:
         if method == "GET" and path.endswith("/models"):
             self._send(writer, 200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
             return True
@@ -320,13 +321,13 @@ class OpenAIServer:
             self.in_flight[step] += 1
             self.peak_in_flight[step] = max(self.peak_in_flight[step], self.in_flight[step])
         try:
-            return await self._answer(writer, body, prompt, identity, fault, chat)
+            return await self._answer(writer, body, prompt, identity, fault, chat, authorization)
         finally:
             with self._lock:
                 self.in_flight[step] -= 1
 
     async def _answer(self, writer: asyncio.StreamWriter, body: dict[str, Any], prompt: str, identity: str,
-                      fault: str | None, chat: bool) -> bool:
+                      fault: str | None, chat: bool, authorization: str = "") -> bool:
         if self.delay:
             await asyncio.sleep(self.delay)
         if fault == "429":
@@ -335,7 +336,10 @@ class OpenAIServer:
             return True
         if fault in ("500", "400", "401"):
             kinds = {"500": "server_error", "400": "invalid_request_error", "401": "authentication_error"}
-            self._send(writer, int(fault), {"error": {"message": f"fault {fault}", "type": kinds[fault]}})
+            message = f"fault {fault}"
+            if fault == "401":  # as OpenAI does, the refusal echoes the key it was given
+                message = f"Incorrect API key provided: {authorization.removeprefix('Bearer ')}"
+            self._send(writer, int(fault), {"error": {"message": message, "type": kinds[fault]}})
             return True
         if fault == "drop":
             writer.transport.abort()

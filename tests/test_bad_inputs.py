@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from ftcot.cli import main
-from ftcot.errors import EXIT_ERROR, EXIT_NOTHING_DONE, EXIT_USAGE
+from ftcot.commands.demo import demo_config_text
+from ftcot.errors import EXIT_ERROR, EXIT_NOTHING_DONE, EXIT_USAGE, UserError
+from ftcot.pipeline import CellSpec, cell_key
 from ftcot.records import CellResult
 from ftcot.store import Store
 
@@ -38,7 +40,9 @@ class Case:
     says: str = ""
     files: dict[str, str | bytes] = field(default_factory=dict)
     stdin: str | bytes | None = None
-    adds: str = ""  # a table the command may add rows to (failed completions are kept, with reasons)
+    adds: str = ""  # tables the command may add rows to, comma-separated (failed completions and cells are kept)
+    env: dict[str, str] = field(default_factory=dict)
+    sql: str = ""  # run on the store copy first (a damaged row)
 
 
 def teach(*extra: str, task: str = TASK) -> list[str]:
@@ -47,6 +51,22 @@ def teach(*extra: str, task: str = TASK) -> list[str]:
 
 def distill(*extra: str, task: str = TASK, student: str = STUDENT) -> list[str]:
     return ["distill", task, "--teacher", "oracle", "--student", student, "--max-steps", "2", *extra]
+
+
+def api_student(*options: str) -> str:
+    """The API-fine-tuned student at an address where nothing listens (no request may succeed)."""
+    return ",".join([f"openai:babbage-002,api_base={DEAD},train_cost_per_token=1e-6", *options])
+
+
+EXPORTED = CellSpec(task=TASK, teacher="none", student=STUDENT, method="zero-shot")  # the seeded store's exportable cell
+
+
+def exported_folder() -> str:
+    """The folder ``ftcot export`` writes the exportable cell into."""
+    from ftcot.export import cell_name
+
+    result = CellResult(task=TASK, teacher="none", student=STUDENT, method="zero-shot", extra={"spec": EXPORTED.to_dict()})
+    return cell_name(result, cell_key(EXPORTED, "paper"))
 
 
 def toml(body: str) -> dict[str, str]:
@@ -142,6 +162,9 @@ CASES = [
     Case("option-concurrency-string", teach("-o", 'concurrency="4"'), says="concurrency"),
     Case("option-concurrency-bool", teach("-o", "concurrency=true"), says="concurrency"),
     Case("option-without-value", teach("-o", "novalue"), says="NAME=VALUE"),
+    Case("option-unknown", teach("-o", "colour=red"), says="unknown option(s) colour"),
+    Case("option-unknown-litellm", ["teach", TASK, "--teacher", "litellm:openai/m", "--api-base", DEAD, "-o", "temprature=1"],
+         says="unknown option(s) temprature"),
     Case("option-empty-name", teach("-o", "=3"), says="NAME=VALUE"),
     Case("option-api-base-empty", teach("--api-base", ""), says="api_base"),
     Case("batch-with-oracle", teach("--batch"), says="does not run batch jobs"),
@@ -175,6 +198,9 @@ CASES = [
     Case("task-train-negative", teach(task="coin_flip:train=-1"), says="train"),
     Case("task-test-negative", teach(task="coin_flip:test=-4"), says="test"),
     Case("task-no-equals", teach(task="coin_flip:flips"), says="NAME=VALUE"),
+    Case("task-parameter-twice", teach(task="coin_flip:flips=2,flips=3,train=8,test=4"), says="given twice"),
+    Case("student-parameter-twice", distill(student="tiny-gpt2:layers=1,layers=2"), says="given twice"),
+    Case("openai-option-twice", distill("--epochs", "1", student=api_student("poll=1", "poll=2")), says="given twice"),
     Case("task-preset-unknown", teach(task="tracking_shuffled_objects:preset=nope"), says="preset"),
     Case("task-objects-1", teach(task="tracking_shuffled_objects:objects=1"), says="objects"),
     Case("task-swaps-0", teach(task="tracking_shuffled_objects:swaps=0"), says="swaps"),
@@ -197,6 +223,9 @@ CASES = [
     Case("distill-degree-0", distill("-D", "0"), says="degree"),
     Case("distill-temperature-negative", distill("-T", "-1"), says="temperature"),
     Case("distill-filter-unknown", distill("--filters", "nosuch"), says="unknown filter"),
+    Case("distill-filters-empty", distill("--filters", ""), says="--filters none"),
+    Case("filter-report-filters-empty", ["filter-report", TASK, "--teacher", "oracle", "--filters", " , "],
+         says="--filters none"),
     Case("distill-student-unknown", distill(student="nosuch"), says="unknown student"),
     Case("distill-student-layers-0", distill(student="tiny-gpt2:layers=0"), says="layers"),
     Case("distill-student-heads", distill(student="tiny-gpt2:dim=30,heads=4"), says="multiple"),
@@ -205,6 +234,43 @@ CASES = [
     Case("distill-student-option", distill(student="tiny-gpt2:colour=1"), says="colour"),
     Case("distill-student-missing-dir", distill(student="hf:./no/such/model"), says="no model directory"),
     Case("distill-student-hf-bare", distill(student="hf"), says="needs a model"),
+    # -- input a user can give that was an internal error (exit 70) -------------------------------
+    Case("seed-2-to-70", distill("--seed", str(2**70)), says="seed"),
+    Case("seed-negative", distill("--seed", "-1"), says="seed"),
+    Case("matrix-seed-negative", ["matrix", "plan", "m.toml"], says="seeds", files=toml(GOOD_TOML + "seeds = [-1]\n")),
+    Case("matrix-seed-2-to-40", ["matrix", "plan", "m.toml"], says="seeds", files=toml(GOOD_TOML + f"seeds = [{2**40}]\n")),
+    Case("threads-word", distill(), env={"FTCOT_THREADS": "abc"}, says="FTCOT_THREADS"),
+    Case("replay-infinity", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": 0, "rationale": "x", "answer_text": "yes", "cost_usd": Infinity}\n'}),
+    Case("replay-nan", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": 0, "rationale": "x", "prompt_tokens": NaN}\n'}),
+    Case("replay-index-infinity", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="finite",
+         files={"r.jsonl": '{"sample_index": Infinity, "rationale": "x"}\n'}),
+    Case("replay-index-1e400", ["teach", TASK, "--teacher", "replay:r.json", "--no-progress"], says="finite",
+         files={"r.json": '{"data": {"0": [{"rationale": "x", "cost_usd": 1e400}]}}'}),
+    Case("replay-index-5000-digits", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="line 1",
+         files={"r.jsonl": '{"sample_index": ' + "9" * 5000 + ', "rationale": "x"}\n'}),
+    Case("store-corrupt-row", ["leaderboard"], says="damaged row", sql="UPDATE cells SET data = '{oops'"),
+    Case("store-corrupt-prediction", ["export", "--output", "out"], says="damaged row",
+         sql="UPDATE predictions SET data = '[1]'"),
+    Case("openai-unreachable", ["distill", TASK, "--method", "fine-tune", "--student", api_student(), "--epochs", "1"],
+         says="uploading the training file failed"),
+    # -- the API-fine-tuned student: nothing is paid for a setting that cannot work ---------------
+    Case("openai-max-steps", distill(student=api_student()), says="counts epochs"),
+    Case("openai-max-cost-nan", distill("--epochs", "1", student=api_student("max_cost=nan")), says="max_cost"),
+    Case("openai-max-cost-negative", distill("--epochs", "1", student=api_student("max_cost=-1")), says="max_cost"),
+    Case("openai-poll-negative", distill("--epochs", "1", student=api_student("poll=-1")), says="poll"),
+    Case("openai-poll-0", distill("--epochs", "1", student=api_student("poll=0")), says="poll"),
+    Case("openai-poll-inf", distill("--epochs", "1", student=api_student("poll=inf")), says="poll"),
+    Case("openai-concurrency-0", distill("--epochs", "1", student=api_student("concurrency=0")), says="concurrency"),
+    Case("openai-price-nan", distill("--epochs", "1", student=api_student("input_cost_per_token=nan")),
+         says="input_cost_per_token"),
+    Case("openai-chat-maybe", distill("--epochs", "1", student=api_student("chat=maybe")), says="chat"),
+    Case("openai-api-base-not-url", distill("--epochs", "1", student="openai:babbage-002,api_base=localhost"),
+         says="http(s)://HOST"),
+    Case("openai-lora", distill("--epochs", "1", "--lora", "r=4", student=api_student()), says="lora"),
+    Case("matrix-openai-max-steps", ["matrix", "plan", "m.toml"], says="counts epochs",
+         files=toml(GOOD_TOML.replace(STUDENT, api_student()) + "[training]\nmax_steps = 5\n")),
     Case("distill-without-teacher", ["distill", TASK, "--student", STUDENT], says="needs a teacher"),
     Case("distill-split-unknown", distill("--split", "dev"), says="split"),
     Case("distill-teacher-unknown", ["distill", TASK, "--teacher", "wizard", "--student", STUDENT],
@@ -286,6 +352,7 @@ CASES = [
     Case("score-deep-nesting", **score("[" * 100000 + "\n"), says="line 1"),
     Case("score-index-unknown", **score('{"sample_index": 999, "text": "yes"}\n'), says="999"),
     Case("score-binary", **score(b"\xff\xfe\x00garbage\n"), says="UTF-8"),
+    Case("score-lone-surrogate", **score('{"sample_index": 0, "text": "\\ud800 yes"}\n'), says="lone surrogate"),
     Case("score-empty", **score(""), status=EXIT_NOTHING_DONE, says="no model outputs"),
     Case("score-blank-lines", **score("\n\n  \n"), status=EXIT_NOTHING_DONE, says="no model outputs"),
     Case("score-task-unknown", ["score", "nosuch", "--mode", "direct"], says="unknown task", stdin=""),
@@ -363,6 +430,14 @@ CASES = [
     Case("leaderboard-output-shm", ["leaderboard", "--output", STORE + "-shm"], says="store"),
     Case("leaderboard-format-unknown", ["leaderboard", "--format", "pdf"], says="unknown reporter"),
     Case("demo-output-file", ["demo", "--output", "notes.md"], says="is a file", files={"notes.md": "x"}),
+    Case("demo-edited-config", ["demo", "--output", "d", "--only", "seed=7"], says="refusing to replace",
+         files={"d/demo.toml": demo_config_text().replace("seeds = ", "# mine\nseeds = ")}),
+    Case("export-foreign-summary", ["export", "--output", "out"], says="did not write",
+         files={"out/results.json": '{"mine": true}'}),
+    Case("export-foreign-cell-results", ["export", "--output", "out"], says="did not write",
+         files={f"out/{exported_folder()}/results.json": "mine\n"}),
+    Case("export-foreign-samples", ["export", "--output", "out"], says="did not write",
+         files={"out/results.json": '{"schema": "ftcot-results/1"}', f"out/{exported_folder()}/samples.jsonl": "mine\n"}),
     # -- data files ---------------------------------------------------------------------------------
     Case("data-show-index-unknown", ["data", "show", TASK, "999"], says="999"),
     Case("data-show-task-unknown", ["data", "show", "nosuch", "0"], says="unknown task"),
@@ -387,6 +462,11 @@ CASES = [
     Case("replay-bad-line", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], says="line 2",
          files={"r.jsonl": '{"sample_index": 0}\n{oops\n'}),
     Case("replay-dir", ["teach", TASK, "--teacher", "replay:{dir}", "--no-progress"], says="replay"),
+    Case("replay-empty", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], status=EXIT_NOTHING_DONE,
+         says="no completions", files={"r.jsonl": "\n"}, adds="artifacts"),
+    Case("replay-unmatched", ["teach", TASK, "--teacher", "replay:r.jsonl", "--no-progress"], status=EXIT_NOTHING_DONE,
+         says="match no example", files={"r.jsonl": '{"sample_index": 999, "rationale": "x", "answer_text": "yes"}\n'},
+         adds="artifacts"),
     Case("replay-match-unknown", ["teach", TASK, "--teacher", "replay:r.jsonl", "-o", "match=fuzzy"],
          says="match", files={"r.jsonl": "\n"}),
     # -- reports ----------------------------------------------------------------------------------
@@ -428,6 +508,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_teach(store, task, "oracle", task.train_examples(), progress=False)
     store.put_cell("k" * 64, CellResult(task=TASK, teacher="oracle", student=STUDENT, method="fine-tune-cot",
                                         degree=1, seed=0, scoring="paper", status="done", accuracy=0.75, n=4))
+    # an exportable cell: its spec and predictions
+    from ftcot.records import Prediction
+
+    spec = EXPORTED
+    tests = task.test_examples()
+    store.put_predictions(cell_key(spec, "paper"), [
+        Prediction(task=TASK, sample_index=e.sample_index, student=STUDENT, method="zero-shot", text=e.answer,
+                   prediction=e.answer, correct=True) for e in tests])
+    store.put_cell(cell_key(spec, "paper"), CellResult(
+        task=TASK, teacher="none", student=STUDENT, method="zero-shot", scoring="paper", status="done",
+        accuracy=1.0, n=len(tests), extra={"spec": spec.to_dict()}))
     store.close()
     return folder / "ftcot.db"
 
@@ -473,6 +564,12 @@ def test_bad_input(case: Case, workdir: Path, capfd: pytest.CaptureFixture, monk
         path = workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    if case.sql:
+        with sqlite3.connect(workdir / STORE) as conn:
+            conn.execute(case.sql)
+        conn.close()
     before = _snapshot(workdir / STORE)
     argv = [arg.replace("{dir}", str(workdir)) for arg in case.argv]
     status, output = run_cli(argv, capfd, monkeypatch, case.stdin)
@@ -480,11 +577,12 @@ def test_bad_input(case: Case, workdir: Path, capfd: pytest.CaptureFixture, monk
     assert_one_error(output, case.says)
     after = _snapshot(workdir / STORE)
     assert after[0] == "ok"
-    if case.adds:  # every row is still there, more were added
-        assert set(before[1][case.adds]) < set(after[1][case.adds])
-        before[1][case.adds] = after[1][case.adds] = []
+    for table in filter(None, case.adds.split(",")):  # every row is still there (by its key), more were added
+        assert {r[:2] for r in before[1][table]} < {r[:2] for r in after[1][table]}, set(after[1][table]) - set(before[1][table])
+        before[1][table] = after[1][table] = []
+    if case.adds:
         before[1].pop("artifacts"), after[1].pop("artifacts")
-    assert after == before
+    assert after == before, {t: (set(after[1][t]) ^ set(before[1][t])) for t in after[1] if after[1][t] != before[1][t]}
     for name, content in case.files.items():  # no input file was touched either
         expected = content if isinstance(content, bytes) else content.encode("utf-8")
         assert (workdir / name).read_bytes() == expected
@@ -513,3 +611,94 @@ def test_valid_settings_pass_unchanged_and_keep_their_cell_key() -> None:
     assert spec.training == {"max_steps": 2, "lr": 1e-3} and spec.teacher_options == {"concurrency": 4}
     # the key of a cell does not depend on validation: the same dict hashes the same way as before
     assert cell_key(spec, "paper") == cell_key(CellSpec.from_dict(spec.to_dict()), "paper")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_honour_the_umask(umask: int, workdir: Path, capfd, monkeypatch) -> None:
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        for argv in (["leaderboard", "--output", "board.md"], ["export", "--output", "out"]):
+            status, output = run_cli(argv, capfd, monkeypatch)
+            assert status == 0, output
+    finally:
+        os.umask(old)
+    written = [workdir / "board.md", workdir / "out" / "results.json", *(workdir / "out").glob("*/*")]
+    assert len(written) == 4
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o666 & ~umask}
+
+
+def test_an_ascii_terminal_gets_output_not_an_internal_error(workdir: Path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for argv in (["tasks"], ["leaderboard"]):
+        result = subprocess.run([sys.executable, "-m", "ftcot.cli", *argv], capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0 and b"internal error" not in result.stderr, result.stderr
+        result.stdout.decode("ascii")  # nothing the terminal cannot show
+
+
+def test_strict_scoring_reads_numbers_longer_than_a_float() -> None:
+    from ftcot.scoring import AnswerFormat, extract, is_correct
+
+    number = AnswerFormat("number")
+    for digits in ("9" * 400, "9" * 400 + ".5", "1e999"):
+        prediction = extract(f"The answer is {digits}.", number, "direct", "strict")
+        assert prediction is not None and not is_correct(prediction, "42", number, "strict")
+
+
+def test_a_provider_error_from_a_worker_keeps_its_cause() -> None:
+    import pickle
+
+    import httpx
+    import openai
+
+    from ftcot.matrix.executors import WorkerError, portable
+
+    response = httpx.Response(401, request=httpx.Request("POST", "http://127.0.0.1:9/v1/files"))
+    error = openai.AuthenticationError("Incorrect API key provided", response=response, body=None)
+    carried = pickle.loads(pickle.dumps(portable(error)))
+    assert isinstance(carried, WorkerError) and carried.kind == "AuthenticationError"
+    assert "Incorrect API key" in str(carried)
+    plain = UserError("a plain one")
+    assert portable(plain) is plain
+
+
+def test_a_locked_or_read_only_store_is_not_called_damaged(workdir: Path) -> None:
+    from ftcot.store import store_problem
+
+    path = workdir / STORE
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        waiting = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            waiting.execute("BEGIN IMMEDIATE")
+        waiting.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as read_only:
+        reader.execute("DELETE FROM cells")
+    reader.close()
+    said = {name: store_problem(path, exc.value) for name, exc in (("locked", locked), ("read-only", read_only))}
+    assert "locked by another process" in said["locked"] and "not writable" in said["read-only"]
+    for line in said.values():
+        assert "intact" in line and "damaged" not in line and "\n" not in line
+    assert "damaged" in store_problem(path, sqlite3.DatabaseError("file is not a database"))
+
+
+def test_matrix_plan_never_shows_a_negative_cached_count(workdir: Path, capfd, monkeypatch) -> None:
+    lines = [json.dumps({"sample_index": i, "completion_index": k, "rationale": f"r{k}", "answer_text": "yes"})
+             for i in range(8) for k in range(3)]  # three samples of each example, D = 1
+    (workdir / "r.jsonl").write_text("\n".join(lines) + "\n")
+    config = GOOD_TOML.replace('["oracle"]', '["replay:r.jsonl"]') + "[teacher]\nall_completions = true\n"
+    (workdir / "m.toml").write_text(config)
+    status, output = run_cli(["matrix", "plan", "m.toml", "--json"], capfd, monkeypatch)
+    assert status == 0, output
+    plan = json.loads(output[output.index("{"):])
+    assert plan["teachers"] and all(0 <= t["cached"] <= t["needed"] for t in plan["teachers"])

@@ -19,7 +19,7 @@ from openai_server import ANSWER_TRIGGER, Fault, OpenAIServer, question_of
 
 from ftcot import registry as plugins
 from ftcot.cli import main
-from ftcot.errors import EXIT_PENDING
+from ftcot.errors import EXIT_ERROR, EXIT_PENDING
 from ftcot.pipeline.teach import teach
 from ftcot.records import BATCH_SUBMITTING
 from ftcot.store import SCHEMA_VERSION, Store
@@ -296,3 +296,24 @@ def test_failed_lines_of_a_batch_are_stored_as_failures_and_a_normal_run_retries
     assert all(c.correct for c in stored)
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
     assert SECRET.encode() not in raw
+
+
+def test_a_batch_the_provider_lost_is_abandoned_and_asked_again(tmp_path, task, capfd):
+    examples = task.train_examples()
+    store_path = tmp_path / "batch.db"
+    answers = {e.question: e.answer for e in examples}
+    with OpenAIServer(answers=answers, hold_batches=True) as first:
+        assert main(_command(store_path, tmp_path, first.url)[3:]) == EXIT_PENDING
+    (lost,) = Store(store_path).batches()
+    capfd.readouterr()
+    with OpenAIServer(answers=answers) as second:  # another server: it never heard of that batch (404)
+        for _ in range(2):  # every rerun says what to do, and changes nothing
+            assert main(_command(store_path, tmp_path, second.url)[3:]) == EXIT_ERROR
+            err = capfd.readouterr().err
+            assert f"ftcot batches --abandon {lost.id}" in err and len(err.strip().splitlines()) == 1, err
+            assert [b.status for b in Store(store_path).batches()] == [lost.status]
+        assert main(["--store", str(store_path), "batches", "--abandon", "no-such-batch"]) == EXIT_ERROR
+        assert main(["--store", str(store_path), "batches", "--abandon", lost.id]) == 0
+        assert [b.status for b in Store(store_path).batches(open_only=True)] == []
+        assert main(_command(store_path, tmp_path, second.url, "--wait", "--poll", "0.05")[3:]) == 0
+    assert len([c for c in Store(store_path).completions() if not c.failed]) == len(examples) * DEGREE

@@ -79,16 +79,25 @@ def test_the_miniature_paper_config_covers_the_claims_grid() -> None:
     assert all("max_steps" not in s.training and s.training["epochs"] == 40 for s in specs)  # the paper's D protocol
 
 
-def test_a_demo_folder_from_an_earlier_version_is_reused_and_a_foreign_config_is_not(tmp_path: Path) -> None:
+def test_a_demo_folder_from_an_earlier_run_is_reused_and_an_edited_or_foreign_config_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftcot.fileio import write_output
+
+    monkeypatch.setenv("FTCOT_STATE_DIR", str(tmp_path / "state"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    earlier, foreign = tmp_path / "earlier", tmp_path / "foreign"
-    earlier.mkdir(), foreign.mkdir()
-    (earlier / "demo.toml").write_text("# The offline demo: `ftcot demo` runs this matrix (an earlier one)\n")
-    (foreign / "demo.toml").write_text("# my own matrix\n")
-    for folder in (earlier, foreign):  # seed 7 selects no cell: the command stops after writing its config
+    earlier, edited, foreign = tmp_path / "earlier", tmp_path / "edited", tmp_path / "foreign"
+    for folder in (earlier, edited, foreign):
+        folder.mkdir()
+    write_output(earlier / "demo.toml", "# The offline demo: `ftcot demo` runs this matrix (an earlier one)\n", "demo")
+    mine = {edited: demo_config_text().replace("seeds = ", "# my change\nseeds = "), foreign: "# my own matrix\n"}
+    for folder, text in mine.items():
+        (folder / "demo.toml").write_text(text)
+    for folder in (earlier, edited, foreign):  # seed 7 selects no cell: the command stops after writing its config
         command = [sys.executable, "-m", "ftcot.cli", "demo", "--output", str(folder), "--only", "seed=7"]
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
         assert result.returncode == 1
+        if folder in mine:
+            assert (folder / "demo.toml").read_text() == mine[folder]
+            assert "refusing to replace" in result.stderr and "Traceback" not in result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1 and not (folder / "ftcot.db").exists()
     assert (earlier / "demo.toml").read_text() == demo_config_text()
-    assert (foreign / "demo.toml").read_text() == "# my own matrix\n"
-    assert "refusing to replace" in result.stderr and "Traceback" not in result.stderr

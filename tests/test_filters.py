@@ -110,7 +110,9 @@ def test_order_matters_each_filter_sees_only_what_the_previous_kept():
 def test_parse_filter_specs():
     assert parse_filter_specs("correct, dedupe ,max-tokens:64") == ("correct", "dedupe", "max-tokens:64")
     assert parse_filter_specs(["correct", "dedupe"]) == ("correct", "dedupe")
-    assert parse_filter_specs("none") == () and parse_filter_specs("") == ()
+    assert parse_filter_specs("none") == ()
+    with pytest.raises(UserError, match="--filters none"):
+        parse_filter_specs("")
     assert parse_filter_specs("mine:a=1,b=2,correct") == ("mine:a=1,b=2", "correct")
 
 

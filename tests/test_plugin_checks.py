@@ -40,6 +40,12 @@ MISTAKES = {
                   "unknown hook ftcot_register_task: did you mean ftcot_register_tasks?"),
     "no-hookimpl": (TASK + "def ftcot_register_tasks(register):\n    register(Digits)\n",
                     "registers nothing: ftcot_register_tasks lacks @hookimpl"),
+    "one-hook-unmarked": (TASK + "class Tsv(Reporter):\n    name = 'tsv3'\n    def render(self, board):\n"
+                          "        return ''\n\n@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n\n"
+                          "def ftcot_register_reporters(register):\n    register(Tsv)\n",
+                          "ftcot_register_reporters lacks @hookimpl"),
+    "name-clash": (TASK.replace('name = "digits"', 'name = "coin_flip"') + "@hookimpl\ndef ftcot_register_tasks("
+                   "register):\n    register(Digits)\n", "task 'coin_flip' is also registered by 'ftcot'; rename it"),
 }
 
 
@@ -214,3 +220,12 @@ def test_installing_every_tasks_data_skips_a_task_whose_file_list_raises(tmp_pat
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipping task no_files: its file list")
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "no data file found under" in error  # the other tasks' files were looked for
+
+
+def test_a_standalone_generated_task_lists_without_a_problem(tmp_path: Path) -> None:
+    install_package(tmp_path, "ftcot-digits", "ftcot_digits",
+                    HEAD + TASK + "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n")
+    result = ftcot(tmp_path, "tasks", "--json")
+    assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
+    digits = next(r for r in json.loads(result.stdout) if r["name"] == "digits")
+    assert digits["problem"] is None and not digits["broken"] and digits["changed"] == []

@@ -20,10 +20,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", default=None, metavar="LABEL", help="only this teacher (e.g. litellm:gpt-4o-mini)")
     p.add_argument("--open", action="store_true", help="only jobs whose results were not all taken yet")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--abandon", metavar="ID", default=None,
+                   help="give up a recorded batch the provider no longer knows: its requests are asked again by "
+                        "the next `teach --batch`")
     p.set_defaults(func=run_batches)
 
 
 def run_batches(ctx: Context, args: argparse.Namespace) -> int:
+    if args.abandon is not None:
+        batch = ctx.store.abandon_batch(args.abandon)
+        ctx.console.print(f"abandoned {batch.id} ({batch.teacher}, {batch.task}): {batch.requests} requests will be "
+                          f"asked again by the next `ftcot teach ... --batch`")
+        return 0
     batches = ctx.read_store.batches(teacher=args.teacher, open_only=args.open)
     rows: list[dict[str, Any]] = [{"id": b.id, "teacher": b.teacher, "task": b.task, "step": b.step, "status": b.status,
              "requests": b.requests, "completed": b.completed, "failed": b.failed, "collected": b.collected,

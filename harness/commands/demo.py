@@ -5,6 +5,7 @@ download; about 6 minutes on 2 idle CPU cores."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from importlib import resources
@@ -16,7 +17,15 @@ from ftcot.errors import UserError
 from ftcot.fileio import check_output, write_output
 
 DEFAULT_OUTPUT = Path("ftcot-demo")
-DEMO_CONFIG_HEADER = b"# The offline demo: `ftcot demo` runs this matrix"
+# sha256 of the demo configs earlier versions wrote: their demo folders are reused as they are
+EARLIER_DEMO_CONFIGS = frozenset({
+    "10d968a609c9e0a38d0d31e54c32a004d918fa2a6a4ee90e883104138f41cb2e",
+    "3caad2df4dc356ee7bb5dad9356294d6f92f4df80e49ece1561e81944e7a7086",
+    "65519a0f3e49327bee2d50736ce966c13520bdc2ad03f9ba186988e8c3d0d47d",
+    "99b815a86ee04be722746ecd598cc93ce6e866dab6f477fb2b162c1e740a1d78",
+    "bfe3d6e437066f8b1b80423afcfb776898d0514fc60d808afe4b22d9927ad71f",
+    "cc82a6b4bf9222eb979649a6a83b446e427d0836bbfca945e1dcd98be6d6e42c",
+})
 DEMO_TITLE = "ftcot demo: Fine-tune-CoT vs fine-tuning, two tiny-llama sizes, a teacher that is 30% wrong"
 
 
@@ -80,8 +89,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _is_demo_config(content: bytes) -> bool:
-    """Whether a file is a demo config that ftcot wrote, this version's or an earlier one's."""
-    return content.startswith(DEMO_CONFIG_HEADER)
+    """Whether a file is, byte for byte, a demo config that ftcot wrote: this version's or an
+    earlier release's (an edited one is the user's, never replaced)."""
+    digest = hashlib.sha256(content).hexdigest()
+    return digest in EARLIER_DEMO_CONFIGS or digest == hashlib.sha256(demo_config_text().encode()).hexdigest()
 
 
 def _is_html_report(content: bytes) -> bool:

@@ -51,7 +51,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             task = load_task(result.task, data_dir)
             tasks[result.task, split] = {e.sample_index: e for e in task.test_examples(split)}
         cells.append(ExportedCell(key, result, store.predictions(key), tasks[result.task, split]))
-    folders = export_cells(cells, args.output)
+    folders = export_cells(cells, args.output, store.path)
     if ctx.json_output:
         ctx.emit_json({"output": str(args.output), "cells": [str(f) for f in folders]})
     else:

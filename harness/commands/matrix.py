@@ -76,7 +76,9 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     tasks = short_names([c.spec.task for c in summary.cells] + [t.task for t in summary.teachers])
     teachers = short_names([c.spec.teacher for c in summary.cells] + [t.teacher for t in summary.teachers])
-    students = short_names(c.spec.student for c in summary.cells)
+    from ftcot.pipeline.cell import public_student
+
+    students = short_names(public_student(c.spec.student) for c in summary.cells)
     if len(summary.cells) <= MAX_LISTED:
         ctx.print_table(_cells_table(args, matrix, summary, tasks, teachers, students))
     else:
@@ -123,6 +125,8 @@ def _title(args, matrix) -> str:
 
 
 def _cells_table(args, matrix, summary, tasks, teachers, students) -> Table:
+    from ftcot.pipeline.cell import public_student
+
     table = Table(title=_title(args, matrix))
     for column in ("task", "teacher", "student", "method"):
         text_column(table, column)
@@ -134,7 +138,8 @@ def _cells_table(args, matrix, summary, tasks, teachers, students) -> Table:
         status = cell.status
         if cell.result is not None and cell.result.accuracy is not None:
             status += f" ({cell.result.accuracy:.3f})"
-        table.add_row(tasks[s.task], teachers[s.teacher], students[s.student], s.method, str(s.degree), str(s.seed),
+        table.add_row(tasks[s.task], teachers[s.teacher], students[public_student(s.student)], s.method,
+                      str(s.degree), str(s.seed),
                       f"[{STATUS_STYLES[cell.status]}]{status}[/]")
     return table
 

@@ -47,6 +47,11 @@ def parse_output_line(line: str, lineno: int) -> dict[str, Any] | None:
     index, text = record["sample_index"], record["text"]
     if not isinstance(index, int) or isinstance(index, bool) or not isinstance(text, str):
         raise UserError(f"{expected}, got sample_index {type(index).__name__} and text {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800": no UTF-8 output could hold it
+        raise UserError(f"stdin line {lineno}: text holds an escape that is not a Unicode character "
+                        f"(a lone surrogate, e.g. \\ud800); give UTF-8 text") from None
     return record
 
 

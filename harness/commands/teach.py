@@ -110,12 +110,30 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _refuse_unknown_options(teacher: str, given: set[str]) -> None:
+    """UserError for an ``-o NAME`` that neither the teacher's ``params`` nor the options every
+    teacher shares name (a teacher that declares no ``params`` reads what it likes)."""
+    from ftcot.contracts.teacher import ALL_COMPLETIONS
+    from ftcot.specs import declared_params
+    from ftcot.validation import TeacherOptions
+
+    declared = {p.name for p in declared_params(plugins.registry().resolve("teacher", teacher)[0])}
+    if not declared:
+        return
+    known = declared | set(TeacherOptions.model_fields) | {ALL_COMPLETIONS}
+    unknown = sorted(given - known)
+    if unknown:
+        raise UserError(f"teacher {teacher}: unknown option(s) {', '.join(unknown)}; it reads "
+                        f"{', '.join(sorted(declared))} and the shared ones ({', '.join(sorted(TeacherOptions.model_fields))})")
+
+
 def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.pipeline.teach import pending_message, short_warning, teach
     from ftcot.validation import check_teacher_options
 
     options = teach_options(args)
     check_teacher_options({**options, "temperature": args.temperature})
+    _refuse_unknown_options(args.teacher, {k for k in (_parse_option(o)[0] for o in args.option)})
     if args.limit is not None and args.limit < 0:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
     if args.export:
@@ -168,6 +186,10 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     warning = short_warning(result.notes, result.examples, result.degree)
     if warning:
         ctx.err.print(warning, markup=False, soft_wrap=True)
+    if not result.completions and result.examples:
+        hint = ("its entries match no example of the task: check that the file is for this task and "
+                "--option match=index|question" if "unmatched" in summary else "see the teacher's notes above")
+        raise NothingDone(f"no completions: {summary['teacher']} gave none for the {result.examples} examples; {hint}")
     if result.failed and not result.successes:
         reason = next((c.error for c in result.completions if c.failed and c.error), "") or "no reason recorded"
         raise NothingDone(f"all {result.failed} completions failed (e.g. {reason.splitlines()[0]}); fix the "

@@ -4,7 +4,8 @@ CONTRACT (the distillation pipeline relies on exactly these names):
 - ``TrainConfig``: training and decoding hyper-parameters (a ``Record``: ``to_dict``/``from_dict``);
   the defaults are the paper's open-source student settings.
 - ``Student``: a plugin class (``name``, ``description``, ``from_spec(argument, **options)``) with
-  ``key`` (canonical spec) and ``load(corpus, seed) -> StudentModel``.
+  ``key`` (canonical spec) and ``load(corpus, seed) -> StudentModel``; optionally
+  ``check_config(config)`` and ``operational_options``.
 - ``StudentModel``: ``is_encoder_decoder``, ``train(...)``, ``generate(...)``, ``save(path)``,
   ``StudentModel.load_saved(path)``, ``count_tokens(text)``, ``parameter_count``, and optionally
   ``describe()`` (revision, dtype, parameter count: what a cell records about its student).
@@ -181,6 +182,9 @@ class Student(ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    operational_options: ClassVar[frozenset[str]] = frozenset()
+    """Options of ``NAME:ARGUMENT,option=value`` that do not change the result (an address, a
+    poll interval): left out of cell keys, leaderboard labels and the store."""
 
     key: str
 
@@ -188,6 +192,10 @@ class Student(ABC):
     @abstractmethod
     def from_spec(cls, argument: str | None, **options: Any) -> Student:
         """The student for ``NAME[:ARGUMENT]``; ``options`` as listed in this module's docstring."""
+
+    def check_config(self, config: TrainConfig) -> None:
+        """UserError for training settings this student cannot honour; called before the teacher
+        or any paid request runs. The default accepts every setting."""
 
     @abstractmethod
     def load(self, corpus: list[str], seed: int) -> StudentModel:

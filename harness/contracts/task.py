@@ -202,6 +202,10 @@ class Task(ABC):
         """Whether the task's data is there (always, for generated tasks)."""
         return True
 
+    def changed_files(self) -> list[RawFile]:
+        """Raw data files whose checksum no longer matches (none, for a task without raw files)."""
+        return []
+
     def status(self, checksums: bool = True) -> dict[str, Any]:
         """What ``ftcot data status`` shows for this task."""
         return {"task": self.key, "generated": self.generated, "present": True, "ok": True,

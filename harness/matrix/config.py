@@ -29,6 +29,7 @@ from ftcot.formatting import FINE_TUNE_COT, METHODS
 from ftcot.matrix.tomllines import LineIndex
 from ftcot.pipeline import REPORT_EPOCHS
 from ftcot.settings import SCORING_RULES
+from ftcot.validation import MAX_SEED
 
 TEACHER_METHODS = frozenset({FINE_TUNE_COT})
 NO_TEACHER = "none"  # the teacher of cells whose method needs none
@@ -275,7 +276,8 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
             problems.add((key,), f"{key} is empty: the matrix would have no cells")
     methods = _check_list(data, "methods", problems, lambda m: m in METHODS, f"a method ({', '.join(METHODS)})") or []
     degrees = _check_list(data, "degrees", problems, lambda d: _is_int(d) and d >= 1, "an integer >= 1")
-    seeds = _check_list(data, "seeds", problems, _is_int, "an integer")
+    seeds = _check_list(data, "seeds", problems, lambda s: _is_int(s) and 0 <= s <= MAX_SEED,
+                        f"an integer from 0 to {MAX_SEED}")
     filters = _check_list(data, "filters", problems, lambda f: isinstance(f, str) and f, "a filter spec")
     if filters:
         known = _known_names("filter")

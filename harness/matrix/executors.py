@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
@@ -54,13 +55,40 @@ def start_worker(threads: int | None, log_dir: str | None = None) -> None:
         os.dup2(log.fileno(), 2)
 
 
+class WorkerError(Exception):
+    """An error raised in a worker that cannot cross back to the driver as itself (a provider's
+    exception class that does not unpickle): its class name and message, secrets removed."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(kind, message)
+        self.kind, self.message = kind, message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def execute_in_worker(inputs: Any, models_dir: str, threads: int | None) -> Any:
-    """What a worker runs for one cell."""
+    """What a worker runs for one cell; its error reaches the driver as itself when it can."""
     limit_threads(threads)
     os.environ.update(QUIET_VARIABLES)
     from ftcot.pipeline import execute_cell
 
-    return execute_cell(inputs, Path(models_dir), progress=False)
+    try:
+        return execute_cell(inputs, Path(models_dir), progress=False)
+    except Exception as exc:
+        raise portable(exc) from None
+
+
+def portable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling (the way back to the driver), else a ``WorkerError``
+    with its class name and message: the cell records the real cause, not a dead worker."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        from ftcot.secrets import Redactor
+
+        return WorkerError(type(exc).__name__, Redactor()(" ".join(str(exc).split())))
+    return exc
 
 
 class LocalExecutor:

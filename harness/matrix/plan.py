@@ -53,23 +53,35 @@ class PlannedCell:
 def cell_label(spec: CellSpec, names: dict[str, str] | None = None) -> str:
     """``task · student · Fine-tune-CoT D=4 (teacher) · seed 0``, specs shortened through ``names``."""
     from ftcot.leaderboard import METHOD_LABELS
+    from ftcot.pipeline.cell import public_student
 
     names = names or {}
     method = METHOD_LABELS.get(spec.method, spec.method)
     if spec.method in TEACHER_METHODS:
         method += f" D={spec.degree} ({names.get(spec.teacher, spec.teacher)})"
-    return " · ".join([names.get(spec.task, spec.task), names.get(spec.student, spec.student), method,
+    return " · ".join([names.get(spec.task, spec.task), names.get(spec.student, public_student(spec.student)), method,
                        f"seed {spec.seed}"])
 
 
 def expand(config: MatrixConfig) -> list[Any]:
-    """Every cell spec of the grid, in a stable order."""
+    """Every cell spec of the grid, in a stable order; a student that cannot honour its training
+    settings (``Student.check_config``) is a UserError here, before anything runs."""
+    from ftcot.formatting import TRAINED_METHODS
     from ftcot.pipeline import CellSpec
+    from ftcot.pipeline.cell import train_config
+    from ftcot.registry import create
 
     specs = []
+    checked: set[tuple[str, str]] = set()
+    trains = any(method in TRAINED_METHODS for method in config.methods)
     for task in config.tasks:
         for student in config.students:
             training = config.training_for(task, student)
+            memo = (student, repr(sorted(training.items())))
+            if trains and memo not in checked:
+                checked.add(memo)
+                create("student", student).check_config(train_config(CellSpec(
+                    task=task, teacher=NO_TEACHER, student=student, method=config.methods[0], training=training)))
             for method in config.methods:
                 if method in TEACHER_METHODS:
                     combos = [(t, d) for t in config.teachers for d in config.degrees_for(task)]
@@ -214,7 +226,8 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
             estimates.append(TeacherEstimate(task_spec, teacher, part, 0, degree, temperature, 0, 0, 0, 0, 0,
                                              None, note.splitlines()[0]))
             continue
-        needed = len(examples) * degree
+        # a replay file may hold more completions than D per example: those count as needed too
+        needed = max(len(examples) * degree, sum(missing))
         cached = needed - sum(missing)
         calls = needed - cached if calls_model else 0
         per_request = getattr(teacher_obj, "samples_per_request", lambda: 1)()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcot.matrix.config import TEACHER_METHODS
-from ftcot.matrix.executors import Lost
+from ftcot.matrix.executors import Lost, WorkerError
 from ftcot.matrix.plan import PlannedCell
 from ftcot.matrix.view import MatrixView
 from ftcot.records import CellResult
@@ -39,12 +39,17 @@ def run_order(cells: list[PlannedCell]) -> list[PlannedCell]:
 
 def failure_result(spec: CellSpec, scoring: str, exc: BaseException, stage: str) -> CellResult:
     """A failed cell as stored: its identity, the error in one line and the traceback."""
-    message = f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+    from ftcot.pipeline.cell import public_student
+    from ftcot.secrets import Redactor
+
+    redact = Redactor()
+    kind = exc.kind if isinstance(exc, WorkerError) else type(exc).__name__
+    message = redact(f"{stage}: {kind}: {exc}".splitlines()[0][:500])
     return CellResult(
-        task=spec.task, teacher=spec.teacher, student=spec.student, method=spec.method,
+        task=spec.task, teacher=spec.teacher, student=public_student(spec.student), method=spec.method,
         degree=spec.degree, seed=spec.seed, scoring=scoring, status="failed", error=message,
         report_epoch=spec.report_epoch,
-        extra={"traceback": "".join(traceback.format_exception(exc))[-4000:]},
+        extra={"traceback": redact("".join(traceback.format_exception(exc))[-4000:])},
     )
 
 

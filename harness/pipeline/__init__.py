@@ -19,6 +19,8 @@ from ftcot.pipeline.cell import (
     EvalItem,
     Sample,
     cell_key,
+    public_spec,
+    public_student,
     public_teacher_options,
     train_config,
 )
@@ -52,6 +54,8 @@ __all__ = [
     "load_task",
     "models_dir",
     "prepare_cell",
+    "public_spec",
+    "public_student",
     "public_teacher_options",
     "record_cell",
     "record_failure",

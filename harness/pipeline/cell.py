@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from ftcot.contracts.student import OPERATIONAL_FIELDS, TrainConfig
 from ftcot.contracts.teacher import ALL_COMPLETIONS, default_temperature
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
+from ftcot.secrets import SECRET_NAME, public_options
 from ftcot.specs import flag
 from ftcot.store import content_key
 from ftcot.validation import check_cell, check_training
@@ -41,7 +41,6 @@ OPERATIONAL_TEACHER_OPTIONS = frozenset(
     {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base", "max_n",
      "rpm", "tpm", "batch", "batch_wait", "batch_poll"}
 )
-_SECRET = re.compile(r"key|token|secret|password", re.IGNORECASE)
 
 
 
@@ -123,20 +122,48 @@ def d_protocol(training: dict[str, Any]) -> str:
     return "steps" if training.get("max_steps") else "epochs"
 
 
+def public_student(student: str) -> str:
+    """The student spec as keys, labels and the store name it: without the options its plugin
+    declares operational (``Student.operational_options``: an address, a poll interval, ...).
+    A spec with none of them comes back unchanged, so its keys stay what they were."""
+    _name, sep, argument = student.partition(":")
+    if not sep or "=" not in argument:
+        return student
+    from ftcot.registry import registry
+
+    try:
+        cls = registry().resolve("student", student)[0]
+    except UserError:
+        return student  # reported where the student is built
+    dropped = frozenset(getattr(cls, "operational_options", ()))
+    if not dropped:
+        return student
+    pieces = [p for p in argument.split(",") if p.partition("=")[0].strip() not in dropped or "=" not in p]
+    return f"{_name}:{','.join(pieces)}"
+
+
+def public_spec(spec: CellSpec) -> dict[str, Any]:
+    """``spec`` as the store, baselines and exports keep it: the public student, teacher options
+    without credentials and with public addresses."""
+    return spec.to_dict() | {"student": public_student(spec.student),
+                             "teacher_options": public_teacher_options(spec.teacher_options)}
+
+
 def public_teacher_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Teacher options without anything that looks like a credential (never stored)."""
-    return {k: v for k, v in options.items() if not _SECRET.search(k)}
+    """Teacher options as they are stored: no credential, every address without its userinfo."""
+    return public_options(options)
 
 
 def cell_key(spec: CellSpec, scoring: str) -> str:
     """Content hash of what determines the cell's result: the spec (teacher options that only
-    change how completions are fetched and training settings that only change memory or speed
-    left out; the replay selection ``all_completions`` keyed only when true), the scoring rule set
+    change how completions are fetched, a student's operational options and training settings
+    that only change memory or speed left out; the replay selection ``all_completions`` keyed only when true), the scoring rule set
     and the pipeline version."""
     data = spec.to_dict()
+    data["student"] = public_student(spec.student)
     data["training"] = {k: v for k, v in spec.training.items() if k not in OPERATIONAL_FIELDS}
     options = {k: v for k, v in spec.teacher_options.items()
-               if k not in OPERATIONAL_TEACHER_OPTIONS and not _SECRET.search(k)}
+               if k not in OPERATIONAL_TEACHER_OPTIONS and not SECRET_NAME.search(k)}
     if ALL_COMPLETIONS in options:  # "yes", 1 and true select the same completions; false is the default
         if flag(options.pop(ALL_COMPLETIONS), ALL_COMPLETIONS):
             options[ALL_COMPLETIONS] = True

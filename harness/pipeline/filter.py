@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from ftcot import registry
 from ftcot.contracts.filter import Drop, Filter, FilterContext, FilterResult, FilterStep
 from ftcot.contracts.task import Task
+from ftcot.errors import UserError
 from ftcot.pipeline.cell import CellSpec, Sample
 from ftcot.pipeline.train import corpus_for, load_student
 from ftcot.records import Completion, Example
@@ -18,14 +19,18 @@ FAILED_STEP = "failed"
 def parse_filter_specs(text: str | Iterable[str] | None) -> tuple[str, ...]:
     """``"correct,max-tokens:128"`` (or several such strings) -> ``("correct", "max-tokens:128")``.
 
-    ``none`` or an empty string means no filters. A piece with ``=`` and no ``:`` continues the
-    previous filter's argument, so ``myfilter:a=1,b=2`` stays one spec.
+    ``none`` means no filters; an empty list (``--filters ''``) is refused, since it would turn the
+    ``correct`` filter off unnoticed. A piece with ``=`` and no ``:`` continues the previous
+    filter's argument, so ``myfilter:a=1,b=2`` stays one spec.
     """
     if text is None:
         return ()
     chunks = [text] if isinstance(text, str) else list(text)
     specs: list[str] = []
     for chunk in chunks:
+        if not chunk.replace(",", "").strip():
+            raise UserError("--filters is empty: name the filters (e.g. correct,dedupe), or write --filters none "
+                            "to train on every completion")
         for piece in chunk.split(","):
             piece = piece.strip()
             if not piece or piece.lower() == "none":

@@ -7,23 +7,26 @@ from ftcot.pipeline.cell import (
     CellOutputs,
     CellSpec,
     cell_key,
-    public_teacher_options,
+    public_spec,
+    public_student,
 )
 from ftcot.records import CellResult, Prediction
+from ftcot.secrets import Redactor
 from ftcot.store import Store
 
 
 def record_cell(spec: CellSpec, outputs: CellOutputs, store: Store, scoring: str) -> CellResult:
     """Write the predictions, the model artifact and the cell; returns the cell."""
+    student = public_student(spec.student)
     predictions = [
-        Prediction(task=spec.task, sample_index=p["sample_index"], student=spec.student, method=spec.method,
+        Prediction(task=spec.task, sample_index=p["sample_index"], student=student, method=spec.method,
                    text=p["text"], prediction=p["prediction"], correct=p["correct"], scoring=scoring)
         for p in outputs.predictions
     ]
     store.put_predictions(outputs.key, predictions)
     if outputs.model_key:
         store.put_artifact("model", outputs.model_key, {
-            "path": outputs.model_path, "student": spec.student, "method": spec.method, "seed": spec.seed,
+            "path": outputs.model_path, "student": student, "method": spec.method, "seed": spec.seed,
             "task": outputs.task_key, "train_samples": outputs.train_samples, "history": outputs.history,
             "report_epoch": outputs.report_epoch, "epoch": outputs.epoch,
         })
@@ -39,7 +42,7 @@ def record_cell(spec: CellSpec, outputs: CellOutputs, store: Store, scoring: str
     }
     extra.update({k: v for k, v in outputs.info.items() if k != "task_key"})
     cell = CellResult(
-        task=spec.task, teacher=spec.teacher, student=spec.student, method=spec.method,
+        task=spec.task, teacher=spec.teacher, student=student, method=spec.method,
         degree=spec.degree, seed=spec.seed, accuracy=outputs.accuracy, n=outputs.n,
         train_samples=outputs.train_samples, scoring=scoring, status="done", model_path=outputs.model_path,
         epoch=outputs.epoch, report_epoch=outputs.report_epoch, duration_s=round(duration, 3), extra=extra,
@@ -51,10 +54,9 @@ def record_cell(spec: CellSpec, outputs: CellOutputs, store: Store, scoring: str
 def record_failure(spec: CellSpec, store: Store, scoring: str, error: str, duration_s: float = 0.0) -> CellResult:
     """Record a failed cell with its error (a later run retries it)."""
     cell = CellResult(
-        task=spec.task, teacher=spec.teacher, student=spec.student, method=spec.method, degree=spec.degree,
-        seed=spec.seed, scoring=scoring, status="failed", error=error, report_epoch=spec.report_epoch,
-        duration_s=round(duration_s, 3), extra={"spec": spec.to_dict() | {
-            "teacher_options": public_teacher_options(spec.teacher_options)}},
+        task=spec.task, teacher=spec.teacher, student=public_student(spec.student), method=spec.method,
+        degree=spec.degree, seed=spec.seed, scoring=scoring, status="failed", error=Redactor()(error),
+        report_epoch=spec.report_epoch, duration_s=round(duration_s, 3), extra={"spec": public_spec(spec)},
     )
     store.put_cell(cell_key(spec, scoring), cell)
     return cell

@@ -54,7 +54,7 @@ from ftcot.pipeline.cell import (
     EvalItem,
     Sample,
     cell_key,
-    public_teacher_options,
+    public_spec,
     train_config,
 )
 from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, status_line
@@ -143,7 +143,9 @@ def prepare_cell(
     started = time.perf_counter()
     task = load_task(spec.task, data_dir)
     config = train_config(spec)
-    create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    student = create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    if spec.trains:
+        student.check_config(config)
     if spec.uses_teacher:
         create_filters(spec.filters)
     train = task.train_examples(spec.split)
@@ -158,7 +160,7 @@ def prepare_cell(
     exemplars = task.few_shot_prompt() if spec.method == fmt.FEW_SHOT_COT else ""
     return CellInputs(
         key=cell_key(spec, scoring),
-        spec=spec.to_dict() | {"teacher_options": public_teacher_options(spec.teacher_options)},
+        spec=public_spec(spec),
         scoring=scoring,
         task_key=task.key,
         student=spec.student,
