@@ -7,14 +7,22 @@ end-of-answer marker — fails the gate even where no accuracy shows it (an offl
 not read its prompt; a student that stops on its end-of-sequence token needs no marker). Teacher
 rationales differ between runs of a model teacher, so the texts hold ``{rationale}`` in their
 place; the training pair is the decoder layout's (what the tiny students train on).
+
+Where the training data cannot change between runs (vanilla fine-tuning, or a teacher that calls
+no model: ``oracle``, ``replay``), ``train_data`` holds its size and a hash of its samples, so a
+filter that keeps other completions changes it too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ftcot import formatting as fmt
+from ftcot import registry
 from ftcot.contracts.teacher import Generation
-from ftcot.pipeline.cell import CellSpec
+from ftcot.pipeline.cell import CellSpec, Sample
 from ftcot.records import Example
+from ftcot.store import content_key
 
 RATIONALE = "{rationale}"
 
@@ -43,3 +51,13 @@ def cell_texts(spec: CellSpec, train: list[Example], test: list[Example], exempl
         if spec.trains:
             texts["stop"] = fmt.STOP
     return texts
+
+
+def training_data_text(spec: CellSpec, samples: list[Sample]) -> str | None:
+    """``"N samples, HASH"`` of a trained cell's samples, where they are the same on every run (no
+    teacher, or one that calls no model); None otherwise."""
+    if not spec.trains:
+        return None
+    if spec.uses_teacher and getattr(registry.registry().resolve("teacher", spec.teacher)[0], "calls_model", True):
+        return None
+    return f"{len(samples)} samples, {content_key([dataclasses.astuple(s) for s in samples])[:16]}"
