@@ -10,8 +10,12 @@ A baseline file is JSON::
       "versions": {"ftcot": "0.1.0", "torch": "2.13.0", "transformers": "5.24.0", "python": "3.12.3"},
       "data": {"<task spec>": "<task.fingerprint()>", ...},
       "cells": [{"spec": {<CellSpec.to_dict()>}, "key": "<cell_key>", "accuracy": 0.94, "n": 200,
-                 "duration_s": 41.2}, ...]
+                 "duration_s": 41.2, "spread": 0.012, "seeds": 3,
+                 "texts": {"teacher_step1": "Q: ...", "train_target": " {rationale} --> yes END", ...},
+                 "throughput": {"train": 84.2, "eval": 67.3}}, ...]
     }
+
+``spread``, ``seeds``, ``texts`` and ``throughput`` are optional (older baselines lack them).
 
 A cell is *worse* when its accuracy drops below the baseline's by more than its tolerance: the
 drop a one-sided z-test at alpha = 0.001 per cell calls unlikely under the cell's own noise,

@@ -111,7 +111,7 @@ def test_small_test_set_does_not_flap_but_large_real_drop_is_caught() -> None:
     assert compare_cell(base(30 / 32, 32), now(28 / 32, 32)).verdict == "ok"
     # the same 6-point drop measured on 5,000 examples is real
     assert compare_cell(base(0.9375, 5000), now(0.875, 5000)).verdict == "worse"
-    # a drop from perfect to 70% on 32 is far outside two standard errors
+    # a drop from perfect to 70% on 32 is far outside the test's threshold
     assert compare_cell(base(1.0, 32), now(0.7, 32)).verdict == "worse"
 
 
@@ -126,7 +126,7 @@ def test_verdicts() -> None:
 
 
 def test_fixed_tolerance_replaces_the_statistical_one() -> None:
-    # 5 points down on 32 examples: within two standard errors, outside a fixed 3 points
+    # 5 points down on 32 examples: within the statistical threshold, outside a fixed 3 points
     assert compare_cell(base(0.90, 32), now(0.85, 32)).verdict == "ok"
     assert compare_cell(base(0.90, 32), now(0.85, 32), fixed_tolerance=0.03).verdict == "worse"
     # a drop of exactly the tolerance passes
