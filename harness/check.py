@@ -10,15 +10,29 @@ A baseline file is JSON::
       "versions": {"ftcot": "0.1.0", "torch": "2.13.0", "transformers": "5.24.0", "python": "3.12.3"},
       "data": {"<task spec>": "<task.fingerprint()>", ...},
       "cells": [{"spec": {<CellSpec.to_dict()>}, "key": "<cell_key>", "accuracy": 0.94, "n": 200,
-                 "duration_s": 41.2}, ...]
+                 "duration_s": 41.2, "spread": 0.012, "seeds": 3,
+                 "texts": {"teacher_step1": "Q: ...", "train_target": " {rationale} --> yes END", ...},
+                 "throughput": {"train": 84.2, "eval": 67.3}}, ...]
     }
 
-A cell is *worse* when its accuracy drops below the baseline's by more than the tolerance. The
-default tolerance is statistical: the larger of 2 points and two standard errors of the
-difference of two binomial proportions, ``2*sqrt(p1(1-p1)/n1 + p2(1-p2)/n2)``, so a small test
-set does not flap and a real drop on a large one is not waved through. A cell that is missing
-or failed is worse too. Differences in versions, data or scoring do not fail the gate; they are
-reported as warnings that say why two runs may not be comparable.
+``spread``, ``seeds``, ``texts`` and ``throughput`` are optional (older baselines lack them).
+
+A cell is *worse* when its accuracy drops below the baseline's by more than its tolerance: the
+drop a one-sided z-test at alpha = 0.001 per cell calls unlikely under the cell's own noise,
+``3.09 * sqrt(2*s**2 + v(p1, n1) + v(p2, n2))``. ``s`` is the standard deviation of the cell's
+accuracy over the seeds recorded in the baseline (cells that differ only in ``seed``): a run on
+another CPU or thread count is a fresh draw of the training noise, so the difference of two
+draws has twice its variance. ``v(p, n) = q(1-q)/n`` with ``q = (pn+1)/(n+2)`` is the binomial
+variance of an accuracy over ``n`` test questions (``q`` keeps it above 0 at 0% and 100%), the
+floor for a cell whose seeds agreed by chance. The tolerance is never below 2 points; it is
+the smallest drop the cell can detect, and the report shows it. ``--tolerance`` fixes it instead.
+
+A cell is *changed* when the texts it builds (``ftcot.pipeline.texts``: the teacher's two
+prompts, the training pair, the evaluation prompt, the stop marker) differ from the baseline's,
+and *slower*, when asked (``speed``), when its training or evaluation throughput fell by more
+than a factor. A cell that is missing or failed is bad too. Differences in versions, data or
+scoring do not fail the gate; they are reported as warnings that say why two runs may not be
+comparable.
 
 The pipeline (which may pull in torch) is imported only where cells are run or keyed.
 """
@@ -29,6 +43,7 @@ import io
 import json
 import math
 import platform
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,21 +62,68 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 MIN_TOLERANCE = 0.02  # 2 points
+Z = 3.09  # one-sided z-test at alpha = 0.001 per cell
+WEAK_POINTS = 15.0  # --update warns about a cell that cannot detect a drop of this many points
 VERSIONED_PACKAGES = ("ftcot", "torch", "transformers")
 SPEC_FIELDS = ("task", "teacher", "student", "method", "degree", "seed")
 
-WORSE, MISSING, FAILED, OK, BETTER = "worse", "missing", "failed", "ok", "better"
-BAD_VERDICTS = (WORSE, MISSING, FAILED)
+WORSE, CHANGED, SLOWER, MISSING, FAILED, OK, BETTER = (
+    "worse", "changed", "slower", "missing", "failed", "ok", "better")
+BAD_VERDICTS = (WORSE, CHANGED, SLOWER, MISSING, FAILED)
+TEST = (f"one-sided z-test per cell (alpha = 0.001, z = {Z}) on the change's standard error: the "
+        f"baseline's seed spread (2*s^2) and both runs' binomial variance; never below "
+        f"{100 * MIN_TOLERANCE:g} points")
 
 
 # -- statistics --------------------------------------------------------------------------------
-def default_tolerance(p1: float, n1: int, p2: float, n2: int) -> float:
-    """The larger of 2 points and two standard errors of ``p2 - p1`` (accuracies as fractions)."""
-    variance = 0.0
-    for p, n in ((p1, n1), (p2, n2)):
-        if n > 0:
-            variance += p * (1.0 - p) / n
-    return max(MIN_TOLERANCE, 2.0 * math.sqrt(variance))
+def binomial_variance(p: float, n: int) -> float:
+    """The variance of an accuracy ``p`` over ``n`` questions, ``q(1-q)/n`` with ``q = (pn+1)/(n+2)``."""
+    if n <= 0:
+        return 0.0
+    q = (p * n + 1.0) / (n + 2.0)
+    return q * (1.0 - q) / n
+
+
+def default_tolerance(p1: float, n1: int, p2: float, n2: int, spread: float | None = None) -> float:
+    """The smallest drop from ``p1`` (baseline, seed standard deviation ``spread``) to ``p2`` the
+    gate calls a regression: ``Z`` standard errors of the change, at least ``MIN_TOLERANCE``."""
+    variance = 2.0 * (spread or 0.0) ** 2 + binomial_variance(p1, n1) + binomial_variance(p2, n2)
+    return max(MIN_TOLERANCE, Z * math.sqrt(variance))
+
+
+def seed_spreads(cells: list[BaselineCell]) -> None:
+    """Set each cell's ``spread`` and ``seeds`` from the cells that differ from it only in seed."""
+    groups: dict[str, list[BaselineCell]] = {}
+    for cell in cells:
+        key = json.dumps({k: v for k, v in cell.spec.items() if k != "seed"}, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(cell)
+    for group in groups.values():
+        spread = statistics.stdev(c.accuracy for c in group) if len(group) > 1 else None
+        for cell in group:
+            cell.spread = None if spread is None else round(spread, 6)
+            cell.seeds = len(group)
+
+
+def throughput(cell: CellResult) -> dict[str, float]:
+    """Training examples per second (examples x epochs / training time; none when the model was
+    reused) and test questions per second of evaluation, from what the cell recorded."""
+    extra = cell.extra if isinstance(cell.extra, dict) else {}
+    timing = extra.get("timing") or {}
+    out = {}
+    train_s = float(timing.get("train_s") or 0.0)
+    if train_s > 0 and cell.train_samples and not extra.get("reused_model"):
+        epochs = len(extra.get("history") or []) or 1
+        out["train"] = round(cell.train_samples * epochs / train_s, 3)
+    eval_s = float(timing.get("eval_s") or 0.0)
+    if eval_s > 0 and cell.n:
+        out["eval"] = round(cell.n / eval_s, 3)
+    return out
+
+
+def texts_of(cell: CellResult) -> dict[str, str]:
+    """The texts a stored cell recorded (``ftcot.pipeline.texts``); empty for older cells."""
+    texts = cell.extra.get("texts") if isinstance(cell.extra, dict) else None
+    return dict(texts) if isinstance(texts, dict) else {}
 
 
 # -- the baseline file -------------------------------------------------------------------------
@@ -86,6 +148,34 @@ class BaselineCell:
     n: int
     key: str = ""
     duration_s: float = 0.0
+    spread: float | None = None  # standard deviation of the accuracy over the cell's seeds
+    seeds: int = 1  # how many seeds ``spread`` is over
+    texts: dict[str, str] = field(default_factory=dict)  # ftcot.pipeline.texts
+    throughput: dict[str, float] = field(default_factory=dict)  # {"train": examples/s, "eval": questions/s}
+
+    @property
+    def detects(self) -> float:
+        """The smallest drop (a fraction) that fails this cell, against a run at the same accuracy."""
+        return default_tolerance(self.accuracy, self.n, self.accuracy, self.n, self.spread)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"spec": self.spec, "key": self.key, "accuracy": self.accuracy, "n": self.n,
+                                "duration_s": self.duration_s}
+        if self.spread is not None:
+            data.update(spread=self.spread, seeds=self.seeds)
+        if self.texts:
+            data["texts"] = self.texts
+        if self.throughput:
+            data["throughput"] = self.throughput
+        return data
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> BaselineCell:
+        spread = item.get("spread")
+        return cls(spec=item["spec"], accuracy=float(item["accuracy"]), n=item["n"], key=str(item.get("key", "")),
+                   duration_s=float(item.get("duration_s", 0.0)),
+                   spread=None if spread is None else float(spread), seeds=int(item.get("seeds", 1)),
+                   texts=dict(item.get("texts") or {}), throughput=dict(item.get("throughput") or {}))
 
     @property
     def label(self) -> str:
@@ -112,10 +202,7 @@ class Baseline:
             "scoring": self.scoring,
             "versions": self.versions,
             "data": self.data,
-            "cells": [
-                {"spec": c.spec, "key": c.key, "accuracy": c.accuracy, "n": c.n, "duration_s": c.duration_s}
-                for c in self.cells
-            ],
+            "cells": [c.to_dict() for c in self.cells],
         }
 
     def save(self, path: Path, store: Path | None = None) -> None:
@@ -160,9 +247,7 @@ class Baseline:
             noun = "problem" if len(found) == 1 else "problems"
             raise UserError(f"baseline {path} has {len(found)} {noun} ({fix}):\n"
                             + "\n".join(f"  {where} {message}" for where, message in found))
-        cells = [BaselineCell(spec=item["spec"], accuracy=float(item["accuracy"]), n=item["n"],
-                              key=str(item.get("key", "")), duration_s=float(item.get("duration_s", 0.0)))
-                 for item in raw["cells"]]
+        cells = [BaselineCell.from_dict(item) for item in raw["cells"]]
         return cls(cells=cells, scoring=raw.get("scoring", "paper"), versions=dict(raw.get("versions", {})),
                    data=dict(raw.get("data", {})), created=str(raw.get("created", "")), path=str(path))
 
@@ -262,14 +347,29 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
     data, fp_warnings = task_fingerprints(tasks, data_dir)
     baseline = Baseline(
         cells=[BaselineCell(spec=spec, key=key, accuracy=float(cell.accuracy or 0.0), n=cell.n,
-                            duration_s=round(cell.duration_s, 3))
+                            duration_s=round(cell.duration_s, 3), texts=texts_of(cell), throughput=throughput(cell))
                for spec, key, cell in chosen],
         scoring=scoring,
         versions=environment_versions(),
         data=data,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    return baseline, warnings + fp_warnings
+    seed_spreads(baseline.cells)
+    return baseline, warnings + fp_warnings + power_warnings(baseline)
+
+
+def power_warnings(baseline: Baseline) -> list[str]:
+    """One line per cell that has little power as a gate: no seed spread recorded, or a drop of
+    ``WEAK_POINTS`` it would not detect (seeds that disagree, a small test set)."""
+    out = []
+    for cell in baseline.cells:
+        if cell.spread is None:
+            out.append(f"{cell.label}: one seed, so its training noise is not known: add seeds "
+                       f"(the same cell with seed 1, 2) to the baseline")
+        elif 100 * cell.detects > WEAK_POINTS:
+            out.append(f"{cell.label}: detects only drops over {100 * cell.detects:.1f} points (seeds spread "
+                       f"{100 * cell.spread:.1f}, n={cell.n}): pick a cell that learns reliably, far from chance")
+    return out
 
 
 def _label(spec: dict[str, Any]) -> str:
@@ -355,7 +455,9 @@ class Row:
     current: CellResult | None
     verdict: str
     change: float | None  # current - baseline accuracy, as a fraction
-    tolerance: float | None
+    tolerance: float | None  # the smallest drop that fails the cell
+    detail: str = ""  # why a cell is changed or slower
+    slowdown: dict[str, float] = field(default_factory=dict)  # baseline / current throughput
 
     def to_dict(self) -> dict[str, Any]:
         cur = self.current
@@ -369,6 +471,10 @@ class Row:
             },
             "change_points": None if self.change is None else round(100 * self.change, 4),
             "tolerance_points": None if self.tolerance is None else round(100 * self.tolerance, 4),
+            "spread_points": None if self.baseline.spread is None else round(100 * self.baseline.spread, 4),
+            "seeds": self.baseline.seeds,
+            "slowdown": self.slowdown,
+            "detail": self.detail,
         }
 
 
@@ -379,6 +485,7 @@ class Report:
     rows: list[Row]
     warnings: list[str]
     fixed_tolerance: float | None = None
+    speed: float | None = None  # the throughput factor that fails a cell; None: not checked
 
     @property
     def regressions(self) -> list[Row]:
@@ -394,27 +501,61 @@ class Report:
             "cells": len(self.rows),
             "regressions": len(self.regressions),
             "tolerance_points": None if self.fixed_tolerance is None else 100 * self.fixed_tolerance,
+            "test": TEST if self.fixed_tolerance is None else "fixed tolerance",
+            "speed_factor": self.speed,
             "warnings": self.warnings,
             "rows": [r.to_dict() for r in self.rows],
         }
 
 
-def compare_cell(base: BaselineCell, current: CellResult | None, fixed_tolerance: float | None = None) -> Row:
-    """One cell's verdict: missing, failed, worse, better or ok."""
+def compare_cell(base: BaselineCell, current: CellResult | None, fixed_tolerance: float | None = None,
+                 speed: float | None = None) -> Row:
+    """One cell's verdict: missing, failed, changed (its texts), worse, slower (with ``speed``, a
+    throughput factor), better or ok."""
     if current is None:
         return Row(base, None, MISSING, None, None)
     if current.status != "done" or current.accuracy is None:
         return Row(base, current, FAILED, None, None)
     change = current.accuracy - base.accuracy
     tolerance = fixed_tolerance if fixed_tolerance is not None else default_tolerance(
-        base.accuracy, base.n, current.accuracy, current.n)
+        base.accuracy, base.n, current.accuracy, current.n, base.spread)
+    slowdown = slowdowns(base.throughput, throughput(current))
+    changed = text_changes(base.texts, texts_of(current))
+    slow = {k: v for k, v in slowdown.items() if speed is not None and v > speed}
+    if changed:
+        return Row(base, current, CHANGED, change, tolerance, "; ".join(changed), slowdown)
     if change < -tolerance - 1e-12:
-        verdict = WORSE
-    elif change > tolerance + 1e-12:
-        verdict = BETTER
-    else:
-        verdict = OK
-    return Row(base, current, verdict, change, tolerance)
+        return Row(base, current, WORSE, change, tolerance, slowdown=slowdown)
+    if slow:
+        detail = "; ".join(f"{SPEED_NAMES[k]} {v:.2f}x slower ({base.throughput[k]:g} -> "
+                           f"{throughput(current)[k]:g} {SPEED_UNITS[k]})" for k, v in slow.items())
+        return Row(base, current, SLOWER, change, tolerance, detail, slowdown)
+    verdict = BETTER if change > tolerance + 1e-12 else OK
+    return Row(base, current, verdict, change, tolerance, slowdown=slowdown)
+
+
+SPEED_NAMES = {"train": "training", "eval": "evaluation"}
+SPEED_UNITS = {"train": "examples/s", "eval": "questions/s"}
+
+
+def slowdowns(then: dict[str, float], now: dict[str, float]) -> dict[str, float]:
+    """Per measure both runs have: how many times slower the current run is (baseline / current)."""
+    return {k: round(then[k] / now[k], 3) for k in SPEED_NAMES if then.get(k) and now.get(k)}
+
+
+def text_changes(then: dict[str, str], now: dict[str, str]) -> list[str]:
+    """One phrase per text the baseline recorded that the current cell builds differently; none
+    when either side recorded no texts (an older baseline or store)."""
+    if not then or not now:
+        return []
+    return [f"{name}: {_clip(then[name])!r} -> {_clip(now.get(name))!r}"
+            for name in then if then[name] != now.get(name)]
+
+
+def _clip(text: str | None, width: int = 90) -> str | None:
+    if text is None or len(text) <= width:
+        return text
+    return "..." + text[-(width - 3):]
 
 
 def comparability_warnings(baseline: Baseline, versions: dict[str, str],
@@ -439,32 +580,36 @@ def comparability_warnings(baseline: Baseline, versions: dict[str, str],
 
 def check(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: float | None = None,
           run: bool = True, progress: bool = True,
-          on_cell: Callable[[int], None] | None = None) -> Report:
+          on_cell: Callable[[int], None] | None = None, speed: float | None = None) -> Report:
     """Build every plugin the baseline names (UserError listing those that fail), then gather
     its cells and compare each with its recorded accuracy."""
     check_plugins(baseline, data_dir)  # nothing runs or is compared while a cell cannot be built
-    return compare(baseline, store, data_dir, tolerance_points, run=run, progress=progress, on_cell=on_cell)
+    return compare(baseline, store, data_dir, tolerance_points, run=run, progress=progress, on_cell=on_cell,
+                   speed=speed)
 
 
 def compare(baseline: Baseline, store: Store, data_dir: Path, tolerance_points: float | None = None,
             run: bool = True, progress: bool = True,
-            on_cell: Callable[[int], None] | None = None) -> Report:
+            on_cell: Callable[[int], None] | None = None, speed: float | None = None) -> Report:
     """Gather the baseline's cells and compare each with its recorded accuracy (``check`` without
     building the plugins first, for callers that did)."""
     fixed = None if tolerance_points is None else tolerance_points / 100.0
     if fixed is not None and not 0 <= fixed < math.inf:
         raise UserError(f"--tolerance must be a finite number >= 0 points, got {tolerance_points}")
+    if speed is not None and not 1 <= speed < math.inf:
+        raise UserError(f"--speed must be a finite factor >= 1 (e.g. 2: half the baseline's throughput), got {speed}")
     results = gather(baseline, store, data_dir, run=run, progress=progress, on_cell=on_cell)
     data, warnings = task_fingerprints(sorted({c.spec["task"] for c in baseline.cells}), data_dir)
     warnings += comparability_warnings(baseline, environment_versions(), data, results)
-    rows = [compare_cell(b, r, fixed) for b, r in zip(baseline.cells, results)]
-    order = {WORSE: 0, FAILED: 1, MISSING: 2, OK: 3, BETTER: 4}
+    rows = [compare_cell(b, r, fixed, speed) for b, r in zip(baseline.cells, results)]
+    order = {WORSE: 0, CHANGED: 1, SLOWER: 2, FAILED: 3, MISSING: 4, OK: 5, BETTER: 6}
     rows.sort(key=lambda r: order[r.verdict])
-    return Report(rows=rows, warnings=warnings, fixed_tolerance=fixed)
+    return Report(rows=rows, warnings=warnings, fixed_tolerance=fixed, speed=speed)
 
 
 # -- rendering ---------------------------------------------------------------------------------
-_STYLE = {WORSE: "bold red", FAILED: "bold red", MISSING: "bold red", OK: "green", BETTER: "cyan"}
+_STYLE = {WORSE: "bold red", CHANGED: "bold red", SLOWER: "bold red", FAILED: "bold red", MISSING: "bold red",
+          OK: "green", BETTER: "cyan"}
 
 
 def _pct(value: float | None) -> str:
@@ -486,7 +631,7 @@ def report_table(report: Report) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True,
                   caption=escape("\n".join(legend(*names))) or None, caption_justify="left")
     text_column(table, "cell")
-    for column in ("baseline", "now", "change", "tol."):
+    for column in ("baseline", "now", "change", "detects"):
         number_column(table, column)
     text_column(table, "verdict", no_wrap=True)
     for row in report.rows:
@@ -495,10 +640,11 @@ def report_table(report: Report) -> Table:
         cell = (f"{task}\n{teacher} -> {student}, {spec.get('method')}, "
                 f"D={spec.get('degree', 1)}, seed={spec.get('seed', 0)}")
         now = "-" if cur is None or cur.accuracy is None else f"{_pct(cur.accuracy)}\nn={cur.n}"
+        spread = "" if row.baseline.spread is None else f"\nsd={100 * row.baseline.spread:.1f}"
         table.add_row(
-            escape(cell), f"{_pct(row.baseline.accuracy)}\nn={row.baseline.n}", now,
+            escape(cell), f"{_pct(row.baseline.accuracy)}\nn={row.baseline.n}{spread}", now,
             "-" if row.change is None else f"{100 * row.change:+.1f}",
-            "-" if row.tolerance is None else f"{100 * row.tolerance:.1f}",
+            "-" if row.tolerance is None else f">{100 * row.tolerance:.1f}",
             f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
         )
     return table
@@ -512,6 +658,16 @@ def print_report(report: Report, console: Any) -> None:
     from ftcot.tables import print_table
 
     print_table(console, report_table(report))
+    how = (f"fixed tolerance of {100 * report.fixed_tolerance:g} points" if report.fixed_tolerance is not None
+           else TEST)
+    speed = (f"; throughput checked: a cell fails {report.speed:g}x slower" if report.speed is not None
+             else "; throughput not checked (--speed FACTOR)")
+    console.print(f"detects: the smallest drop (points) that fails the cell: {how}{speed}", highlight=False,
+                  soft_wrap=True, markup=False)
+    for row in report.rows:
+        if row.verdict in (CHANGED, SLOWER):
+            console.print(f"[red]{row.verdict}:[/] {escape(row.baseline.label)}: {escape(row.detail)}",
+                          highlight=False, soft_wrap=True)
     for row in report.rows:
         if row.verdict == FAILED and row.current is not None:
             error = (row.current.error or "no accuracy recorded").strip().splitlines()

@@ -125,6 +125,10 @@ class BaselineCellModel(_Checked):
     n: PositiveInt
     key: str = ""
     duration_s: NonNegativeFloat = 0.0
+    spread: Fraction | None = None
+    seeds: PositiveInt = 1
+    texts: dict[str, str] = Field(default_factory=dict)
+    throughput: dict[str, NonNegativeFloat] = Field(default_factory=dict)
 
 
 class BaselineModel(_Checked):

@@ -14,11 +14,16 @@ from ftcot.check import (
     Baseline,
     BaselineCell,
     Report,
+    Z,
+    binomial_variance,
     comparability_warnings,
     compare_cell,
     default_tolerance,
     environment_versions,
+    power_warnings,
     report_text,
+    seed_spreads,
+    throughput,
 )
 from ftcot.errors import UserError
 from ftcot.records import CellResult
@@ -36,14 +41,69 @@ def now(accuracy: float | None, n: int, status: str = "done", error: str | None 
                       accuracy=accuracy, n=n, status=status, error=error)
 
 
-def test_tolerance_is_two_standard_errors_of_the_difference() -> None:
-    assert default_tolerance(0.5, 100, 0.5, 100) == pytest.approx(2 * math.sqrt(0.25 / 100 * 2))
-    assert default_tolerance(0.9, 32, 0.8, 64) == pytest.approx(2 * math.sqrt(0.9 * 0.1 / 32 + 0.8 * 0.2 / 64))
+def v(p: float, n: int) -> float:
+    q = (p * n + 1) / (n + 2)
+    return q * (1 - q) / n
 
 
-def test_tolerance_never_below_two_points() -> None:
-    assert default_tolerance(1.0, 32, 1.0, 32) == pytest.approx(0.02)
+def test_tolerance_is_a_one_sided_z_test_on_seed_spread_and_binomial_variance() -> None:
+    assert binomial_variance(0.5, 100) == pytest.approx(0.25 / 100)
+    assert default_tolerance(0.5, 100, 0.5, 100) == pytest.approx(Z * math.sqrt(2 * 0.25 / 100))
+    assert default_tolerance(0.9, 32, 0.8, 64) == pytest.approx(Z * math.sqrt(v(0.9, 32) + v(0.8, 64)))
+    # two runs are two draws of the training noise: twice the seeds' variance
+    assert default_tolerance(0.9, 100, 0.9, 100, spread=0.05) == pytest.approx(
+        Z * math.sqrt(2 * 0.05 ** 2 + 2 * v(0.9, 100)))
+    assert Z == pytest.approx(3.09)  # alpha = 0.001, one-sided
+
+
+def test_tolerance_never_below_two_points_and_above_zero_at_100_percent() -> None:
     assert default_tolerance(0.5, 1_000_000, 0.5, 1_000_000) == pytest.approx(0.02)
+    # seeds that agreed at 100% leave the binomial floor: one question of 60 is not a regression
+    assert default_tolerance(1.0, 60, 59 / 60, 60, spread=0.0) > 1 / 60
+    assert compare_cell(base(1.0, 60), now(59 / 60, 60)).verdict == "ok"
+    assert compare_cell(base(1.0, 60), now(0.5, 60)).verdict == "worse"
+
+
+def test_seed_spread_is_the_standard_deviation_over_cells_that_differ_only_in_seed() -> None:
+    cells = [base(1.0, 60, seed=0), base(0.98, 60, seed=1), base(0.5, 60, seed=0, student="tiny-llama")]
+    seed_spreads(cells)
+    assert cells[0].spread == cells[1].spread == pytest.approx(0.0141421, abs=1e-6)
+    assert cells[0].seeds == cells[1].seeds == 2
+    assert cells[2].spread is None and cells[2].seeds == 1
+    assert cells[0].detects == pytest.approx(default_tolerance(1.0, 60, 1.0, 60, cells[0].spread))
+    assert [w.split(": ")[1] for w in power_warnings(Baseline(cells=cells))] == [
+        "one seed, so its training noise is not known"]
+    far = [base(0.9, 60, seed=0), base(0.5, 60, seed=1)]  # seeds 40 points apart: little power
+    seed_spreads(far)
+    assert all("detects only drops over" in w for w in power_warnings(Baseline(cells=far)))
+
+
+def test_changed_texts_fail_the_cell_and_say_which() -> None:
+    texts = {"teacher_step1": "Q: x\nA: Let's think step by step.", "train_target": " {rationale} --> yes END"}
+    cell = base(1.0, 60)
+    cell.texts = texts
+    same = now(1.0, 60)
+    same.extra = {"texts": dict(texts)}
+    assert compare_cell(cell, same).verdict == "ok"
+    other = now(1.0, 60)
+    other.extra = {"texts": {**texts, "teacher_step1": "Q: x\nA: Let's think."}}
+    row = compare_cell(cell, other)
+    assert row.verdict == "changed" and row.detail.startswith("teacher_step1: ") and row.detail.endswith("Let's think.\"")
+    assert compare_cell(cell, now(1.0, 60)).verdict == "ok"  # a cell stored without texts is not compared
+
+
+def test_throughput_fails_only_when_asked_and_beyond_the_factor() -> None:
+    cell = base(1.0, 60)
+    cell.throughput = {"train": 100.0, "eval": 50.0}
+    slow = now(1.0, 60)
+    slow.train_samples = 120
+    slow.extra = {"timing": {"train_s": 120 * 10 / 30.0, "eval_s": 60 / 45.0}, "history": [{}] * 10}
+    assert throughput(slow) == {"train": pytest.approx(30.0), "eval": pytest.approx(45.0)}
+    assert compare_cell(cell, slow).verdict == "ok"
+    assert compare_cell(cell, slow, speed=4).verdict == "ok"
+    row = compare_cell(cell, slow, speed=2)
+    assert row.verdict == "slower" and row.detail.startswith("training 3.33x slower")
+    assert row.slowdown == {"train": pytest.approx(3.333, abs=1e-3), "eval": pytest.approx(1.111, abs=1e-3)}
 
 
 def test_small_test_set_does_not_flap_but_large_real_drop_is_caught() -> None:
@@ -51,7 +111,7 @@ def test_small_test_set_does_not_flap_but_large_real_drop_is_caught() -> None:
     assert compare_cell(base(30 / 32, 32), now(28 / 32, 32)).verdict == "ok"
     # the same 6-point drop measured on 5,000 examples is real
     assert compare_cell(base(0.9375, 5000), now(0.875, 5000)).verdict == "worse"
-    # a drop from perfect to 70% on 32 is far outside two standard errors
+    # a drop from perfect to 70% on 32 is far outside the test's threshold
     assert compare_cell(base(1.0, 32), now(0.7, 32)).verdict == "worse"
 
 
@@ -66,7 +126,7 @@ def test_verdicts() -> None:
 
 
 def test_fixed_tolerance_replaces_the_statistical_one() -> None:
-    # 5 points down on 32 examples: within two standard errors, outside a fixed 3 points
+    # 5 points down on 32 examples: within the statistical threshold, outside a fixed 3 points
     assert compare_cell(base(0.90, 32), now(0.85, 32)).verdict == "ok"
     assert compare_cell(base(0.90, 32), now(0.85, 32), fixed_tolerance=0.03).verdict == "worse"
     # a drop of exactly the tolerance passes
@@ -98,7 +158,9 @@ def test_report_text_and_json_name_what_got_worse() -> None:
 
 
 def test_baseline_round_trip(tmp_path: Path) -> None:
-    baseline = Baseline(cells=[base(0.75, 32)], scoring="strict", versions={"torch": "2.13.0"},
+    rich = base(0.75, 32, seed=1)
+    rich.spread, rich.seeds, rich.texts, rich.throughput = 0.05, 3, {"stop": "END"}, {"train": 12.5}
+    baseline = Baseline(cells=[base(0.75, 32), rich], scoring="strict", versions={"torch": "2.13.0"},
                         data={SPEC["task"]: "abc"}, created="2026-01-01T00:00:00+00:00")
     path = tmp_path / "sub" / "b.json"
     baseline.save(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ftcot.check import Baseline
+from ftcot.check import Baseline, Z, binomial_variance
 from ftcot.cli import main
 from ftcot.pipeline import CellSpec, cell_key, run_cell
 from ftcot.registry import create
@@ -86,10 +86,37 @@ def test_same_cells_pass_and_a_drop_fails_with_a_table(ran: Path, tmp_path: Path
         assert report["ok"] is False and report["regressions"] == 1
         row = report["rows"][0]
         assert row["verdict"] == "worse" and row["change_points"] == pytest.approx(-50.0)
-        assert row["tolerance_points"] == pytest.approx(200 * (0.25 / 16) ** 0.5)
+        assert row["tolerance_points"] == pytest.approx(
+            100 * Z * (binomial_variance(1.0, 10_000) + binomial_variance(0.5, 16)) ** 0.5)
     finally:
         store.put_cell(cell_key(SPEC, "paper"), original)
         store.close()
+
+
+def test_changed_texts_and_throughput_fail_the_gate_and_say_why(ran: Path, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "b.json"
+    assert ftcot(ran, "check", "--update", str(path)) == 0
+    assert "detects drops over" in capsys.readouterr().out
+    data = json.loads(path.read_text())
+    cell = data["cells"][0]
+    assert cell["texts"]["train_target"].endswith(" END") and cell["texts"]["train_data"].startswith("32 samples")
+    assert set(cell["throughput"]) == {"train", "eval"}
+
+    cell["throughput"] = {k: v * 1000 for k, v in cell["throughput"].items()}  # a baseline 1000x faster
+    path.write_text(json.dumps(data))
+    assert ftcot(ran, "check", str(path)) == 0  # machines differ: throughput is not checked by default
+    capsys.readouterr()
+    assert ftcot(ran, "check", str(path), "--speed", "3") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "slower:" in out and "training" in out and "x slower" in out
+    assert ftcot(ran, "check", str(path), "--speed", "0.5") == 1
+    assert "--speed must be a finite factor >= 1" in capsys.readouterr().err
+
+    cell["texts"]["eval_prompt"] = cell["texts"]["eval_prompt"].replace(" ###", " ##")
+    path.write_text(json.dumps(data))
+    assert ftcot(ran, "check", str(path), "--json") == 1
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["verdict"] == "changed" and row["detail"].startswith("eval_prompt: ")
 
 
 def test_missing_and_failed_cells_fail_the_gate(ran: Path, tmp_path: Path, capsys) -> None:
@@ -187,6 +214,21 @@ def test_demo_baseline_names_exactly_the_demo_cells() -> None:
     assert recorded == {cell_key(spec, baseline.scoring) for spec in demo}
     assert all(c.n > 0 and 0.0 <= c.accuracy <= 1.0 for c in baseline.cells)
     assert baseline.data == {t: create("task", t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
+
+
+def test_ci_baseline_names_the_ci_cells_each_with_its_seed_spread_and_texts() -> None:
+    """CI gates ``examples/ci.toml``'s cells with ``baselines/ci.json`` (see the README's gate
+    section): every cell far from chance, with the noise of three seeds and the texts it builds."""
+    from ftcot.matrix.config import load_config
+    from ftcot.matrix.plan import expand
+
+    baseline = Baseline.load(REPO / "baselines" / "ci.json")
+    cells = expand(load_config(REPO / "examples" / "ci.toml"))
+    assert {cell_key(CellSpec.from_dict(c.spec), baseline.scoring) for c in baseline.cells} == {
+        cell_key(spec, baseline.scoring) for spec in cells}
+    for cell in baseline.cells:
+        assert cell.seeds == 3 and cell.spread is not None and cell.texts and cell.throughput
+        assert cell.accuracy >= 0.9 and 100 * cell.detects < 15, cell.label
 
 
 def test_a_cell_that_cannot_be_built_stops_the_gate_before_any_cell_runs(tmp_path: Path) -> None:

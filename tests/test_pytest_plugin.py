@@ -3,6 +3,7 @@ the ``ftcot_cell`` fixture on real tiny cells, the ``ftcot_baseline`` marker."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from importlib import metadata
@@ -12,7 +13,7 @@ import pytest
 
 import ftcot.matrix.config  # noqa: F401  (loaded here, kept through pytester's in-process runs)
 from ftcot.check import build_baseline
-from ftcot.pipeline import CellSpec, run_cell
+from ftcot.pipeline import CellSpec, cell_key, run_cell
 from ftcot.store import Store
 
 pytest_plugins = ["pytester"]
@@ -106,12 +107,24 @@ def _baseline(store_file: Path, path: Path, accuracy: float | None = None, n: in
 
 def test_baseline_marker_passes_and_fails_with_the_gate_table(pytester: pytest.Pytester, store_file: Path) -> None:
     (pytester.path / "baselines").mkdir()
-    _baseline(store_file, pytester.path / "baselines" / "same.json")
+    _baseline(store_file, pytester.path / "baselines" / "same.json")  # runs the user's cell if needed
     store = Store(store_file)
-    current = store.cells(status="done")[0].accuracy
+    cell = store.cells(status="done")[0]
+    key = cell_key(CellSpec.from_dict(cell.extra["spec"]), "paper")
+    store.put_cell(key, dataclasses.replace(cell, accuracy=0.0))  # a run that got none of its 16 right
     store.close()
-    # a baseline that claims more than this run reached: every answer right out of 10,000
-    _baseline(store_file, pytester.path / "baselines" / "higher.json", accuracy=min(1.0, current + 0.5), n=10_000)
+    try:
+        _baseline(store_file, pytester.path / "baselines" / "same.json")
+        # a baseline that claims more than this run reached: every answer right out of 10,000
+        _baseline(store_file, pytester.path / "baselines" / "higher.json", accuracy=1.0, n=10_000)
+        _check_marker_outcomes(pytester, store_file)
+    finally:
+        store = Store(store_file)
+        store.put_cell(key, cell)
+        store.close()
+
+
+def _check_marker_outcomes(pytester: pytest.Pytester, store_file: Path) -> None:
     pytester.makepyfile(test_gate="""
         import pytest
 

@@ -62,6 +62,7 @@ from ftcot.pipeline.filter import create_filters, filter_completions
 from ftcot.pipeline.record import record_cell
 from ftcot.pipeline.scorer import Scorer
 from ftcot.pipeline.teach import teach_cell
+from ftcot.pipeline.texts import cell_texts, training_data_text
 from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
 from ftcot.records import CellResult, Example
 from ftcot.registry import create
@@ -156,8 +157,12 @@ def prepare_cell(
     if spec.trains and spec.report_epoch == "best-on-val":
         train, val = split_validation(train)
     data = training_samples(spec, task, train, store, scoring, progress)
-    info: dict[str, Any] = {"task_key": task.key, **data.info}
     exemplars = task.few_shot_prompt() if spec.method == fmt.FEW_SHOT_COT else ""
+    texts = cell_texts(spec, train, test, exemplars)
+    train_data = training_data_text(spec, data.samples)
+    if train_data is not None:
+        texts["train_data"] = train_data
+    info: dict[str, Any] = {"task_key": task.key, **data.info, "texts": texts}
     return CellInputs(
         key=cell_key(spec, scoring),
         spec=public_spec(spec),
