@@ -24,10 +24,10 @@ from ftcot.errors import UserError
 from ftcot.hookspecs import Register
 from ftcot.leaderboard import Entry, Leaderboard, Row
 from ftcot.records import Completion, Example
-from ftcot.secrets import Redactor, describe, public_address
-from ftcot.specs import Param, parse_params
+from ftcot.secrets import Redactor, describe, one_line, public_address
+from ftcot.specs import Param, flag, parse_params
 from ftcot.store import content_key
-from ftcot.tables import legend, number_column, short_names, text_column
+from ftcot.tables import legend, number_column, short_names, table_text, text_column
 
 __all__ = [
     "ALL_COMPLETIONS",
@@ -63,11 +63,14 @@ __all__ = [
     "check_claims",
     "content_key",
     "describe",
+    "flag",
     "hookimpl",
     "legend",
     "number_column",
+    "one_line",
     "parse_params",
     "public_address",
     "short_names",
+    "table_text",
     "text_column",
 ]

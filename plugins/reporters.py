@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl, number_column, text_column
+from ftcot.api import Entry, Leaderboard, Register, Reporter, Row, hookimpl, number_column, table_text, text_column
 
 
 def percent(value: float | None) -> str:
@@ -75,7 +75,6 @@ class TableReporter(Reporter):
         return table
 
     def render(self, board: Leaderboard) -> str:
-        from ftcot.tables import table_text
 
         return table_text(self.renderable(board))
 

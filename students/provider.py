@@ -45,10 +45,11 @@ from ftcot.api import (
     TrainConfig,
     UserError,
     describe,
+    flag,
     public_address,
 )
 from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.specs import flag, split_assignments
+from ftcot.specs import split_assignments
 
 LEDGER = "provider-job.json"
 TRAIN_FILE = "train.jsonl"

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ftcot.api import Completion, Generation, Job, Sink, UserError
+from ftcot.api import Completion, Generation, Job, Redactor, Sink, UserError, describe, one_line
 from ftcot.records import BATCH_SUBMITTING, BatchRecord
 from ftcot.teachers import retry
 from ftcot.teachers.litellm_teacher import Answer, completed, read_choices, share_usage
@@ -74,7 +74,7 @@ class BatchRun:
         self.model = batch_model(teacher)
         self.wait = teacher.option("batch_wait")
         self.poll_s = teacher.option("batch_poll")
-        self.redact = retry.Redactor(teacher.options.get("api_key"), addresses=(teacher.api_base,))
+        self.redact = Redactor(teacher.options.get("api_key"), addresses=(teacher.api_base,))
         options = teacher._request_options()
         self.call_options: dict[str, Any] = {k: options[k] for k in ("api_base", "api_key", "timeout") if k in options}
         self.call_options.update(custom_llm_provider="openai", max_retries=0)
@@ -295,7 +295,7 @@ class BatchRun:
         error = line.get("error") or (response.get("body") or {}).get("error")
         if error or response.get("status_code") != 200:
             message = error.get("message") if isinstance(error, dict) else error
-            return cid, retry.one_line(f"batch request failed ({response.get('status_code')}): {message}", self.redact)
+            return cid, one_line(f"batch request failed ({response.get('status_code')}): {message}", self.redact)
         body = json.loads(json.dumps(response.get("body")), object_hook=lambda d: SimpleNamespace(**d))
         try:
             return cid, read_choices(body, self.chat, self.teacher._cost)
@@ -366,11 +366,11 @@ class BatchRun:
                 kind = retry.classify(exc)
                 if "batch_id" in kwargs and getattr(exc, "status_code", None) == 404:
                     raise UserError(f"teacher {teacher.label}: the provider no longer knows batch {kwargs['batch_id']} "
-                                    f"({retry.describe(exc, self.redact)}); give it up with `ftcot batches --abandon "
+                                    f"({describe(exc, self.redact)}); give it up with `ftcot batches --abandon "
                                     f"{kwargs['batch_id']}` and run again (its requests are asked again)") from None
                 if kind in (retry.FATAL, retry.REJECTED) or attempt == teacher.max_tries:
                     raise UserError(f"teacher {teacher.label}: the batch API refused or failed "
-                                    f"({retry.describe(exc, self.redact)}); what is done is stored, "
+                                    f"({describe(exc, self.redact)}); what is done is stored, "
                                     f"run the command again") from None
                 delay = retry.retry_after(exc) if kind == retry.RATE_LIMITED else None
                 await asyncio.sleep(retry.capped_wait(delay, teacher.max_wait) if delay is not None

@@ -25,7 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ftcot.api import Completion, Generation, Job, Param, Sink, Teacher, UserError, public_address
+from ftcot.api import (
+    Completion,
+    Generation,
+    Job,
+    Param,
+    Redactor,
+    Sink,
+    Teacher,
+    UserError,
+    describe,
+    public_address,
+)
 from ftcot.event_loop import run_coroutine
 from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
@@ -231,7 +242,7 @@ class LiteLLMTeacher(Teacher):
         run_coroutine(coro)  # the process's one loop: litellm's clients and logging worker are per loop
 
     async def _run_all(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
-        self._redact = retry.Redactor(self.options.get("api_key"), addresses=(self.api_base,))
+        self._redact = Redactor(self.options.get("api_key"), addresses=(self.api_base,))
         self._pause_until = 0.0
         self._call_options = self._request_options()
         self._per_request = self.samples_per_request()
@@ -386,11 +397,11 @@ class LiteLLMTeacher(Teacher):
                 kind = retry.classify(exc)
                 if kind == retry.FATAL:
                     raise UserError(
-                        f"teacher {self.label} refused the request ({retry.describe(exc, self._redact)}); "
+                        f"teacher {self.label} refused the request ({describe(exc, self._redact)}); "
                         f"check the model name, --api-base and the provider's API key variable"
                     ) from None
                 if kind == retry.REJECTED:
-                    raise _Failed(f"rejected: {retry.describe(exc, self._redact)}") from None
+                    raise _Failed(f"rejected: {describe(exc, self._redact)}") from None
                 last = exc
                 if attempt == self.max_tries:
                     break
@@ -406,7 +417,7 @@ class LiteLLMTeacher(Teacher):
                 if self._rate is not None:
                     self._rate.settle(estimate, used)
         assert last is not None  # max_tries >= 1
-        raise _Failed(f"{self.max_tries} tries failed; last: {retry.describe(last, self._redact)}")
+        raise _Failed(f"{self.max_tries} tries failed; last: {describe(last, self._redact)}")
 
 
 def completed(label: str, job: Job, gen: Generation, first: Answer, second: Answer | str) -> Completion:

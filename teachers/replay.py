@@ -37,8 +37,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError
-from ftcot.specs import flag
+from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError, flag
 from ftcot.store import content_key
 
 MATCH_MODES = ("index", "question")

@@ -14,11 +14,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-# the core's one redaction, used by every teacher and student
-from ftcot.secrets import Redactor as Redactor
-from ftcot.secrets import describe as describe
-from ftcot.secrets import one_line as one_line
-
 RATE_LIMITED = "rate_limited"
 TRANSIENT = "transient"
 REJECTED = "rejected"
