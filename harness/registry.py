@@ -15,7 +15,7 @@ import importlib.metadata as metadata
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -342,17 +342,48 @@ def failure_line(exc: BaseException) -> str:
     return " ".join(line.split())[:FAILURE_LINE_MAX]
 
 
-def create(kind: str, spec: str, **options: Any) -> Any:
-    """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``."""
+def _create(kind: str, spec: str, **options: Any) -> object:
+    """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``, checked to
+    be an instance of the kind's base (a plugin's ``from_spec`` may return anything)."""
     cls, argument = registry().resolve(kind, spec)
-    return cls.from_spec(argument, **options)
+    made = cls.from_spec(argument, **options)
+    base = BASES[kind]
+    if not isinstance(made, base):
+        raise UserError(f"{kind} {split_spec(spec)[0]!r}: {cls.__name__}.from_spec returned "
+                        f"{type(made).__name__}, not a {base.__name__}: return an instance of the class")
+    return made
+
+
+def create_task(spec: str, **options: Any) -> Task:
+    """The task named by ``PLUGIN[:ARGUMENT]`` (options: ``data_dir``)."""
+    return cast(Task, _create("task", spec, **options))
+
+
+def create_teacher(spec: str, **options: Any) -> Teacher:
+    """The teacher named by ``PLUGIN[:ARGUMENT]`` with its options."""
+    return cast(Teacher, _create("teacher", spec, **options))
+
+
+def create_student(spec: str, **options: Any) -> Student:
+    """The student named by ``PLUGIN[:ARGUMENT]`` (options: ``threads``, ``device``)."""
+    return cast(Student, _create("student", spec, **options))
+
+
+def create_filter(spec: str, **options: Any) -> Filter:
+    """The filter named by ``PLUGIN[:ARGUMENT]``."""
+    return cast(Filter, _create("filter", spec, **options))
+
+
+def create_reporter(spec: str, **options: Any) -> Reporter:
+    """The leaderboard format named by ``PLUGIN[:ARGUMENT]``."""
+    return cast(Reporter, _create("reporter", spec, **options))
 
 
 def build_problem(kind: str, spec: str, **options: Any) -> str | None:
     """Why the plugin named by ``spec`` cannot be built, in one line; None when it can. Used to
     check a matrix or a baseline before anything runs."""
     try:
-        create(kind, spec, **options)
+        _create(kind, spec, **options)
     except Exception as exc:  # a UserError, or a plugin's own bug
         return failure_line(exc)
     return None

@@ -120,12 +120,12 @@ def test_max_cost_stops_before_anything_is_paid(tmp_path: Path):
 
 
 def test_bad_student_options_are_one_line():
-    from ftcot.registry import create
+    from ftcot.registry import create_student
 
     with pytest.raises(UserError, match="bad openai option 'epochs'"):
-        create("student", "openai:babbage-002,epochs=3")
+        create_student("openai:babbage-002,epochs=3")
     with pytest.raises(UserError, match="needs a base model"):
-        create("student", "openai:")
+        create_student("openai:")
 
 
 def test_the_upload_format_is_the_papers_gpt3_format():
@@ -139,11 +139,11 @@ def test_the_upload_format_is_the_papers_gpt3_format():
 
 
 def test_a_job_created_before_its_id_was_written_down_is_found_again(tmp_path: Path):
-    from ftcot.registry import create
+    from ftcot.registry import create_student
     from ftcot.students.provider import LEDGER
 
     with FineTuneServer() as server:
-        student = create("student", f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
+        student = create_student(f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
         data = [("Is it? ###", " yes END"), ("Is it not? ###", " no END")]
         from ftcot.contracts.student import TrainConfig
 

@@ -138,7 +138,7 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
     if args.export:
         check_output(args.export, "export", ctx.settings.store_path)
-    task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
+    task = plugins.create_task(args.task, data_dir=ctx.settings.data_dir)
     if args.split == "train":
         examples = task.train_examples()
     elif args.split == "test":

@@ -74,10 +74,10 @@ class Spend:
 
 def _task_key(spec: CellSpec, data_dir: Path | None, cache: dict[str, str]) -> str:
     if spec.task not in cache:
-        from ftcot.registry import create
+        from ftcot.registry import create_task
 
         try:
-            cache[spec.task] = create("task", spec.task, data_dir=data_dir).key
+            cache[spec.task] = create_task(spec.task, data_dir=data_dir).key
         except Exception:
             cache[spec.task] = spec.task
     return cache[spec.task]

@@ -84,11 +84,11 @@ class TeacherPhase:
 
     def _run(self, group: TeacherGroup, teacher: Teacher | str) -> None:
         from ftcot.pipeline.teach import teach
-        from ftcot.registry import create
+        from ftcot.registry import create_task
 
         task_spec, _, split, temperature, _ = group.key
         try:
-            task = create("task", task_spec, data_dir=self.data_dir)
+            task = create_task(task_spec, data_dir=self.data_dir)
             teach(self.store, task, teacher, task.train_examples(split), degree=group.degree,
                   temperature=temperature, scoring=self.scoring, options=group.options, progress=False)
         except BaseException as exc:  # the cells of this group report it when they prepare
