@@ -46,10 +46,12 @@ from ftcot.api import (
     UserError,
     describe,
     flag,
+    load_litellm,
     public_address,
+    read_json_or_none,
+    split_assignments,
+    write_json_atomic,
 )
-from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.specs import split_assignments
 
 LEDGER = "provider-job.json"
 TRAIN_FILE = "train.jsonl"
@@ -72,9 +74,7 @@ _MINIMUM: dict[str, tuple[float, bool]] = {  # name -> (bound, whether the bound
 
 
 def _litellm() -> Any:
-    from ftcot.teachers.litellm_teacher import _litellm as load
-
-    return load()
+    return load_litellm("the openai student")
 
 
 class ProviderStudent(Student):

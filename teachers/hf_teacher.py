@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, Param, UserError
-from ftcot.store import content_key
+from ftcot.api import Generation, Param, UserError, check_teacher_options, content_key
 from ftcot.teachers.local import Generated, LocalTeacher
-from ftcot.validation import check_teacher_options
 
 
 class HFTeacher(LocalTeacher):

@@ -27,8 +27,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ftcot.api import Completion, Generation, Job, Redactor, Sink, UserError, describe, one_line
-from ftcot.records import BATCH_SUBMITTING, BatchRecord
+from ftcot.api import BATCH_SUBMITTING, BatchRecord, Completion, Generation, Job, Redactor, Sink, UserError, describe, one_line
 from ftcot.teachers import retry
 from ftcot.teachers.litellm_teacher import Answer, completed, read_choices, share_usage
 from ftcot.teachers.local import group_by_prompt

@@ -30,19 +30,22 @@ from ftcot.api import (
     Generation,
     Job,
     Param,
+    RateLimiter,
     Redactor,
     Sink,
+    Slots,
     Teacher,
     UserError,
+    check_teacher_options,
     describe,
+    load_litellm,
     public_address,
+    run_coroutine,
+    shared_rate,
 )
-from ftcot.event_loop import run_coroutine
-from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
 from ftcot.teachers.local import group_by_prompt
 from ftcot.teachers.usage import BATCH_PRICE_FACTOR, split_by_weight, split_evenly
-from ftcot.validation import check_teacher_options
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -53,14 +56,7 @@ _KEYED_OPENAI_PROVIDERS = ("openai", "text-completion-openai")
 
 
 def _litellm() -> Any:
-    try:
-        import litellm
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise UserError("the litellm teacher needs litellm: pip install litellm") from None
-    litellm.disable_aiohttp_transport = True  # else the async text path leaks a session per call
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
+    return load_litellm("the litellm teacher")
 
 
 class _Failed(Exception):

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, Param, UserError
+from ftcot.api import Generation, Param, UserError, check_teacher_options
 from ftcot.teachers.local import Generated, LocalTeacher
-from ftcot.validation import check_teacher_options
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
 
