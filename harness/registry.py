@@ -285,6 +285,24 @@ def _same_class(a: type, b: type) -> bool:
     return a is b or _origin(a) == _origin(b)
 
 
+def _report_unmarked(loaded: _Loaded, counts: dict[str, int]) -> None:
+    """A package row for each third-party module with a hook lacking ``@hookimpl`` (never called)
+    or that registered nothing; ``counts``: classes registered per plugin name."""
+    for plugin_name, module in loaded.modules.items():
+        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
+        if unmarked_among_marked:  # the marked hooks ran; these were never called
+            problem = (f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import hookimpl), "
+                       f"so it was never called")
+            loaded.package_problem(plugin_name, problem, f"plugin package {loaded.owners[plugin_name][0]!r}: {problem}")
+        if not counts.get(plugin_name):
+            package = loaded.owners[plugin_name][0]
+            unmarked = _unmarked_hooks(module)
+            hint = (f"{', '.join(unmarked)} lacks @hookimpl (from ftcot.api import hookimpl)" if unmarked
+                    else f"it implements none of {', '.join(HOOKS)}")
+            loaded.package_problem(plugin_name, f"registers nothing: {hint}",
+                                   f"plugin package {package!r} registers nothing: {hint}")
+
+
 def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo], list[PluginInfo]]:
     """Call every hook; return the plugins and the skipped ones (each skip adds one warning)."""
     found: dict[tuple[str, str], PluginInfo] = {}
@@ -332,19 +350,7 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
             except Exception as exc:  # a broken hook must not stop the rest
                 problem = f"its hook {impl.function.__name__} failed: {type(exc).__name__}: {exc}"
                 loaded.package_problem(impl.plugin_name, problem, f"plugin package {package!r}: {problem}; skipped")
-    for plugin_name, module in loaded.modules.items():
-        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
-        if unmarked_among_marked:  # the marked hooks ran; these were never called
-            problem = (f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import hookimpl), "
-                       f"so it was never called")
-            loaded.package_problem(plugin_name, problem, f"plugin package {loaded.owners[plugin_name][0]!r}: {problem}")
-        if not counts.get(plugin_name):
-            package = loaded.owners[plugin_name][0]
-            unmarked = _unmarked_hooks(module)
-            hint = (f"{', '.join(unmarked)} lacks @hookimpl (from ftcot.api import hookimpl)" if unmarked
-                    else f"it implements none of {', '.join(HOOKS)}")
-            loaded.package_problem(plugin_name, f"registers nothing: {hint}",
-                                   f"plugin package {package!r} registers nothing: {hint}")
+    _report_unmarked(loaded, counts)
     return list(found.values()), skipped
 
 
