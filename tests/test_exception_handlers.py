@@ -83,3 +83,12 @@ def test_a_teacher_row_the_leaderboard_cannot_build_is_named(store_path: Path, c
     store.close()
     err = capsys.readouterr().err
     assert "warning: no test accuracy for teacher oracle on no_such_task:n=1: unknown task 'no_such_task'" in err
+
+
+def test_an_unpriced_teacher_model_logs_why_it_has_no_price(caplog: pytest.LogCaptureFixture) -> None:
+    from ftcot.registry import create
+
+    teacher = create("teacher", "litellm:openai/my-local")
+    with caplog.at_level("DEBUG", logger="ftcot.teachers.litellm_teacher"):
+        assert teacher.estimate_cost(10, 10) is None
+    assert "no litellm prices for openai/my-local: ModelNotMappedError" in caplog.text
