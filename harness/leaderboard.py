@@ -10,6 +10,7 @@ aggregates.
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -273,7 +274,10 @@ def teacher_test_accuracy(store: Store, cells: Iterable[CellResult], data_dir: P
             split = (splits or {}).get(task_spec, "default")
             test = {e.sample_index for e in task.test_examples(split)}
             key = task.key
-        except Exception:
+        except Exception as exc:  # missing data or a plugin's bug: the board goes on without this row
+            from ftcot.registry import failure_line
+
+            print(f"warning: no test accuracy for teacher {teacher} on {task_spec}: {failure_line(exc)}", file=sys.stderr)
             continue
         answers = [c for c in store.completions(task=key, teacher=teacher)
                    if c.index == 0 and not c.failed and c.sample_index in test and c.correct is not None]

@@ -12,6 +12,7 @@ import difflib
 import functools
 import importlib
 import importlib.metadata as metadata
+import logging
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from ftcot.contracts.teacher import Teacher
 from ftcot.errors import UserError
 from ftcot.specs import Param, declared_params
 
+log = logging.getLogger(__name__)
 KINDS = ("task", "teacher", "student", "filter", "reporter")
 BUILTIN_PACKAGE = "ftcot"
 ENTRY_POINT_GROUP = "ftcot"
@@ -383,7 +385,8 @@ def plugin_failure(exc: BaseException) -> str | None:
     """One line for an exception raised inside a third-party plugin's code, else None."""
     try:
         package = registry().blame(exc)
-    except Exception:
+    except Exception as lookup:  # no registry to ask (building it may be what failed): no package to name
+        log.debug("cannot tell which plugin raised %s: %s: %s", type(exc).__name__, type(lookup).__name__, lookup)
         return None
     if package is None:
         return None

@@ -49,7 +49,7 @@ def batch_model(teacher: LiteLLMTeacher) -> str:
     lib = teacher._lib
     try:
         name, provider, _, _ = lib.get_llm_provider(teacher.model)
-    except Exception:
+    except lib.BadRequestError:  # litellm's error for a model no provider claims
         name, provider = teacher.model, "unknown"
     if provider not in BATCH_PROVIDERS:
         raise UserError(f"teacher {teacher.label}: batch jobs need an OpenAI-protocol provider (a plain OpenAI "

@@ -19,6 +19,7 @@ part of a completion's key: the same model behind another address is the same te
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from ftcot.teachers.local import group_by_prompt
 from ftcot.teachers.usage import BATCH_PRICE_FACTOR, split_by_weight, split_evenly
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+log = logging.getLogger(__name__)
 
 MAX_N = 128  # the most samples one request asks for (OpenAI's limit)
 DEFAULTS = {"concurrency": 16, "timeout": 60.0, "max_tries": 6, "backoff": 1.0}
@@ -149,7 +151,8 @@ class LiteLLMTeacher(Teacher):
             self._lib = _litellm()
         try:
             mode = self._lib.get_model_info(self.model).get("mode")
-        except Exception:
+        except Exception as exc:  # unmapped: litellm raises ModelNotMappedError or a bare Exception
+            log.debug("no litellm mode for %s, using the chat endpoint: %s", self.model, describe(exc, Redactor()))
             mode = None
         return "text" if mode == "completion" else "chat"
 
@@ -169,7 +172,8 @@ class LiteLLMTeacher(Teacher):
             return float(given_in or 0.0), float(given_out or 0.0)  # one given: the other is free
         try:
             info = self._lib.get_model_info(self.model)
-        except Exception:
+        except Exception as exc:  # unmapped: litellm raises ModelNotMappedError or a bare Exception
+            log.debug("no litellm prices for %s: %s", self.model, describe(exc, Redactor()))
             return None
         price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
         if price_in is None and price_out is None:
@@ -217,7 +221,8 @@ class LiteLLMTeacher(Teacher):
         try:
             _, provider, _, _ = self._lib.get_llm_provider(self.model)
             params = self._lib.get_supported_openai_params(model=self.model, custom_llm_provider=provider)
-        except Exception:
+        except Exception as exc:  # an unknown provider, or a provider config that cannot say
+            log.debug("cannot tell whether %s takes n, assuming not: %s", self.model, describe(exc, Redactor()))
             return False
         return bool(params) and "n" in params
 
