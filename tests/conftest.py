@@ -98,6 +98,12 @@ def child_env(**env: str | None) -> dict[str, str]:
     return merged
 
 
+def plugin_env(site: Path) -> dict[str, str | None]:
+    """``env`` for ``cli_process`` that loads the plugin packages installed under ``site``
+    (``ftcot.testing.install_package``) and every other third-party package there is."""
+    return {"PYTHONPATH": str(site), "FTCOT_LOAD_PLUGINS": None}
+
+
 @pytest.fixture
 def cli_process() -> Callable[..., Ran]:
     """Runs ``python -m ftcot`` as a child (fresh imports, its own environment):

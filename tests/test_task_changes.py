@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import plugin_env
 
 from ftcot.pipeline.freshness import FINGERPRINT_FIELD, changed_message, declared_version, task_data_fingerprint
 from ftcot.store import Store
@@ -72,8 +73,7 @@ def plugin(tmp_path: Path) -> Plugin:
 @pytest.fixture
 def ftcot(cli_process, plugin: Plugin, tmp_path: Path):
     """``ftcot ARGS`` in a child process with the plugin installed and the test's own store."""
-    env = {"PYTHONPATH": str(plugin.site), "FTCOT_LOAD_PLUGINS": None, "FTCOT_THREADS": "1",
-           "FTCOT_STORE": str(tmp_path / "store" / "ftcot.db")}
+    env = {**plugin_env(plugin.site), "FTCOT_THREADS": "1", "FTCOT_STORE": str(tmp_path / "store" / "ftcot.db")}
 
     def run(*args: str):
         ran = cli_process(*args, env=env, cwd=tmp_path, timeout=300)
