@@ -10,21 +10,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from openai_server import ANSWER_TRIGGER, Fault, OpenAIServer, question_of
 
-from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.errors import EXIT_ERROR, EXIT_PENDING
 from ftcot.pipeline.teach import teach
 from ftcot.records import BATCH_SUBMITTING
 from ftcot.store import SCHEMA_VERSION, Store
 
-SPEC = "coin_flip:flips=2,train=8,test=2"
+TASK = "coin_flip:flips=2,train=8,test=2"
 MODEL = "openai/test-model"
 DEGREE = 2
 PRICE_IN, PRICE_OUT = 1e-6, 2e-6
@@ -35,7 +34,7 @@ OPTIONS = {"input_cost_per_token": PRICE_IN, "output_cost_per_token": PRICE_OUT,
 
 def _command(store: Path, data: Path, url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "ftcot.cli", "--store", str(store), "--data-dir", str(data),
-            "teach", SPEC, "--teacher", f"litellm:{MODEL}", "--api-base", url, "-D", str(DEGREE),
+            "teach", TASK, "--teacher", f"litellm:{MODEL}", "--api-base", url, "-D", str(DEGREE),
             "--timeout", "5", "--backoff", "0.01", "--no-progress", "-o", f"input_cost_per_token={PRICE_IN}",
             "-o", f"output_cost_per_token={PRICE_OUT}", "-o", f"api_key={SECRET}", "--batch", *extra]
 
@@ -55,9 +54,10 @@ def _created(store_path: Path) -> bool:
     return store_path.exists() and any(b.status != BATCH_SUBMITTING for b in Store(store_path).batches())
 
 
-@pytest.fixture
-def task(tmp_path):
-    return plugins.create_task(SPEC, data_dir=tmp_path)
+def _alive(proc: subprocess.Popen) -> bool:
+    """True while ``proc`` runs; AssertionError with its stderr once it ended."""
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    return True
 
 
 def test_sigkill_after_submitting_then_rerun_polls_and_stores_at_the_batch_price(tmp_path, task, capsys):
@@ -68,11 +68,7 @@ def test_sigkill_after_submitting_then_rerun_polls_and_stores_at_the_batch_price
     with OpenAIServer(answers={e.question: e.answer for e in examples}, hold_batches=True) as server:
         proc = subprocess.Popen(_command(store_path, tmp_path, server.url, "--wait", "--poll", "0.05"), env=env,
                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 180
-        while not _created(store_path):  # the batch id is recorded
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            assert time.time() < deadline, "the batch was not submitted"
-            time.sleep(0.01)
+        wait_for(lambda: _alive(proc) and _created(store_path), 180, "the batch id to be recorded")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         assert proc.returncode == -signal.SIGKILL

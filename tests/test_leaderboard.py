@@ -6,10 +6,7 @@ import csv
 import io
 import json
 import math
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -101,16 +98,10 @@ def test_short_names() -> None:
         "coin_flip:flips=2": "coin_flip:flips=2", "coin_flip:flips=8": "coin_flip:flips=8"}
 
 
-def leaderboard(store_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FTCOT_STORE": str(store_path), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
-
-
-def test_json_format_lists_cells_and_teacher_accuracy(filled_store: Path) -> None:
-    result = leaderboard(filled_store, "leaderboard", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    items = json.loads(result.stdout)
+def test_json_format_lists_cells_and_teacher_accuracy(filled_store: Path, cli_process) -> None:
+    result = cli_process("--store", filled_store, "leaderboard", "--format", "json")
+    assert result.code == 0, result.err
+    items = json.loads(result.out)
     required = {"task", "teacher", "student", "method", "degree", "seeds", "accuracy", "stderr", "n"}
     assert all(required <= set(item) for item in items)
     assert all(item["scoring"] == "paper" for item in items)
@@ -122,13 +113,14 @@ def test_json_format_lists_cells_and_teacher_accuracy(filled_store: Path) -> Non
     assert [(t["task"], t["teacher"], t["accuracy"], t["n"]) for t in teacher] == [(COIN, "oracle", 0.75, 4)]
     assert len(items) == 9 + 1
 
-    strict = leaderboard(filled_store, "--scoring", "strict", "leaderboard", "--format", "json")
-    assert [(i["student"], i["method"], i["scoring"]) for i in json.loads(strict.stdout)] == [
+    strict = cli_process("--store", filled_store, "--scoring", "strict", "leaderboard", "--format", "json")
+    assert [(i["student"], i["method"], i["scoring"]) for i in json.loads(strict.out)] == [
         ("tiny-gpt2", "fine-tune", "strict")]
 
 
-def test_markdown_csv_and_table_state_rules_and_mark_the_best(filled_store: Path, tmp_path: Path) -> None:
-    md = leaderboard(filled_store, "leaderboard", "--format", "md", "--show-n").stdout
+def test_markdown_csv_and_table_state_rules_and_mark_the_best(filled_store: Path, tmp_path: Path,
+                                                              cli_process) -> None:
+    md = cli_process("--store", filled_store, "leaderboard", "--format", "md", "--show-n").out
     assert "scoring: paper" in md and "reported epoch: last" in md
     assert "| student | method | coin_flip | last_letter_concatenation | mean |" in md
     assert "**100.0 (n=4)**" in md  # the best coin flip cell, with n on demand
@@ -136,21 +128,21 @@ def test_markdown_csv_and_table_state_rules_and_mark_the_best(filled_store: Path
     assert "Teacher: oracle" in md
 
     out = tmp_path / "board.csv"
-    result = leaderboard(filled_store, "leaderboard", "--format", "csv", "--output", str(out))
-    assert result.returncode == 0 and "wrote csv" in result.stderr
+    result = cli_process("--store", filled_store, "leaderboard", "--format", "csv", "--output", str(out))
+    assert result.code == 0 and "wrote csv" in result.err
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert {r["scoring"] for r in rows} == {"paper"}
     cot4 = next(r for r in rows if r["student"] == "tiny-llama" and r["degree"] == "4")
     assert float(cot4[COIN]) == 0.75 and float(cot4["mean"]) == 0.75
 
-    table = leaderboard(filled_store, "leaderboard")
-    assert table.returncode == 0
-    assert "scoring: paper" in table.stdout and "reported epoch: last" in table.stdout
-    assert "Fine-tune-CoT D=4" in table.stdout
+    table = cli_process("--store", filled_store, "leaderboard")
+    assert table.code == 0
+    assert "scoring: paper" in table.out and "reported epoch: last" in table.out
+    assert "Fine-tune-CoT D=4" in table.out
 
 
-def test_unknown_format_and_empty_store_are_user_errors(store_path: Path) -> None:
-    bad = leaderboard(store_path, "leaderboard", "--format", "pdf")
-    assert bad.returncode == 1 and "unknown reporter 'pdf'" in bad.stderr
-    empty = leaderboard(store_path, "leaderboard")
-    assert empty.returncode == 1 and "no finished cells" in empty.stderr
+def test_unknown_format_and_empty_store_are_user_errors(store_path: Path, cli_process) -> None:
+    bad = cli_process("--store", store_path, "leaderboard", "--format", "pdf")
+    assert bad.code == 1 and "unknown reporter 'pdf'" in bad.err
+    empty = cli_process("--store", store_path, "leaderboard")
+    assert empty.code == 1 and "no finished cells" in empty.err

@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 from openai_server import Fault, OpenAIServer, question_of
 
-from ftcot import registry as plugins
 from ftcot.errors import UserError
 from ftcot.pipeline.teach import teach
 from ftcot.store import Store
@@ -22,11 +21,6 @@ MODELS = {
 }
 FAST = {"timeout": 0.5, "backoff": 0.01, "max_tries": 4, "concurrency": 8}
 TRIGGER = "Therefore, the answer is"
-
-
-@pytest.fixture
-def task(tmp_path):
-    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 @pytest.fixture
@@ -180,9 +174,10 @@ def test_max_cost_needs_prices(tmp_path, task, answers):
             run(Store(tmp_path / "s.db"), task, server, "vllm", options={"max_cost": 1.0})
 
 
-def test_raising_the_degree_asks_only_for_new_indices_and_tasks_share_completions(tmp_path, task, answers):
+def test_raising_the_degree_asks_only_for_new_indices_and_tasks_share_completions(tmp_path, task, answers,
+                                                                                  make_task):
     store = Store(tmp_path / "s.db")
-    small = plugins.create_task("coin_flip:flips=2,train=6,test=2", data_dir=tmp_path)
+    small = make_task("coin_flip:flips=2,train=6,test=2")
     with OpenAIServer(answers=answers) as server:
         one = run(store, small, server, degree=1, temperature=0.7)
         assert one.new == 6

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -158,19 +155,16 @@ def test_plan_selects_with_only_and_reads_the_store(tmp_path: Path) -> None:
         plan_cells(config, store, "paper", parse_only(["student=nobody"]))
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    if real_data_dir() is not None:
-        env["FTCOT_DATA_DIR"] = str(real_data_dir())
-    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+def data_env() -> dict[str, str | None]:
+    """The real data directory, where there is one, for the paper's grid."""
+    return {"FTCOT_DATA_DIR": str(real_data_dir())} if real_data_dir() is not None else {}
 
 
-def test_plan_command_counts_cells_and_teacher_work(tmp_path: Path) -> None:
+def test_plan_command_counts_cells_and_teacher_work(tmp_path: Path, cli_process) -> None:
     path = write(tmp_path, GOOD)
-    result = run_cli("matrix", "plan", str(path), "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    plan = json.loads(result.stdout)
+    result = cli_process("matrix", "plan", str(path), "--json", cwd=tmp_path, env=data_env(), timeout=300)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
     assert (plan["cells"], plan["done"], plan["failed"], plan["todo"]) == (32, 0, 0, 32)
     groups = {(t["task"].partition(":")[0], t["teacher"], t["part"]): t for t in plan["teachers"]}
     assert len(groups) == len(plan["teachers"]) == 4  # two tasks: training and test questions
@@ -180,15 +174,17 @@ def test_plan_command_counts_cells_and_teacher_work(tmp_path: Path) -> None:
     assert coin["calls"] == 0 and coin["cost_usd"] == 0.0  # the oracle computes rationales locally
     test = groups[("coin_flip", "oracle", "test")]
     assert (test["examples"], test["degree"], test["temperature"]) == (4, 1, 0.0)
-    bad = run_cli("matrix", "plan", str(write(tmp_path, BAD, "bad.toml")), cwd=tmp_path)
-    assert bad.returncode == 1 and bad.stderr.startswith("error: matrix config")
-    assert "Traceback" not in bad.stderr
+    bad = cli_process("matrix", "plan", str(write(tmp_path, BAD, "bad.toml")), cwd=tmp_path, env=data_env(),
+                      timeout=300)
+    assert bad.code == 1 and bad.err.startswith("error: matrix config")
+    assert "Traceback" not in bad.err
 
 
-def test_paper_config_plans_the_papers_grid(tmp_path: Path) -> None:
-    result = run_cli("matrix", "plan", str(REPO / "examples" / "paper.toml"), "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    plan = json.loads(result.stdout)
+def test_paper_config_plans_the_papers_grid(tmp_path: Path, cli_process) -> None:
+    result = cli_process("matrix", "plan", str(REPO / "examples" / "paper.toml"), "--json", cwd=tmp_path,
+                         env=data_env(), timeout=300)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
     cells = plan["cells_list"]
     assert len({c["task"] for c in cells}) == 12
     assert {c["method"] for c in cells} == {"fine-tune-cot", "fine-tune", "zero-shot", "zero-shot-cot", "few-shot-cot"}

@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+
+from conftest import Hold
 
 from ftcot.store import Store
 
@@ -53,7 +54,7 @@ def probe(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stderr.strip().splitlines()[-1])
 
 
-def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -> None:
+def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path, cli_process) -> None:
     config = tmp_path / "m.toml"
     config.write_text(CONFIG)
     (tmp_path / "empty-model").mkdir()
@@ -89,9 +90,7 @@ def test_matrix_runs_records_failures_and_resumes_without_work(tmp_path: Path) -
     assert probe(retry)["rc"] == 1
     assert json.loads(retry.stdout)["ran"] == 4
 
-    plan = subprocess.run([sys.executable, "-m", "ftcot.cli", "matrix", "plan", str(config), "--json"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    counts = json.loads(plan.stdout)
+    counts = cli_process("matrix", "plan", config, "--json", cwd=tmp_path, timeout=300).json()
     assert (counts["done"], counts["failed"], counts["todo"]) == (4, 4, 0)
 
 
@@ -111,7 +110,7 @@ def spawned_workers() -> list[int]:
     return found
 
 
-def test_a_local_worker_killed_mid_cell_costs_only_that_cell(tmp_path: Path) -> None:
+def test_a_local_worker_killed_mid_cell_costs_only_that_cell(tmp_path: Path, hold: Hold, monkeypatch) -> None:
     import io
     import signal
     import threading
@@ -128,26 +127,21 @@ methods = ["fine-tune"]
 store = "store/ftcot.db"
 max_retries = 1
 [training]
-max_steps = 150
+max_steps = 16
 batch_size = 4
 max_new_tokens = 24
 """)
+    for name, value in hold.env().items():  # the worker holds after epoch 2 of 4, once
+        monkeypatch.setenv(name, value)
     matrix = Matrix.open(load_config(path))
     output: dict = {}
     runner = threading.Thread(target=lambda: output.setdefault(
         "results", matrix.run(matrix.cells(), Console(file=io.StringIO()))))
     runner.start()
-    killed = None
-    deadline = time.monotonic() + 300
-    while killed is None and runner.is_alive() and time.monotonic() < deadline:
-        workers = spawned_workers()
-        if workers:
-            time.sleep(3.0)  # into the cell
-            os.kill(workers[0], signal.SIGKILL)
-            killed = workers[0]
-        time.sleep(0.1)
+    killed = hold.pid()
+    assert killed in spawned_workers()
+    os.kill(killed, signal.SIGKILL)
     runner.join(timeout=600)
-    assert killed is not None, "never saw the worker process"
     [result] = output["results"].values()
     assert result.status == "done" and result.n == 6
     [stored] = Store(tmp_path / "store" / "ftcot.db").cells()

@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 import pytest
 from openai_server import OpenAIServer, question_of
 
-from ftcot import registry as plugins
 from ftcot.contracts.teacher import Generation
 from ftcot.pipeline.teach import create_teacher, teach
 from ftcot.store import Store, content_key
@@ -17,11 +16,6 @@ TASK = "coin_flip:flips=2,train=12,test=2"
 VLLM = "hosted_vllm/test-model"
 TEXT = "text-completion-openai/gpt-3.5-turbo-instruct"  # priced in litellm's cost map
 FAST = {"timeout": 5, "backoff": 0.01, "max_tries": 3, "concurrency": 8}
-
-
-@pytest.fixture
-def task(tmp_path):
-    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 def run(store, task, server, model=VLLM, degree=8, temperature=None, **options):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import real_data_dir
+from conftest import plugin_env, real_data_dir
 
 from ftcot.api import GeneratedTask, Param, Reporter
 from ftcot.registry import registry
@@ -49,28 +49,27 @@ MISTAKES = {
 }
 
 
-def ftcot(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    env.pop("FTCOT_LOAD_PLUGINS", None)
-    if "FTCOT_DATA_DIR" not in env and (data := real_data_dir()) is not None:
-        env["FTCOT_DATA_DIR"] = str(data)  # the built-in dataset tasks list with their data, as in CI
-    return subprocess.run([sys.executable, "-m", "ftcot.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+def site_env(site: Path) -> dict[str, str | None]:
+    """Plugins installed under ``site``, and the real data where there is some (the built-in dataset
+    tasks list with their data, as in CI)."""
+    found = real_data_dir()
+    data = {"FTCOT_DATA_DIR": str(found)} if "FTCOT_DATA_DIR" not in os.environ and found else {}
+    return {**plugin_env(site), **data}
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_mistake_is_one_warning_and_everything_else_loads(mistake: str, tmp_path: Path) -> None:
+def test_mistake_is_one_warning_and_everything_else_loads(mistake: str, tmp_path: Path, cli_process) -> None:
     source, problem = MISTAKES[mistake]
     install_package(tmp_path, f"ftcot-{mistake}", "ftcot_" + mistake.replace("-", "_"), HEAD + source)
     builtin = {(p.kind, p.name) for p in registry().all()}
     for command in ("plugins", "tasks"):
-        result = ftcot(tmp_path, command, "--json")
-        assert result.returncode == 0, result.stderr
-        assert "Traceback" not in result.stderr
-        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-        assert len(warnings) == 1, result.stderr
+        result = cli_process(command, "--json", env=site_env(tmp_path))
+        assert result.code == 0, result.err
+        assert "Traceback" not in result.err
+        warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, result.err
         assert f"'ftcot-{mistake}'" in warnings[0] and problem in warnings[0]
-        rows = json.loads(result.stdout)
+        rows = json.loads(result.out)
         if command == "plugins":
             assert builtin <= {(r["kind"], r["name"]) for r in rows if r["problem"] is None}
         else:
@@ -81,31 +80,32 @@ BROKEN_EXAMPLES = TASK.replace('return str(rng.random()), "1", None, {}', 'raise
     "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n"
 
 
-def test_task_whose_code_fails_shows_its_problem_and_fails_only_its_own_command(tmp_path: Path) -> None:
+def test_task_whose_code_fails_shows_its_problem_and_fails_only_its_own_command(tmp_path: Path,
+                                                                                cli_process) -> None:
     install_package(tmp_path, "ftcot-broken-digits", "ftcot_broken_digits", HEAD + BROKEN_EXAMPLES)
-    result = ftcot(tmp_path, "tasks", "--json")
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    result = cli_process("tasks", "--json", env=site_env(tmp_path))
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    rows = {r["name"]: r for r in json.loads(result.out)}
     assert rows["digits"]["problem"] == "plugin package 'ftcot-broken-digits' failed: ZeroDivisionError: no digits"
     assert rows["digits"]["broken"]
     assert rows["coin_flip"]["problem"] is None
-    shown = ftcot(tmp_path, "data", "show", "digits", "0", "--json")
-    assert shown.returncode == 1
-    assert shown.stderr.splitlines() == [
+    shown = cli_process("data", "show", "digits", "0", "--json", env=site_env(tmp_path))
+    assert shown.code == 1
+    assert shown.err.splitlines() == [
         "error: plugin package 'ftcot-broken-digits' failed: ZeroDivisionError: no digits"]
 
 
-def test_skipped_class_is_listed_and_naming_it_is_one_error(tmp_path: Path) -> None:
+def test_skipped_class_is_listed_and_naming_it_is_one_error(tmp_path: Path, cli_process) -> None:
     source, _ = MISTAKES["abstract"]
     install_package(tmp_path, "ftcot-half", "ftcot_half", HEAD + source)
-    rows = json.loads(ftcot(tmp_path, "plugins", "--json").stdout)
+    rows = json.loads(cli_process("plugins", "--json", env=site_env(tmp_path)).out)
     half = [r for r in rows if r["package"] == "ftcot-half"]
     assert [(r["kind"], r["name"]) for r in half] == [("task", "half")]
     assert "does not implement" in half[0]["problem"]
-    result = ftcot(tmp_path, "data", "show", "half", "0")
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1].startswith("error: task 'half' from package 'ftcot-half' was not loaded")
-    assert "Traceback" not in result.stderr
+    result = cli_process("data", "show", "half", "0", env=site_env(tmp_path))
+    assert result.code == 1
+    assert result.err.splitlines()[-1].startswith("error: task 'half' from package 'ftcot-half' was not loaded")
+    assert "Traceback" not in result.err
 
 
 class Squares(GeneratedTask):
@@ -184,50 +184,51 @@ def ftcot_register_tasks(register):
 '''
 
 
-def test_whole_store_listings_show_a_raising_task_in_its_own_row(tmp_path: Path) -> None:
+def test_whole_store_listings_show_a_raising_task_in_its_own_row(tmp_path: Path, cli_process) -> None:
     install_package(tmp_path / "site", "ftcot-raising", "ftcot_raising", RAISING_TASKS)
     data = tmp_path / "data"
     builtin_dataset = {"gsm8k", "multiarith", "aqua", "coin_flip"}
-    status = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "status", "--json")
-    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
-    rows = {r["task"]: r for r in json.loads(status.stdout)["tasks"]}
+    status = cli_process("--data-dir", str(data), "data", "status", "--json", env=site_env(tmp_path / "site"))
+    assert status.code == 0 and "Traceback" not in status.err, status.err
+    rows = {r["task"]: r for r in json.loads(status.out)["tasks"]}
     assert builtin_dataset <= set(rows) and not any(rows[name]["broken"] for name in builtin_dataset)
     assert rows["exploding"]["broken"] and not rows["exploding"]["ok"]
     assert rows["exploding"]["note"] == "plugin package 'ftcot-raising' failed: RuntimeError: disk on fire second line"
     assert rows["no_files"]["broken"] and rows["no_files"]["note"].startswith("TypeError: ")
-    table = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "status")
-    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
-    assert "broken" in table.stdout and "gsm8k" in table.stdout
-    listed = ftcot(tmp_path / "site", "--data-dir", str(data), "tasks", "--json")
-    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
-    tasks = {r["name"]: r for r in json.loads(listed.stdout)}
+    table = cli_process("--data-dir", str(data), "data", "status", env=site_env(tmp_path / "site"))
+    assert table.code == 0 and "Traceback" not in table.err, table.err
+    assert "broken" in table.out and "gsm8k" in table.out
+    listed = cli_process("--data-dir", str(data), "tasks", "--json", env=site_env(tmp_path / "site"))
+    assert listed.code == 0 and "Traceback" not in listed.err, listed.err
+    tasks = {r["name"]: r for r in json.loads(listed.out)}
     assert tasks["exploding"]["broken"] and "\n" not in tasks["exploding"]["problem"]
     assert tasks["exploding"]["problem"].endswith("RuntimeError: disk on fire second line")
     assert tasks["no_files"]["broken"] and not tasks["gsm8k"]["broken"]
-    used = ftcot(tmp_path / "site", "--data-dir", str(data), "data", "show", "exploding", "0")
-    assert used.returncode == 1 and "Traceback" not in used.stderr
-    (error,) = [line for line in used.stderr.splitlines() if line.startswith("error:")]
+    used = cli_process("--data-dir", str(data), "data", "show", "exploding", "0", env=site_env(tmp_path / "site"))
+    assert used.code == 1 and "Traceback" not in used.err
+    (error,) = [line for line in used.err.splitlines() if line.startswith("error:")]
     assert "exploding" in error
 
 
-def test_installing_every_tasks_data_skips_a_task_whose_file_list_raises(tmp_path: Path) -> None:
+def test_installing_every_tasks_data_skips_a_task_whose_file_list_raises(tmp_path: Path, cli_process) -> None:
     install_package(tmp_path / "site", "ftcot-raising", "ftcot_raising", RAISING_TASKS)
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    result = ftcot(tmp_path / "site", "--data-dir", str(tmp_path / "data"), "data", "import", str(mirror))
-    assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipping task")]
+    result = cli_process("--data-dir", str(tmp_path / "data"), "data", "import", str(mirror),
+                         env=site_env(tmp_path / "site"))
+    assert "Traceback" not in result.err and result.code == 1, result.err
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning: skipping task")]
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipping task no_files: its file list")
-    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    (error,) = [line for line in result.err.splitlines() if line.startswith("error:")]
     assert "no data file found under" in error  # the other tasks' files were looked for
 
 
-def test_a_standalone_generated_task_lists_without_a_problem(tmp_path: Path) -> None:
+def test_a_standalone_generated_task_lists_without_a_problem(tmp_path: Path, cli_process) -> None:
     install_package(tmp_path, "ftcot-digits", "ftcot_digits",
                     HEAD + TASK + "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n")
-    result = ftcot(tmp_path, "tasks", "--json")
-    assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
-    digits = next(r for r in json.loads(result.stdout) if r["name"] == "digits")
+    result = cli_process("tasks", "--json", env=site_env(tmp_path))
+    assert result.code == 0 and "warning:" not in result.err, result.err
+    digits = next(r for r in json.loads(result.out) if r["name"] == "digits")
     assert digits["problem"] is None and not digits["broken"] and digits["changed"] == []
 
 
@@ -240,20 +241,21 @@ PACKAGE_PROBLEMS = {  # distribution -> (module source, the problem its package 
 
 
 @pytest.mark.parametrize("dist", sorted(PACKAGE_PROBLEMS))
-def test_a_skipped_package_is_listed_in_a_package_row_with_its_problem(dist: str, tmp_path: Path) -> None:
+def test_a_skipped_package_is_listed_in_a_package_row_with_its_problem(dist: str, tmp_path: Path,
+                                                                        cli_process) -> None:
     source, problem = PACKAGE_PROBLEMS[dist]
     module = dist.replace("-", "_")
     install_package(tmp_path, dist, module, source)
-    result = ftcot(tmp_path, "plugins", "--json")
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    rows = json.loads(result.stdout)
+    result = cli_process("plugins", "--json", env=site_env(tmp_path))
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    rows = json.loads(result.out)
     assert [r for r in rows if r["package"] == dist] == [
         {"kind": "package", "name": module, "package": dist, "version": "0.3.1", "class": module,
          "description": "", "params": [], "problem": problem}]
     assert {"coin_flip", "oracle", "correct"} <= {r["name"] for r in rows if r["problem"] is None}
-    table = ftcot(tmp_path, "plugins")
-    assert table.returncode == 0, table.stderr
-    (line,) = [line for line in table.stdout.splitlines() if dist in line]
+    table = cli_process("plugins", env=site_env(tmp_path))
+    assert table.code == 0, table.err
+    (line,) = [line for line in table.out.splitlines() if dist in line]
     assert line.replace("│", " ").split()[:3] == ["package", module, dist] and "not loaded:" in line
 
 

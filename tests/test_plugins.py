@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import plugin_env
 
 from ftcot import hookspecs
 from ftcot.errors import UserError
@@ -45,20 +45,11 @@ GOOD = """
 """
 
 
-def run_plugins(path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(path)}
-    env.pop("FTCOT_LOAD_PLUGINS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "ftcot.cli", "plugins", "--json", *args],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
-
-
-def test_third_party_plugin_is_listed(tmp_path: Path) -> None:
+def test_third_party_plugin_is_listed(tmp_path: Path, cli_process) -> None:
     write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
-    result = run_plugins(tmp_path)
-    assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    result = cli_process("plugins", "--json", env=plugin_env(tmp_path))
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
     mine = {(r["kind"], r["name"]): r for r in rows if r["package"] == "ftcot-wordcount"}
     assert set(mine) == {("task", "word_count"), ("teacher", "echo")}
     assert mine[("task", "word_count")]["version"] == "0.3.1"
@@ -66,39 +57,38 @@ def test_third_party_plugin_is_listed(tmp_path: Path) -> None:
     assert all(r["kind"] in KINDS for r in rows)
 
 
-def test_broken_plugin_warns_and_others_load(tmp_path: Path) -> None:
+def test_broken_plugin_warns_and_others_load(tmp_path: Path, cli_process) -> None:
     write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
     write_plugin_package(tmp_path, "ftcot-broken", "ftcot_broken", "import not_a_module_anywhere\n")
-    result = run_plugins(tmp_path)
-    assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    result = cli_process("plugins", "--json", env=plugin_env(tmp_path))
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
     assert "ftcot-broken" in warnings[0] and "not_a_module_anywhere" in warnings[0]
-    names = {r["name"] for r in json.loads(result.stdout)}
+    names = {r["name"] for r in json.loads(result.out)}
     assert "word_count" in names
 
 
-def test_a_duplicate_name_is_one_warning_naming_both_packages_and_the_rest_works(tmp_path: Path) -> None:
+def test_a_duplicate_name_is_one_warning_naming_both_packages_and_the_rest_works(tmp_path: Path,
+                                                                                 cli_process) -> None:
     write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
     write_plugin_package(tmp_path, "ftcot-rival", "ftcot_rival", GOOD)
-    result = run_plugins(tmp_path)
-    assert result.returncode == 0, result.stderr
-    warnings = [w for w in result.stderr.splitlines() if w.startswith("warning:")]
+    result = cli_process("plugins", "--json", env=plugin_env(tmp_path))
+    assert result.code == 0, result.err
+    warnings = [w for w in result.err.splitlines() if w.startswith("warning:")]
     assert warnings and all("ftcot-wordcount" in w and "ftcot-rival" in w and "rename it" in w for w in warnings)
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.out)
     skipped = {r["package"] for r in rows if r["problem"] is not None}
     loaded = {r["package"] for r in rows if r["problem"] is None}
     assert len(skipped) == 1 and {"ftcot", *({"ftcot-wordcount", "ftcot-rival"} - skipped)} <= loaded
 
 
-def test_load_plugins_env_limits_third_party(tmp_path: Path) -> None:
+def test_load_plugins_env_limits_third_party(tmp_path: Path, cli_process) -> None:
     write_plugin_package(tmp_path, "ftcot-wordcount", "ftcot_wordcount", GOOD)
     write_plugin_package(tmp_path, "ftcot-rival", "ftcot_rival", GOOD)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "FTCOT_LOAD_PLUGINS": "ftcot-rival"}
-    result = subprocess.run([sys.executable, "-m", "ftcot.cli", "plugins", "--json"],
-                            capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    packages = {r["package"] for r in json.loads(result.stdout)}
+    result = cli_process("plugins", "--json", env={**plugin_env(tmp_path), "FTCOT_LOAD_PLUGINS": "ftcot-rival"})
+    assert result.code == 0, result.err
+    packages = {r["package"] for r in json.loads(result.out)}
     assert "ftcot-rival" in packages and "ftcot-wordcount" not in packages
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.errors import UserError
 from ftcot.pipeline.teach import teach
@@ -19,11 +18,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "replay"
 TASK = "coin_flip:flips=2,train=6,test=3"
 FORMATS = ["coin_flip_completions.json", "coin_flip_completions.jsonl"]
 EVERY = {"all_completions": True}
-
-
-@pytest.fixture
-def task(tmp_path):
-    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("match", ["index", "question"])
@@ -117,12 +111,11 @@ def test_cli_reports_unmatched_entries(tmp_path, store_path, capsys):
 
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl"])
-def test_exported_completions_replay_to_the_same_completions(tmp_path, store_path, capsys, suffix):
+def test_exported_completions_replay_to_the_same_completions(tmp_path, store_path, capsys, suffix, task):
     out = tmp_path / f"export{suffix}"
     assert main(["--data-dir", str(tmp_path), "teach", TASK, "--teacher", "oracle", "-D", "2", "--json",
                  "--no-progress", "--export", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["exported"] == 12
-    task = plugins.create_task(TASK, data_dir=tmp_path)
     original = Store(store_path).completions(teacher="oracle")
     replayed = teach(Store(tmp_path / "r.db"), task, f"replay:{out}", task.train_examples(), degree=2,
                      progress=False)
@@ -135,17 +128,16 @@ def test_exported_completions_replay_to_the_same_completions(tmp_path, store_pat
     assert fields(replayed.completions) == fields(original)
 
 
-def test_a_path_with_placeholders_names_each_tasks_file(tmp_path):
+def test_a_path_with_placeholders_names_each_tasks_file(tmp_path, task, make_task):
     """``{data_dir}`` and ``{task}`` are filled per task, so one spec serves a matrix of tasks."""
     folder = tmp_path / "teacher-completions"
     folder.mkdir()
     shutil.copy(FIXTURES / "coin_flip_completions.json", folder / "D_coin_flip.json")
-    task = plugins.create_task(TASK, data_dir=tmp_path)
     spec = "replay:{data_dir}/teacher-completions/D_{task}.json"
     result = teach(Store(tmp_path / "s.db"), task, spec, task.train_examples(), options=EVERY, progress=False)
     assert (result.summary()["completions"], result.summary()["entries"]) == (4, 6)
     assert {c.teacher for c in result.completions} == {spec}
-    other = plugins.create_task("last_letter_concatenation:words=2,train=4,test=2", data_dir=tmp_path)
+    other = make_task("last_letter_concatenation:words=2,train=4,test=2")
     with pytest.raises(UserError, match="D_last_letter_concatenation.json does not exist"):
         teach(Store(tmp_path / "s.db"), other, spec, other.train_examples(), progress=False)
     with pytest.raises(UserError, match=r"braces may only hold \{task\}, \{data_dir\}"):

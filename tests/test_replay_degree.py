@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.errors import UserError
 from ftcot.pipeline.teach import teach
@@ -25,11 +24,6 @@ TEACHER = f"replay:{FILE}"
 TASK = "coin_flip:flips=2,train=6,test=3"
 EVERY_COMPLETION = (12, 8, 5)  # teacher-report: completions, correct, examples
 STUDENT = "tiny-gpt2:layers=1,dim=32,heads=2,ffn=64,vocab=300"
-
-
-@pytest.fixture
-def task(tmp_path):
-    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 def picked(result) -> list[tuple[int, int]]:

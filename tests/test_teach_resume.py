@@ -8,18 +8,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
+from conftest import wait_for
 from openai_server import Fault, OpenAIServer, question_of
 
-from ftcot import registry as plugins
 from ftcot.cli import main
 from ftcot.pipeline.teach import teach
 from ftcot.store import Store
 
-SPEC = "coin_flip:flips=2,train=24,test=4"
+TASK = "coin_flip:flips=2,train=24,test=4"
 MODEL = "hosted_vllm/test-model"
 DEGREE = 2
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _command(store: Path, data: Path, url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "ftcot.cli", "--store", str(store), "--data-dir", str(data),
-            "teach", SPEC, "--teacher", f"litellm:{MODEL}", "--api-base", url, "-D", str(DEGREE),
+            "teach", TASK, "--teacher", f"litellm:{MODEL}", "--api-base", url, "-D", str(DEGREE),
             "--concurrency", "4", "--timeout", "5", "--backoff", "0.01", "--no-progress", *extra]
 
 
@@ -38,8 +37,7 @@ def _fields(completions):
              c.correct, c.completion_tokens, c.temperature, c.failed) for c in completions]
 
 
-def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys):
-    task = plugins.create_task(SPEC, data_dir=tmp_path)
+def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys, task):
     examples = task.train_examples()
     answers = {e.question: e.answer for e in examples}
     faults = [Fault("500", rate=0.1), Fault("drop", rate=0.05)]
@@ -49,11 +47,11 @@ def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys)
     with OpenAIServer(answers=answers, faults=faults, delay=0.1) as server:
         proc = subprocess.Popen(_command(store_path, tmp_path, server.url), env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 180
-        while sum(r.answered and r.step == "answer" for r in server.log) < 16:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.time() < deadline, "the run did not get going"
-            time.sleep(0.01)
+        def going() -> bool:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            return sum(r.answered and r.step == "answer" for r in server.log) >= 16
+
+        wait_for(going, 180, "16 answers from the run")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         assert proc.returncode == -signal.SIGKILL

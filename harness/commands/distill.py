@@ -9,6 +9,7 @@ from ftcot.commands.teach import add_all_completions, cell_teacher_options
 from ftcot.context import Context
 from ftcot.pipeline import REPORT_EPOCHS, CellSpec, cell_key, run_cell
 from ftcot.pipeline.filter import parse_filter_specs
+from ftcot.pipeline.freshness import changed_message, changed_since
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -77,6 +78,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     key = cell_key(spec, scoring)
     stored = ctx.store.get_cell(key)
     cached = stored is not None and stored.status == "done"
+    if cached and changed_since(stored, spec.task, ctx.settings.data_dir):
+        ctx.err.print(changed_message(spec.task), style="yellow", highlight=False)
+        cached = False
     cell = run_cell(spec, ctx.store, ctx.settings.data_dir, scoring, progress=True)
     correct = round((cell.accuracy or 0.0) * cell.n)
     if args.json:

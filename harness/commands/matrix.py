@@ -63,7 +63,7 @@ def run_plan(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json({
             "config": str(args.config), "store": str(matrix.store.path), "scoring": matrix.scoring,
             **counts,
-            "cells_list": [{"key": c.key, "status": c.status, **c.spec.to_dict(),
+            "cells_list": [{"key": c.key, "status": c.status, "task_changed": c.changed, **c.spec.to_dict(),
                             "accuracy": c.result.accuracy if c.result else None,
                             "error": c.result.error if c.result else None} for c in summary.cells],
             "teachers": [t.to_dict() for t in summary.teachers],
@@ -136,7 +136,9 @@ def _cells_table(args, matrix, summary, tasks, teachers, students) -> Table:
     for cell in summary.cells:
         s = cell.spec
         status = cell.status
-        if cell.result is not None and cell.result.accuracy is not None:
+        if cell.changed:
+            status += " (task changed)"
+        elif cell.result is not None and cell.result.accuracy is not None:
             status += f" ({cell.result.accuracy:.3f})"
         table.add_row(tasks[s.task], teachers[s.teacher], students[public_student(s.student)], s.method,
                       str(s.degree), str(s.seed),

@@ -18,6 +18,10 @@ CONTRACT (other packages rely on exactly these names):
   wrong at one random step and carries the wrong state through, and its wrong answer (the
   ``oracle:error=P`` teacher); UserError where unsupported.
 - ``task.fingerprint()`` -> str: hash of the data that determines the examples.
+- optional class attribute ``version`` (int or str): set by a plugin, it stands for the task's
+  data in the fingerprint each result records (``ftcot.pipeline.freshness``); bump it when the
+  data changes. Without it that fingerprint hashes the examples, splits, oracle rationales and
+  few-shot prompt. ``GeneratedTask.version`` is a default, not a declaration.
 
 Also available: ``task.name``, ``task.data_dir``, ``task.splits()`` (split names),
 ``task.example(sample_index)``, ``task.answer_format`` (a ``ftcot.rules.AnswerFormat``),

@@ -50,7 +50,7 @@ class Matrix:
         return cls(config, store, config.data_dir or data_dir, config.scoring or scoring)
 
     def cells(self, only: dict[str, set[str]] | None = None) -> list[PlannedCell]:
-        return plan_cells(self.config, self.store, self.scoring, only)
+        return plan_cells(self.config, self.store, self.scoring, only, self.data_dir)
 
     def plan(self, only: dict[str, set[str]] | None = None) -> PlanSummary:
         cells = self.cells(only)
@@ -66,6 +66,10 @@ class Matrix:
         todo = [c for c in cells if c.status != "done"]
         if not todo:
             return {}
+        from ftcot.pipeline.freshness import changed_message
+
+        for task in dict.fromkeys(c.spec.task for c in todo if c.changed):
+            console.print(changed_message(task), style="yellow", highlight=False)
         runner = make_executor(
             executor, self.store.directory / "models", parallel=self.config.parallel,
             threads_per_cell=self.config.threads_per_cell, address=address,

@@ -37,11 +37,13 @@ class PlannedCell:
     spec: CellSpec
     key: str
     result: CellResult | None = None
+    changed: bool = False  # done, but for other task data than the task gives now (``freshness``)
 
     @property
     def status(self) -> str:
-        """``done``, ``failed`` (recorded with its error; run again) or ``todo``."""
-        if self.result is None:
+        """``done``, ``failed`` (recorded with its error; run again) or ``todo`` (also a result
+        whose task changed since it was stored)."""
+        if self.result is None or self.changed:
             return "todo"
         return "done" if self.result.status == "done" else "failed"
 
@@ -126,16 +128,20 @@ def matches_only(spec: CellSpec, selected: dict[str, set[str]]) -> bool:
 
 
 def plan_cells(config: MatrixConfig, store: Store, scoring: str,
-               only: dict[str, set[str]] | None = None) -> list[PlannedCell]:
-    """The grid's cells (those ``only`` selects), each with its stored result if any."""
+               only: dict[str, set[str]] | None = None, data_dir: Path | None = None) -> list[PlannedCell]:
+    """The grid's cells (those ``only`` selects), each with its stored result if any; a done
+    result whose task changed since (tasks read from ``data_dir``) is marked ``changed``."""
     from ftcot.pipeline import cell_key
+    from ftcot.pipeline.freshness import stale_results
 
     specs = [s for s in expand(config) if not only or matches_only(s, only)]
     if only and not specs:
         raise UserError("--only selects no cell of this matrix; check the field values against the config")
     keys = [cell_key(spec, scoring) for spec in specs]
     stored = store.get_cells(keys)
-    return [PlannedCell(spec, key, stored.get(key)) for spec, key in zip(specs, keys)]
+    done = {key: result for key, result in stored.items() if result.status == "done"}
+    changed = stale_results(done, {key: spec.task for spec, key in zip(specs, keys)}, data_dir)
+    return [PlannedCell(spec, key, stored.get(key), key in changed) for spec, key in zip(specs, keys)]
 
 
 @dataclass

@@ -59,6 +59,7 @@ from ftcot.pipeline.cell import (
 )
 from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, status_line
 from ftcot.pipeline.filter import create_filters, filter_completions
+from ftcot.pipeline.freshness import FINGERPRINT_FIELD, changed_since, task_data_fingerprint
 from ftcot.pipeline.record import record_cell
 from ftcot.pipeline.scorer import Scorer
 from ftcot.pipeline.teach import teach_cell
@@ -162,7 +163,8 @@ def prepare_cell(
     train_data = training_data_text(spec, data.samples)
     if train_data is not None:
         texts["train_data"] = train_data
-    info: dict[str, Any] = {"task_key": task.key, **data.info, "texts": texts}
+    info: dict[str, Any] = {"task_key": task.key, **data.info, "texts": texts,
+                            FINGERPRINT_FIELD: task_data_fingerprint(task)}
     return CellInputs(
         key=cell_key(spec, scoring),
         spec=public_spec(spec),
@@ -254,9 +256,10 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
 def run_cell(
     spec: CellSpec, store: Store, data_dir: Path | str | None, scoring: str, progress: bool = True
 ) -> CellResult:
-    """Prepare, execute and record one cell; a cell already done is returned from the store."""
+    """Prepare, execute and record one cell; a cell already done is returned from the store,
+    unless its task's data changed since (``freshness``)."""
     done = store.get_cell(cell_key(spec, scoring))
-    if done is not None and done.status == "done":
+    if done is not None and done.status == "done" and not changed_since(done, spec.task, data_dir):
         return done
     inputs = prepare_cell(spec, store, data_dir, scoring, progress=progress)
     outputs = execute_cell(inputs, models_dir(store), progress=progress)

@@ -26,14 +26,28 @@ from ftcot.registry import create_student
 from ftcot.store import content_key
 
 HOLD_ENV = "FTCOT_HOLD_AFTER_EPOCH"
+HOLD_MARKER_ENV = "FTCOT_HOLD_MARKER"
 
 
 def hold_after(epoch: int) -> None:
     """A hook for tests of resuming: with ``FTCOT_HOLD_AFTER_EPOCH=N`` the run waits, once epoch N
     is wholly done (trained, checkpointed, recorded), until it is killed; a test then synchronises
-    on that recorded state, not on how fast the machine trains."""
-    if os.environ.get(HOLD_ENV) == str(epoch):
-        threading.Event().wait()
+    on that recorded state, not on how fast the machine trains. With ``FTCOT_HOLD_MARKER=PATH``
+    too, it first writes its pid to PATH and holds only if PATH was not there (so a run that
+    resumes after the kill carries on): the test waits for that file, then kills that pid."""
+    if os.environ.get(HOLD_ENV) != str(epoch):
+        return
+    marker = os.environ.get(HOLD_MARKER_ENV)
+    if marker:
+        draft = f"{marker}.{os.getpid()}"
+        Path(draft).write_text(str(os.getpid()))
+        try:
+            os.link(draft, marker)  # whole or absent: a waiting test never reads half a pid
+        except FileExistsError:
+            return
+        finally:
+            os.unlink(draft)
+    threading.Event().wait()
 
 
 _MODEL_DIR_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
