@@ -61,9 +61,10 @@ from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, statu
 from ftcot.pipeline.filter import create_filters, filter_completions
 from ftcot.pipeline.record import record_cell
 from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.student import corpus_for
 from ftcot.pipeline.teach import teach_cell
 from ftcot.pipeline.texts import cell_texts, training_data_text
-from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
+from ftcot.pipeline.train import Trainer, locked, model_dir_name, model_key
 from ftcot.records import CellResult, Example
 from ftcot.registry import create
 from ftcot.store import Store
