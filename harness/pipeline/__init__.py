@@ -14,6 +14,7 @@
 from ftcot.pipeline.cell import (
     REPORT_EPOCH_LABELS,
     REPORT_EPOCHS,
+    Answer,
     CellInputs,
     CellOutputs,
     CellSpec,
@@ -42,6 +43,7 @@ from ftcot.pipeline.teach import teach_examples
 __all__ = [
     "REPORT_EPOCHS",
     "REPORT_EPOCH_LABELS",
+    "Answer",
     "CellInputs",
     "CellOutputs",
     "CellSpec",

@@ -115,7 +115,8 @@ class Trainer:
                     shutil.rmtree(target)
                 model.save(target)
                 old = best["model"] if best else None
-                self.state["best"] = {"epoch": epoch, "accuracy": score, "model": name, "test": test}
+                self.state["best"] = {"epoch": epoch, "accuracy": score, "model": name,
+                                      "test": [a.to_dict() for a in test]}
                 self.state["history"] = [h for h in self.state["history"] if h["epoch"] < epoch] + [entry]
                 self.save_state()
                 if old and old != name:
