@@ -300,49 +300,11 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
     """A baseline from what the store holds: the given cells, or every finished cell in it.
 
     Returns the baseline and warnings (stored cells whose spec could not be recovered)."""
-    from ftcot.pipeline import CellSpec, cell_key
-
     warnings: list[str] = []
-    chosen: list[tuple[dict[str, Any], str, CellResult]] = []
     if specs is not None:
-        missing = []
-        for spec in specs:
-            key = cell_key(CellSpec.from_dict(spec), scoring)
-            cell = store.get_cell(key)
-            if cell is None or cell.status != "done" or cell.accuracy is None:
-                missing.append(_label(spec))
-            else:
-                chosen.append((spec, key, cell))
-        if missing:
-            raise UserError(
-                f"{len(missing)} cell(s) of the baseline are not finished in the store "
-                f"({'; '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): "
-                f"run them first (`ftcot check` runs them), then update"
-            )
+        chosen = _given_cells(store, scoring, specs)
     else:
-        seen = set()
-        for cell in store.cells(status="done"):
-            if cell.accuracy is None or cell.scoring != scoring:
-                continue
-            try:
-                spec = spec_of(cell)
-                key = cell_key(CellSpec.from_dict(spec), scoring)
-            except UserError as exc:  # written by another ftcot version
-                warnings.append(f"skipped a stored cell of {cell.task} / {cell.student}: {exc}")
-                continue
-            if key in seen:
-                continue
-            stored = store.get_cell(key)
-            if stored is None or stored.to_dict() != cell.to_dict():
-                warnings.append(f"skipped a stored cell whose settings cannot be recovered: {_label(spec)}")
-                continue
-            seen.add(key)
-            chosen.append((spec, key, cell))
-        if not chosen:
-            raise UserError(
-                f"the store holds no finished cells scored with {scoring!r}: run the cells "
-                f"(e.g. `ftcot demo` or `ftcot matrix run CONFIG`) before `ftcot check --update`"
-            )
+        chosen = _stored_cells(store, scoring, warnings)
     tasks = sorted({spec["task"] for spec, _, _ in chosen})
     data, fp_warnings = task_fingerprints(tasks, data_dir)
     baseline = Baseline(
@@ -356,6 +318,62 @@ def build_baseline(store: Store, data_dir: Path, scoring: str,
     )
     seed_spreads(baseline.cells)
     return baseline, warnings + fp_warnings + power_warnings(baseline)
+
+
+def _given_cells(store: Store, scoring: str,
+                 specs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, CellResult]]:
+    """(spec, key, cell) of each given spec; UserError when some are not finished in the store."""
+    from ftcot.pipeline import CellSpec, cell_key
+
+    chosen: list[tuple[dict[str, Any], str, CellResult]] = []
+    missing = []
+    for spec in specs:
+        key = cell_key(CellSpec.from_dict(spec), scoring)
+        cell = store.get_cell(key)
+        if cell is None or cell.status != "done" or cell.accuracy is None:
+            missing.append(_label(spec))
+        else:
+            chosen.append((spec, key, cell))
+    if missing:
+        raise UserError(
+            f"{len(missing)} cell(s) of the baseline are not finished in the store "
+            f"({'; '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): "
+            f"run them first (`ftcot check` runs them), then update"
+        )
+    return chosen
+
+
+def _stored_cells(store: Store, scoring: str,
+                  warnings: list[str]) -> list[tuple[dict[str, Any], str, CellResult]]:
+    """(spec, key, cell) of every finished cell scored with ``scoring`` whose spec can be
+    recovered (a warning in ``warnings`` for each other); UserError when there is none."""
+    from ftcot.pipeline import CellSpec, cell_key
+
+    chosen: list[tuple[dict[str, Any], str, CellResult]] = []
+    seen = set()
+    for cell in store.cells(status="done"):
+        if cell.accuracy is None or cell.scoring != scoring:
+            continue
+        try:
+            spec = spec_of(cell)
+            key = cell_key(CellSpec.from_dict(spec), scoring)
+        except UserError as exc:  # written by another ftcot version
+            warnings.append(f"skipped a stored cell of {cell.task} / {cell.student}: {exc}")
+            continue
+        if key in seen:
+            continue
+        stored = store.get_cell(key)
+        if stored is None or stored.to_dict() != cell.to_dict():
+            warnings.append(f"skipped a stored cell whose settings cannot be recovered: {_label(spec)}")
+            continue
+        seen.add(key)
+        chosen.append((spec, key, cell))
+    if not chosen:
+        raise UserError(
+            f"the store holds no finished cells scored with {scoring!r}: run the cells "
+            f"(e.g. `ftcot demo` or `ftcot matrix run CONFIG`) before `ftcot check --update`"
+        )
+    return chosen
 
 
 def power_warnings(baseline: Baseline) -> list[str]:

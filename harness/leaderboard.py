@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftcot.records import CellResult
+from ftcot.errors import UserError
+from ftcot.records import CellResult, Completion, Example
 from ftcot.tables import legend, short_names
 
 if TYPE_CHECKING:
@@ -226,8 +227,18 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
         rows.setdefault((student, method, teacher, degree), Row(student, method, teacher, degree)).entries[task] = entry
         if task not in tasks:
             tasks.append(task)
+    ordered = _ordered(rows, student_order, parameters)
+    teacher_rows = _teacher_rows(teacher_accuracy or {}, tasks, rule_sets)
+    return Leaderboard(tasks=[t for t in tasks if any(t in r.entries for r in ordered)], rows=ordered,
+                       teacher_rows=teacher_rows, scoring=sorted(rule_sets),
+                       report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title,
+                       d_protocols=sorted(protocols))
+
+
+def _ordered(rows: dict[tuple, Row], student_order: list[str] | None, parameters: dict[str, int]) -> list[Row]:
+    """The rows by student (``student_order`` first, the rest smallest first where sizes are known,
+    as the paper orders its students), then method, teacher and D."""
     students = list(student_order or [])
-    # the rest smallest first where sizes are known (as the paper orders its students)
     students += sorted({key[0] for key in rows} - set(students),
                        key=lambda s: (parameters.get(s, math.inf), s))
 
@@ -236,18 +247,20 @@ def build(cells: Iterable[CellResult], teacher_accuracy: dict[tuple[str, str], t
         position = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
         return (students.index(student), position, teacher, degree)
 
-    ordered = [rows[key] for key in sorted(rows, key=row_order)]
+    return [rows[key] for key in sorted(rows, key=row_order)]
+
+
+def _teacher_rows(teacher_accuracy: dict[tuple[str, str], tuple[float, int]], tasks: list[str],
+                  rule_sets: set[str]) -> list[Row]:
+    """One reference row per teacher, with its accuracy on the board's tasks."""
     teacher_rows: dict[str, Row] = {}
-    for (task, teacher), (accuracy, n) in sorted((teacher_accuracy or {}).items()):
+    for (task, teacher), (accuracy, n) in sorted(teacher_accuracy.items()):
         if task not in tasks:
             continue
         row = teacher_rows.setdefault(teacher, Row("", "teacher", teacher, 1))
         row.entries[task] = Entry(task, teacher, "", "teacher", 1, [], [accuracy], n,
                                   ",".join(sorted(rule_sets)), "")
-    return Leaderboard(tasks=[t for t in tasks if any(t in r.entries for r in ordered)], rows=ordered,
-                       teacher_rows=list(teacher_rows.values()), scoring=sorted(rule_sets),
-                       report_epochs=sorted(epochs), parameters=parameters, show_n=show_n, title=title,
-                       d_protocols=sorted(protocols))
+    return list(teacher_rows.values())
 
 
 def _training(cell: CellResult) -> dict[str, Any]:
@@ -259,28 +272,74 @@ def _training(cell: CellResult) -> dict[str, Any]:
 
 def teacher_test_accuracy(store: Store, cells: Iterable[CellResult], data_dir: Path | None,
                           splits: dict[str, str] | None = None) -> dict[tuple[str, str], tuple[float, int]]:
-    """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
-    completions of the test examples (the first completion of each, greedy at D=1).
-    Pairs whose teacher has not answered the test questions are left out."""
+    """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored answers to
+    the test questions (``evaluation_answers``), whatever the teacher: built-in, model-calling or
+    a plugin's. Pairs whose teacher has not answered the test questions are left out."""
     from ftcot.registry import create_task
 
     found: dict[tuple[str, str], tuple[float, int]] = {}
-    pairs = sorted({(c.task, c.teacher) for c in cells if c.method == "fine-tune-cot" and c.teacher})
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in cells:
+        if c.method == "fine-tune-cot" and c.teacher:
+            pairs.setdefault((c.task, c.teacher), _teacher_options(c))
     tasks: dict[str, Any] = {}
-    for task_spec, teacher in pairs:
+    for (task_spec, teacher), options in sorted(pairs.items()):
         try:
             task = tasks.get(task_spec) or create_task(task_spec, data_dir=data_dir)
             tasks[task_spec] = task
             split = (splits or {}).get(task_spec, "default")
-            test = {e.sample_index for e in task.test_examples(split)}
+            test = task.test_examples(split)
             key = task.key
         except Exception as exc:  # missing data or a plugin's bug: the board goes on without this row
             from ftcot.registry import failure_line
 
             print(f"warning: no test accuracy for teacher {teacher} on {task_spec}: {failure_line(exc)}", file=sys.stderr)
             continue
-        answers = [c for c in store.completions(task=key, teacher=teacher)
-                   if c.index == 0 and not c.failed and c.sample_index in test and c.correct is not None]
+        answers = evaluation_answers(store, key, teacher, options, test)
         if answers:
             found[(task_spec, teacher)] = (sum(bool(c.correct) for c in answers) / len(answers), len(answers))
     return found
+
+
+def evaluation_answers(store: Store, task_key: str, teacher_spec: str, options: dict[str, Any],
+                       test: list[Example]) -> list[Completion]:
+    """The teacher's evaluation answer to each test question it answered: its completion 0 at
+    temperature 0 (what ``teacher_test`` asks), stored under the teacher's label; where several
+    prompt templates answered a question, the one asked with the templates of ``options``."""
+    from ftcot.contracts.teacher import Generation
+
+    questions = {e.sample_index: e.question for e in test}
+    try:
+        prompt = Generation.from_options(0.0, options).reasoning_prompt
+    except UserError:  # options this version refuses: no template to prefer
+        prompt = None
+    by_question: dict[int, list[Completion]] = defaultdict(list)
+    for c in store.completions(task=task_key, teacher=_teacher_label(teacher_spec, options)):
+        if (c.index == 0 and c.temperature == 0 and not c.failed and c.correct is not None
+                and c.sample_index in questions):
+            by_question[c.sample_index].append(c)
+    answers = []
+    for index, found in sorted(by_question.items()):
+        matching = [c for c in found if prompt is not None and c.reasoning_prompt == prompt(questions[index])]
+        if matching or len(found) == 1:
+            answers.append((matching or found)[0])
+    return answers
+
+
+def _teacher_label(spec: str, options: dict[str, Any]) -> str:
+    """The name the teacher's completions are stored under (``Teacher.label``): a spec with
+    options (``NAME:MODEL,key=value``) is not it. The spec itself when the teacher cannot be
+    built here (e.g. its plugin is not installed)."""
+    from ftcot.registry import create_teacher
+
+    try:
+        return str(create_teacher(spec, **options).label)
+    except (UserError, TypeError, ValueError):
+        return spec
+
+
+def _teacher_options(cell: CellResult) -> dict[str, Any]:
+    """The teacher options a cell recorded with its spec (without credentials), less temperature."""
+    spec = cell.extra.get("spec") if isinstance(cell.extra, dict) else None
+    options = spec.get("teacher_options") if isinstance(spec, dict) else None
+    return {k: v for k, v in options.items() if k != "temperature"} if isinstance(options, dict) else {}

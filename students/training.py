@@ -102,17 +102,7 @@ def train(
     """Train ``student`` in place; see the module docstring. With ``config.data_parallel`` > 1
     the epochs run in that many processes (``ftcot.students.parallel``) and this process then
     reads their last checkpoint; ``parallel`` is that module's handle inside those processes."""
-    if not pairs:
-        raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
-    for name in ("epochs", "batch_size", "max_length", "grad_accum", "max_new_tokens", "eval_batch_size"):
-        if getattr(config, name) < 1:
-            raise UserError(f"training setting {name} must be >= 1, got {getattr(config, name)}")
-    if config.max_steps is not None and config.max_steps < 1:
-        raise UserError(f"training setting max_steps must be >= 1, got {config.max_steps}")
-    if config.max_grad_norm is not None and not config.max_grad_norm >= 0:
-        raise UserError(f"training setting max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
-    if config.data_parallel < 1:
-        raise UserError(f"training setting data_parallel must be >= 1, got {config.data_parallel}")
+    check_settings(pairs, config)
     if config.data_parallel > 1 and parallel is None:
         from ftcot.students import parallel as data_parallel
 
@@ -124,69 +114,29 @@ def train(
 
     examples = model_obj.encode_pairs(pairs, config.max_length)
     lengths = [model_obj.example_length(e) for e in examples]
-    per_epoch = steps_per_epoch(len(examples), config)
-    total_steps = config.max_steps if config.max_steps is not None else per_epoch * config.epochs
-    n_epochs = math.ceil(total_steps / per_epoch)
+    total_steps, n_epochs = schedule(len(examples), config)
 
     torch.manual_seed(seed)
     module = model_obj.trainable_module(config, seed)
-    params = [p for p in module.parameters() if p.requires_grad]
-    master_weights_fp32(params)
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = None
-    if config.warmup_steps > 0:
-        warm = config.warmup_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
-
-    scaler = grad_scaler(model_obj.device)
-    state = _load_checkpoint(checkpoint_dir, fingerprint, module, optimizer, scheduler, scaler) or TrainState()
+    opt = _Optimizer.build(module, config, model_obj.device)
+    state = _load_checkpoint(checkpoint_dir, fingerprint, module, opt.optimizer, opt.scheduler, opt.scaler) or TrainState()
     student.history = state.history  # type: ignore[attr-defined]  # grows as epochs finish
-    if state.epoch > 0:
-        if on_epoch is not None and _callback_done(checkpoint_dir) < state.epoch:
-            on_epoch(state.epoch, student)
-            _mark_callback_done(checkpoint_dir, state.epoch)
+    _catch_up(checkpoint_dir, state, on_epoch, student)
 
-    rank, world, main = (parallel.rank, parallel.world, parallel.is_main) if parallel is not None else (0, 1, True)
+    main = parallel.is_main if parallel is not None else True
     forward = parallel.wrap(module) if parallel is not None else module
-    targets = [model_obj.target_length(e) for e in examples]
-    device = model_obj.device
+    loop = _Loop(model_obj, examples, lengths, config, seed, opt, forward, parallel, total_steps, n_epochs)
     module.train()
     bar = _Progress(total_steps, state.step, enabled=progress)
     try:
         for epoch in range(state.epoch, n_epochs):
             if state.step >= total_steps:
                 break
-            batches = length_grouped_batches(lengths, config.batch_size, random.Random(f"{seed}/{epoch}"))
-            loss_sum = torch.zeros((), device=device)
-            seen = 0
-            for i, indices in enumerate(batches):
-                mine, weight = shard(indices, targets, rank, world)
-                batch = {k: v.to(device) for k, v in model_obj.collate([examples[j] for j in mine]).items()}
-                with autocast(device):
-                    loss = forward(**batch).loss
-                # each process's mean loss, weighted by its share of the batch's target tokens: the
-                # average over processes is then the whole batch's mean loss, as in one process
-                scaled = loss * weight if weight != 1.0 else loss
-                scaler.scale(scaled / config.grad_accum if config.grad_accum > 1 else scaled).backward()
-                loss_sum += (parallel.mean(scaled.detach()) if parallel is not None else loss.detach()).float()
-                seen += 1
-                if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
-                    if config.max_grad_norm:
-                        scaler.unscale_(optimizer)
-                        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    if scheduler is not None:
-                        scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    state.step += 1
-                    bar.advance(epoch + 1, n_epochs)
-                    if state.step >= total_steps:
-                        break
+            loss = loop.run_epoch(epoch, state, bar)
             state.epoch = epoch + 1
-            state.history.append({"epoch": state.epoch, "step": state.step, "loss": float(loss_sum) / max(seen, 1)})
+            state.history.append({"epoch": state.epoch, "step": state.step, "loss": loss})
             if main:
-                _save_checkpoint(checkpoint_dir, fingerprint, state, module, optimizer, scheduler, scaler)
+                _save_checkpoint(checkpoint_dir, fingerprint, state, module, opt.optimizer, opt.scheduler, opt.scaler)
             if parallel is not None:
                 parallel.barrier()
                 continue
@@ -199,6 +149,115 @@ def train(
         bar.close()
         module.eval()
     return state
+
+
+def schedule(n_examples: int, config: TrainConfig) -> tuple[int, int]:
+    """(optimizer steps, epochs) of a run on ``n_examples``: ``max_steps`` when set, cutting the
+    last epoch short."""
+    per_epoch = steps_per_epoch(n_examples, config)
+    total_steps = config.max_steps if config.max_steps is not None else per_epoch * config.epochs
+    return total_steps, math.ceil(total_steps / per_epoch)
+
+
+def _catch_up(checkpoint_dir: Path, state: TrainState, on_epoch: EpochCallback | None, student: StudentModel) -> None:
+    """On resume: run ``on_epoch`` for the checkpointed epoch when a kill came before it did."""
+    if state.epoch > 0:
+        if on_epoch is not None and _callback_done(checkpoint_dir) < state.epoch:
+            on_epoch(state.epoch, student)
+            _mark_callback_done(checkpoint_dir, state.epoch)
+
+
+def check_settings(pairs: list[tuple[str, str]], config: TrainConfig) -> None:
+    """UserError for no training pairs or a training setting out of its range."""
+    if not pairs:
+        raise UserError("no training pairs: the filters dropped every sample; loosen --filters or add data")
+    for name in ("epochs", "batch_size", "max_length", "grad_accum", "max_new_tokens", "eval_batch_size"):
+        if getattr(config, name) < 1:
+            raise UserError(f"training setting {name} must be >= 1, got {getattr(config, name)}")
+    if config.max_steps is not None and config.max_steps < 1:
+        raise UserError(f"training setting max_steps must be >= 1, got {config.max_steps}")
+    if config.max_grad_norm is not None and not config.max_grad_norm >= 0:
+        raise UserError(f"training setting max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
+    if config.data_parallel < 1:
+        raise UserError(f"training setting data_parallel must be >= 1, got {config.data_parallel}")
+
+
+@dataclass
+class _Optimizer:
+    """AdamW on the trainable weights (made fp32), the optional linear warm-up and the loss scaler."""
+
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def build(cls, module: torch.nn.Module, config: TrainConfig, device: torch.device) -> _Optimizer:
+        params = [p for p in module.parameters() if p.requires_grad]
+        master_weights_fp32(params)
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        scheduler = None
+        if config.warmup_steps > 0:
+            warm = config.warmup_steps
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+        return cls(params, optimizer, scheduler, grad_scaler(device))
+
+    def step(self, max_grad_norm: float | None) -> None:
+        """One optimizer step on the accumulated gradients (clipped when ``max_grad_norm``)."""
+        if max_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.params, max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+@dataclass
+class _Loop:
+    """What every epoch of one training run uses."""
+
+    model: Trainable
+    examples: list[Any]
+    lengths: list[int]
+    config: TrainConfig
+    seed: int
+    opt: _Optimizer
+    forward: Any  # the module, or its data-parallel wrapper
+    parallel: Any
+    total_steps: int
+    n_epochs: int
+
+    def __post_init__(self) -> None:
+        self.targets = [self.model.target_length(e) for e in self.examples]
+
+    def run_epoch(self, epoch: int, state: TrainState, bar: _Progress) -> float:
+        """Epoch ``epoch`` (counted from 0), stopping at ``total_steps``; returns its mean loss."""
+        config, parallel, opt = self.config, self.parallel, self.opt
+        rank, world = (parallel.rank, parallel.world) if parallel is not None else (0, 1)
+        device = self.model.device
+        batches = length_grouped_batches(self.lengths, config.batch_size, random.Random(f"{self.seed}/{epoch}"))
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
+        for i, indices in enumerate(batches):
+            mine, weight = shard(indices, self.targets, rank, world)
+            batch = {k: v.to(device) for k, v in self.model.collate([self.examples[j] for j in mine]).items()}
+            with autocast(device):
+                loss = self.forward(**batch).loss
+            # each process's mean loss, weighted by its share of the batch's target tokens: the
+            # average over processes is then the whole batch's mean loss, as in one process
+            scaled = loss * weight if weight != 1.0 else loss
+            opt.scaler.scale(scaled / config.grad_accum if config.grad_accum > 1 else scaled).backward()
+            loss_sum += (parallel.mean(scaled.detach()) if parallel is not None else loss.detach()).float()
+            seen += 1
+            if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
+                opt.step(config.max_grad_norm)
+                state.step += 1
+                bar.advance(epoch + 1, self.n_epochs)
+                if state.step >= self.total_steps:
+                    break
+        return float(loss_sum) / max(seen, 1)
 
 
 def shard(indices: list[int], targets: Sequence[int], rank: int, world: int) -> tuple[list[int], float]:

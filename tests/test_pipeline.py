@@ -3,6 +3,7 @@ reported epoch, store-free execution, filters inside a cell."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ftcot.errors import UserError
 from ftcot.pipeline import (
+    Answer,
     CellSpec,
     cell_key,
     execute_cell,
@@ -19,6 +21,7 @@ from ftcot.pipeline import (
     run_cell,
     training_pairs,
 )
+from ftcot.pipeline.eval_cache import EvalCache
 from ftcot.store import Store
 
 TASK = "tracking_shuffled_objects:objects=3,swaps=2,train=24,test=6"
@@ -93,6 +96,7 @@ def test_execute_cell_needs_no_store_and_its_data_pickles(tmp_path: Path):
     outputs = pickle.loads(pickle.dumps(execute_cell(inputs, tmp_path / "worker-models", progress=False)))
     assert Path(outputs.model_path).is_relative_to(tmp_path / "worker-models")
     assert outputs.n == 6 and not outputs.reused_model
+    assert all(isinstance(a, Answer) for a in outputs.predictions)  # a typed record from evaluate to record
     store = Store(tmp_path / "a" / "ftcot.db")
     cell = record_cell(cell_spec, outputs, store, "paper")
     assert store.get_cell(cell_key(cell_spec, "paper")) == cell
@@ -111,6 +115,23 @@ def test_the_same_training_is_reused_across_cells(tmp_path: Path):
     retrained = run_cell(spec("fine-tune", seed=1), store, None, "paper", progress=False)
     assert retrained.extra["reused_model"] is False and retrained.model_path != first.model_path
     assert len(list(models_dir(store).glob("*/state.json"))) == 2
+
+
+def test_a_reused_model_reads_its_cached_texts_again(tmp_path: Path):
+    store = Store(tmp_path / "ftcot.db")
+    inputs = prepare_cell(spec("fine-tune"), store, None, "paper", progress=False)
+    first = execute_cell(inputs, tmp_path / "models", progress=False)
+    cache = EvalCache(Path(first.model_path).parent, inputs)
+    kept = [{"sample_index": a.sample_index, "text": a.text} for a in first.predictions]
+    assert json.loads(cache.path.read_text()) == kept and "eval_s" in first.timing
+    again = execute_cell(inputs, tmp_path / "models", progress=False)
+    assert again.reused_model and "eval_s" not in again.timing and again.predictions == first.predictions
+    # only the texts are kept: answers are read from them again, with the rules of the day
+    gold = {e.sample_index: e.gold for e in inputs.test}
+    cache.save([Answer(a.sample_index, f" {gold[a.sample_index]} END", None, False) for a in first.predictions])
+    rescored = execute_cell(inputs, tmp_path / "models", progress=False)
+    assert [(a.prediction, a.correct) for a in rescored.predictions] == [(gold[i], True) for i in sorted(gold)]
+    assert rescored.accuracy == 1.0
 
 
 @pytest.mark.parametrize("mode", ["best-on-test", "best-on-val"])

@@ -11,7 +11,7 @@ import pytest
 
 from ftcot.cli import main
 from ftcot.pipeline import CellSpec, Sample, execute_cell, prepare_cell
-from ftcot.pipeline.train import training_jsonl
+from ftcot.pipeline.student import training_jsonl
 from ftcot.store import Store
 from ftcot.students.model import HFStudentModel
 

@@ -14,8 +14,8 @@ from ftcot.fileio import check_output, write_output
 from ftcot.pipeline import CellSpec, load_task
 from ftcot.pipeline.filter import parse_filter_specs
 from ftcot.pipeline.run import training_samples
+from ftcot.pipeline.student import training_jsonl
 from ftcot.pipeline.teach import short_warning
-from ftcot.pipeline.train import training_jsonl
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,85 +92,115 @@ def run_cells(cells: list[PlannedCell], *, store: Store, data_dir: Path | None, 
               phase: TeacherPhase | None = None) -> dict[str, CellResult]:
     """Run every given cell; returns key -> stored result (done or failed). With a teacher
     ``phase``, it is started here and a cell starts as soon as its teacher group is done."""
-    from ftcot.pipeline import prepare_cell, record_cell
-
-    pending = deque(run_order(cells))
-    in_flight: dict[str, PlannedCell] = {}
-    tries: dict[str, int] = {}
-    results: dict[str, CellResult] = {}
-    spend = Spend(store)
-    task_keys: dict[str, str] = {}
-
-    def fail(cell: PlannedCell, exc: BaseException, stage: str) -> None:
-        result = failure_result(cell.spec, scoring, exc, stage)
-        store.put_cell(cell.key, result)
-        results[cell.key] = result
-        view.update(cell.key, "failed", result.error or "")
-
-    def finish(key: str, outcome: Any) -> None:
-        cell = in_flight.pop(key)
-        if isinstance(outcome, Lost) and retry_lost and tries.get(key, 0) < max_retries:
-            tries[key] = tries.get(key, 0) + 1
-            view.update(key, "retrying", f"retry {tries[key]}/{max_retries}: {outcome}")
-            pending.appendleft(cell)
-            return
-        if isinstance(outcome, BaseException):
-            fail(cell, outcome, "execute")
-            return
-        view.update(key, "recording")
-        try:
-            result = record_cell(cell.spec, outcome, store, scoring)
-        except Exception as exc:
-            fail(cell, exc, "record")
-            return
-        results[key] = result
-        accuracy = "" if result.accuracy is None else f"accuracy {result.accuracy:.3f} (n={result.n})"
-        view.update(key, "done", accuracy)
-
-    for cell in pending:
-        if cell.spec.method in TEACHER_METHODS:
-            spend.before(_task_key(cell.spec, data_dir, task_keys), cell.spec.teacher)
-    if phase is not None:
-        for cell in pending:
-            if not phase.ready(cell.spec):
-                view.update(cell.key, "teacher")
-        phase.start()
-
-    def next_ready() -> PlannedCell | None:
-        for cell in pending:
-            if phase is None or phase.ready(cell.spec):
-                pending.remove(cell)
-                return cell
-        return None
-
+    driver = _Driver(store, data_dir, scoring, executor, view, max_retries, retry_lost, phase,
+                     deque(run_order(cells)))
+    driver.begin()
     try:
-        while pending or in_flight:
-            while pending and len(in_flight) < executor.capacity:
-                ready = next_ready()
-                if ready is None:  # every waiting cell waits on its teacher group
-                    break
-                cell = ready
-                view.update(cell.key, "preparing")
-                try:
-                    inputs = prepare_cell(cell.spec, store, data_dir, scoring, progress=False)
-                except Exception as exc:
-                    fail(cell, exc, "prepare")
-                    continue
-                finally:
-                    view.spend = spend.total()
-                executor.submit(cell.key, inputs, cell.spec)
-                in_flight[cell.key] = cell
-                view.update(cell.key, "running")
-                for key, outcome in executor.wait(timeout=0):  # record what finished meanwhile
-                    finish(key, outcome)
-            if phase is not None and pending and not in_flight:
-                phase.wait(POLL_S)  # nothing running: wake when a teacher group is done
-                view.spend = spend.total()
-                continue
-            for key, outcome in executor.wait(timeout=POLL_S):
-                finish(key, outcome)
+        driver.loop()
     finally:
         executor.close()
         if phase is not None:
             phase.close()
-    return results
+    return driver.results
+
+
+@dataclass
+class _Driver:
+    """One ``run_cells``: the cells waiting, in flight, retried and finished."""
+
+    store: Store
+    data_dir: Path | None
+    scoring: str
+    executor: Any
+    view: MatrixView
+    max_retries: int
+    retry_lost: bool
+    phase: TeacherPhase | None
+    pending: deque[PlannedCell]
+    in_flight: dict[str, PlannedCell] = field(default_factory=dict)
+    tries: dict[str, int] = field(default_factory=dict)
+    results: dict[str, CellResult] = field(default_factory=dict)
+    task_keys: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spend = Spend(self.store)
+
+    def fail(self, cell: PlannedCell, exc: BaseException, stage: str) -> None:
+        result = failure_result(cell.spec, self.scoring, exc, stage)
+        self.store.put_cell(cell.key, result)
+        self.results[cell.key] = result
+        self.view.update(cell.key, "failed", result.error or "")
+
+    def finish(self, key: str, outcome: Any) -> None:
+        """Record a cell the executor handed back (a lost one is retried up to ``max_retries``)."""
+        from ftcot.pipeline import record_cell
+
+        cell = self.in_flight.pop(key)
+        tries = self.tries
+        if isinstance(outcome, Lost) and self.retry_lost and tries.get(key, 0) < self.max_retries:
+            tries[key] = tries.get(key, 0) + 1
+            self.view.update(key, "retrying", f"retry {tries[key]}/{self.max_retries}: {outcome}")
+            self.pending.appendleft(cell)
+            return
+        if isinstance(outcome, BaseException):
+            self.fail(cell, outcome, "execute")
+            return
+        self.view.update(key, "recording")
+        try:
+            result = record_cell(cell.spec, outcome, self.store, self.scoring)
+        except Exception as exc:
+            self.fail(cell, exc, "record")
+            return
+        self.results[key] = result
+        accuracy = "" if result.accuracy is None else f"accuracy {result.accuracy:.3f} (n={result.n})"
+        self.view.update(key, "done", accuracy)
+
+    def begin(self) -> None:
+        """Note where the teachers' spend stands, and start the teacher phase."""
+        for cell in self.pending:
+            if cell.spec.method in TEACHER_METHODS:
+                self.spend.before(_task_key(cell.spec, self.data_dir, self.task_keys), cell.spec.teacher)
+        if self.phase is not None:
+            for cell in self.pending:
+                if not self.phase.ready(cell.spec):
+                    self.view.update(cell.key, "teacher")
+            self.phase.start()
+
+    def next_ready(self) -> PlannedCell | None:
+        for cell in self.pending:
+            if self.phase is None or self.phase.ready(cell.spec):
+                self.pending.remove(cell)
+                return cell
+        return None
+
+    def start(self, cell: PlannedCell) -> None:
+        """Prepare ``cell`` here and hand it to the executor."""
+        from ftcot.pipeline import prepare_cell
+
+        self.view.update(cell.key, "preparing")
+        try:
+            inputs = prepare_cell(cell.spec, self.store, self.data_dir, self.scoring, progress=False)
+        except Exception as exc:
+            self.fail(cell, exc, "prepare")
+            return
+        finally:
+            self.view.spend = self.spend.total()
+        self.executor.submit(cell.key, inputs, cell.spec)
+        self.in_flight[cell.key] = cell
+        self.view.update(cell.key, "running")
+        for key, outcome in self.executor.wait(timeout=0):  # record what finished meanwhile
+            self.finish(key, outcome)
+
+    def loop(self) -> None:
+        while self.pending or self.in_flight:
+            while self.pending and len(self.in_flight) < self.executor.capacity:
+                ready = self.next_ready()
+                if ready is None:  # every waiting cell waits on its teacher group
+                    break
+                self.start(ready)
+            if self.phase is not None and self.pending and not self.in_flight:
+                self.phase.wait(POLL_S)  # nothing running: wake when a teacher group is done
+                self.view.spend = self.spend.total()
+                continue
+            for key, outcome in self.executor.wait(timeout=POLL_S):
+                self.finish(key, outcome)

@@ -3,7 +3,8 @@
 - ``cell``: what names a cell (``CellSpec``, ``cell_key``) and the plain data between stages;
 - ``teach``: the teacher's completions, through the store (nothing is asked twice);
 - ``filter``: the cell's filters, in order, with every drop's provenance;
-- ``train``: the student's training pairs and the trained model's directory;
+- ``student``: the student's text and training pairs (shared by filter and train);
+- ``train``: the trained model's identity and directory;
 - ``evaluate``: answers to the test questions, scored by the task's rules (``scorer``);
 - ``record``: the cell, its predictions and model artifact in the store;
 - ``run``: the three parts a distributed executor moves around (``prepare_cell`` on the driver,
@@ -13,6 +14,7 @@
 from ftcot.pipeline.cell import (
     REPORT_EPOCH_LABELS,
     REPORT_EPOCHS,
+    Answer,
     CellInputs,
     CellOutputs,
     CellSpec,
@@ -35,12 +37,13 @@ from ftcot.pipeline.run import (
     split_validation,
 )
 from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.student import corpus_for, training_pairs
 from ftcot.pipeline.teach import teach_examples
-from ftcot.pipeline.train import corpus_for, training_pairs
 
 __all__ = [
     "REPORT_EPOCHS",
     "REPORT_EPOCH_LABELS",
+    "Answer",
     "CellInputs",
     "CellOutputs",
     "CellSpec",

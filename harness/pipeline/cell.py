@@ -14,6 +14,7 @@ from ftcot.contracts.student import OPERATIONAL_FIELDS, TrainConfig
 from ftcot.contracts.teacher import ALL_COMPLETIONS, default_temperature
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
+from ftcot.records import Record
 from ftcot.secrets import SECRET_NAME, public_options
 from ftcot.specs import flag
 from ftcot.store import content_key
@@ -189,6 +190,16 @@ class EvalItem:
     gold: str
 
 
+@dataclass(frozen=True)
+class Answer(Record):
+    """A student's scored answer to one test question: what evaluate hands to record."""
+
+    sample_index: int
+    text: str
+    prediction: str | None
+    correct: bool
+
+
 @dataclass
 class CellInputs:
     """What ``execute_cell`` needs: no store, no task files."""
@@ -220,7 +231,7 @@ class CellOutputs:
     scoring: str
     task_key: str
     method: str
-    predictions: list[dict[str, Any]]
+    predictions: list[Answer]
     accuracy: float
     n: int
     train_samples: int

@@ -11,11 +11,10 @@ from ftcot import formatting as fmt
 from ftcot.contracts.student import StudentModel
 from ftcot.pipeline.cell import (
     BASELINE_MAX_NEW_TOKENS,
-    PIPELINE_VERSION,
+    Answer,
     CellInputs,
     EvalItem,
 )
-from ftcot.store import content_key
 
 
 @contextlib.contextmanager
@@ -36,7 +35,7 @@ def _generate(model: StudentModel, prompts: list[str], max_new_tokens: int, batc
     return list(model.generate(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop))
 
 
-def evaluate(model: StudentModel, inputs: CellInputs, items: list[EvalItem]) -> list[dict[str, Any]]:
+def evaluate(model: StudentModel, inputs: CellInputs, items: list[EvalItem]) -> list[Answer]:
     """Generate for ``items`` with the method's prompts; score each output with the task's rules."""
     method, cfg = inputs.method, inputs.config
     ed = bool(model.is_encoder_decoder)
@@ -67,31 +66,23 @@ def evaluate(model: StudentModel, inputs: CellInputs, items: list[EvalItem]) -> 
     else:  # CellSpec checks methods; this is a programming error
         raise ValueError(method)
     mode = fmt.EXTRACTION_MODE[method]
-    out = []
-    for item, text, answer_text in zip(items, texts, read):
-        prediction, correct = inputs.scorer.score(answer_text, mode, item.gold)
-        out.append({"sample_index": item.sample_index, "text": text, "prediction": prediction,
-                    "correct": bool(correct)})
-    return out
+    return [_answer(inputs, mode, item.sample_index, text, answer_text, item.gold)
+            for item, text, answer_text in zip(items, texts, read)]
 
 
-def accuracy(predictions: list[dict[str, Any]]) -> float:
-    return sum(p["correct"] for p in predictions) / len(predictions) if predictions else 0.0
+def _answer(inputs: CellInputs, mode: str, sample_index: int, text: str, answer_text: str, gold: str) -> Answer:
+    """``text`` as the record keeps it, with the answer read from ``answer_text`` and scored."""
+    prediction, correct = inputs.scorer.score(answer_text, mode, gold)
+    return Answer(sample_index, text, prediction, bool(correct))
 
 
-def eval_key(inputs: CellInputs) -> str:
-    """What determines a fine-tuned model's test outputs (the model's directory holds the rest)."""
-    return content_key("eval", PIPELINE_VERSION, inputs.method, [(e.sample_index, e.question) for e in inputs.test],
-                       inputs.config.get("max_new_tokens"))
+def accuracy(answers: list[Answer]) -> float:
+    return sum(a.correct for a in answers) / len(answers) if answers else 0.0
 
 
-def rescore(texts: list[dict[str, Any]], inputs: CellInputs) -> list[dict[str, Any]]:
+def rescore(texts: list[dict[str, Any]], inputs: CellInputs) -> list[Answer]:
     """Stored outputs of a fine-tuned model, scored again (only those methods are cached)."""
     gold = {e.sample_index: e.gold for e in inputs.test}
     mode = fmt.EXTRACTION_MODE[inputs.method]
-    out = []
-    for item in texts:
-        prediction, correct = inputs.scorer.score(item["text"], mode, gold[item["sample_index"]])
-        out.append({"sample_index": item["sample_index"], "text": item["text"], "prediction": prediction,
-                    "correct": bool(correct)})
-    return out
+    return [_answer(inputs, mode, item["sample_index"], item["text"], item["text"], gold[item["sample_index"]])
+            for item in texts]

@@ -10,7 +10,7 @@ from ftcot.contracts.filter import Drop, Filter, FilterContext, FilterResult, Fi
 from ftcot.contracts.task import Task
 from ftcot.errors import UserError
 from ftcot.pipeline.cell import CellSpec, Sample
-from ftcot.pipeline.train import corpus_for, load_student
+from ftcot.pipeline.student import corpus_for, load_student
 from ftcot.records import Completion, Example
 
 FAILED_STEP = "failed"

@@ -19,9 +19,9 @@ def record_cell(spec: CellSpec, outputs: CellOutputs, store: Store, scoring: str
     """Write the predictions, the model artifact and the cell; returns the cell."""
     student = public_student(spec.student)
     predictions = [
-        Prediction(task=spec.task, sample_index=p["sample_index"], student=student, method=spec.method,
-                   text=p["text"], prediction=p["prediction"], correct=p["correct"], scoring=scoring)
-        for p in outputs.predictions
+        Prediction(task=spec.task, sample_index=a.sample_index, student=student, method=spec.method,
+                   text=a.text, prediction=a.prediction, correct=a.correct, scoring=scoring)
+        for a in outputs.predictions
     ]
     store.put_predictions(outputs.key, predictions)
     if outputs.model_key:

@@ -43,11 +43,11 @@ from ftcot import formatting as fmt
 from ftcot.contracts.student import StudentModel, saved_student_info
 from ftcot.contracts.task import Task
 from ftcot.errors import UserError
-from ftcot.fileio import read_json_or_none, write_json_atomic
 from ftcot.pipeline.cell import (
     VAL_FRACTION,
     VAL_MAX,
     VAL_SEED,
+    Answer,
     CellInputs,
     CellOutputs,
     CellSpec,
@@ -57,14 +57,16 @@ from ftcot.pipeline.cell import (
     public_spec,
     train_config,
 )
-from ftcot.pipeline.evaluate import accuracy, eval_key, evaluate, rescore, status_line
+from ftcot.pipeline.eval_cache import EvalCache
+from ftcot.pipeline.evaluate import accuracy, evaluate, status_line
 from ftcot.pipeline.filter import create_filters, filter_completions
 from ftcot.pipeline.freshness import FINGERPRINT_FIELD, changed_since, task_data_fingerprint
 from ftcot.pipeline.record import record_cell
 from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.student import corpus_for
 from ftcot.pipeline.teach import teach_cell
 from ftcot.pipeline.texts import cell_texts, training_data_text
-from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
+from ftcot.pipeline.train import Trainer, locked, model_dir_name, model_key
 from ftcot.records import CellResult, Example
 from ftcot.registry import create_student, create_task
 from ftcot.store import Store
@@ -188,53 +190,14 @@ def prepare_cell(
 def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) -> CellOutputs:
     """Worker side: train (or reuse a trained model under ``models_dir``) and evaluate. No store."""
     started = time.perf_counter()
-    timing = dict(inputs.timing)
     outputs = CellOutputs(
         key=inputs.key, spec=inputs.spec, scoring=inputs.scoring, task_key=inputs.task_key,
         method=inputs.method, predictions=[], accuracy=0.0, n=0, train_samples=len(inputs.samples),
-        report_epoch=inputs.report_epoch, info=dict(inputs.info),
+        report_epoch=inputs.report_epoch, timing=dict(inputs.timing), info=dict(inputs.info),
     )
     student = create_student(inputs.student)
-    model = None
     if inputs.method in fmt.TRAINED_METHODS:
-        key = model_key(inputs, student.key)
-        directory = Path(models_dir) / model_dir_name(student.key, key)
-        with locked(directory.with_name(directory.name + ".lock")):
-            directory.mkdir(parents=True, exist_ok=True)
-            trainer = Trainer(inputs, directory)
-            outputs.reused_model = trainer.complete
-            if not trainer.complete:
-                model = trainer.train(inputs.student, progress)
-            timing["train_s"] = 0.0 if outputs.reused_model else trainer.state["train_s"]
-            state = trainer.state
-            outputs.model_key, outputs.model_path = key, str(directory / trainer.model_subdir())
-            outputs.history = state["history"]
-            if inputs.report_epoch == "last":
-                epochs = [h["epoch"] for h in state["history"]]
-                outputs.epoch = max(epochs) if epochs else None
-            else:
-                best = state["best"] or {}
-                outputs.epoch = best.get("epoch")
-                outputs.predictions = list(best.get("test") or [])
-            if not outputs.predictions:
-                cache = directory / "evals" / f"{eval_key(inputs)[:24]}.json"
-                cached = read_json_or_none(cache)
-                if cached is not None:  # the texts are kept; answers are read again with today's rules
-                    outputs.predictions = rescore(cached, inputs)
-                else:
-                    eval_started = time.perf_counter()
-                    if model is None:
-                        model = StudentModel.load_saved(directory / trainer.model_subdir())
-                    with status_line(progress, f"evaluating on {len(inputs.test)} test questions"):
-                        outputs.predictions = evaluate(model, inputs, inputs.test)
-                    cache.parent.mkdir(exist_ok=True)
-                    write_json_atomic(cache, [{"sample_index": p["sample_index"], "text": p["text"]}
-                                        for p in outputs.predictions])
-                    timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
-            outputs.info["student_info"] = (model.describe() if model is not None
-                                            else saved_student_info(directory / trainer.model_subdir()))
-            if model is not None and model.spent():
-                outputs.info["student_cost"] = model.spent()
+        _train_and_evaluate(inputs, student.key, Path(models_dir), outputs, progress)
     else:
         eval_started = time.perf_counter()
         # a base model: tiny students build their tokenizer from the prompts' own text
@@ -245,12 +208,61 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
         outputs.info["student_info"] = model.describe()
         if model.spent():
             outputs.info["student_cost"] = model.spent()
-        timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
+        outputs.timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
     outputs.n = len(outputs.predictions)
     outputs.accuracy = accuracy(outputs.predictions)
-    timing["execute_s"] = round(time.perf_counter() - started, 3)
-    outputs.timing = timing
+    outputs.timing["execute_s"] = round(time.perf_counter() - started, 3)
     return outputs
+
+
+def _train_and_evaluate(
+    inputs: CellInputs, student_key: str, models_dir: Path, outputs: CellOutputs, progress: bool
+) -> None:
+    """Train (or reuse) the model of a trained method and evaluate it, filling ``outputs``."""
+    key = model_key(inputs, student_key)
+    directory = models_dir / model_dir_name(student_key, key)
+    with locked(directory.with_name(directory.name + ".lock")):
+        directory.mkdir(parents=True, exist_ok=True)
+        trainer = Trainer(inputs, directory)
+        outputs.reused_model = trainer.complete
+        model = None if trainer.complete else trainer.train(inputs.student, progress)
+        outputs.timing["train_s"] = 0.0 if outputs.reused_model else trainer.state["train_s"]
+        state = trainer.state
+        saved = directory / trainer.model_subdir()
+        outputs.model_key, outputs.model_path = key, str(saved)
+        outputs.history = state["history"]
+        if inputs.report_epoch == "last":
+            epochs = [h["epoch"] for h in state["history"]]
+            outputs.epoch = max(epochs) if epochs else None
+        else:
+            best = state["best"] or {}
+            outputs.epoch = best.get("epoch")
+            outputs.predictions = [Answer.from_dict(a) for a in best.get("test") or []]
+        if not outputs.predictions:
+            model = _evaluate_saved(inputs, model, saved, EvalCache(directory, inputs), outputs, progress)
+        outputs.info["student_info"] = model.describe() if model is not None else saved_student_info(saved)
+        if model is not None and model.spent():
+            outputs.info["student_cost"] = model.spent()
+
+
+def _evaluate_saved(
+    inputs: CellInputs, model: StudentModel | None, saved: Path, cache: EvalCache, outputs: CellOutputs,
+    progress: bool,
+) -> StudentModel | None:
+    """The trained model's test answers: from ``cache`` when there, else generated (loading the
+    model from ``saved`` when it is not in memory) and cached. Returns the model, if loaded."""
+    cached = cache.load()
+    if cached is not None:  # the texts are kept; answers are read again with today's rules
+        outputs.predictions = cached
+        return model
+    eval_started = time.perf_counter()
+    if model is None:
+        model = StudentModel.load_saved(saved)
+    with status_line(progress, f"evaluating on {len(inputs.test)} test questions"):
+        outputs.predictions = evaluate(model, inputs, inputs.test)
+    cache.save(outputs.predictions)
+    outputs.timing["eval_s"] = round(time.perf_counter() - eval_started, 3)
+    return model
 
 
 def run_cell(

@@ -24,6 +24,7 @@ from ftcot.contracts.teacher import Generation, Job, Teacher, default_temperatur
 from ftcot.errors import Pending, UserError
 from ftcot.pipeline.cell import CellSpec
 from ftcot.pipeline.scorer import Scorer
+from ftcot.pipeline.teach_progress import ProgressView
 from ftcot.records import BatchRecord, Completion, Example
 from ftcot.store import Store, content_key
 from ftcot.validation import check_teacher_options
@@ -156,39 +157,23 @@ def teach(
     max_cost = options.get("max_cost")
     teacher = create_teacher(teacher_spec, options)
     batch = bool(options.get("batch"))
-    if batch and not teacher.supports_batch:
-        raise UserError(f"teacher {teacher.label} does not run batch jobs: drop --batch (option batch=true); "
-                        f"litellm: teachers do")
-    if not batch and (options.get("batch_wait") or options.get("batch_poll") is not None):
-        raise UserError("batch_wait (--wait) and batch_poll (--poll) only apply to batch jobs: add --batch")
+    _check_batch(teacher, batch, options)
     generation = Generation.from_options(temperature, options)
     if offline and teacher.calls_model:
         teacher = _StoredOnly(teacher)  # type: ignore[assignment]  # a stand-in with the same methods
 
     jobs = teacher.plan(task, examples, degree, generation)
     stored = store.get_completions(job.key for job in jobs) if teacher.cacheable else {}
-    todo: dict[str, Job] = {}
-    for job in jobs:
-        found = stored.get(job.key)
-        if found is not None and not found.failed:
-            continue
-        if found is not None and found.rationale and found.reasoning_prompt == job.reasoning_prompt:
-            job.prior = found
-        todo.setdefault(job.key, job)
-
+    todo = _todo(jobs, stored)
     if todo:  # only now, with work to do: a local teacher loads its model here
         teacher.prepare(task, generation)
-        if max_cost is not None and not teacher.priced:
-            raise UserError(
-                f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
-                f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
-            )
+        _check_priced(teacher, max_cost)
     result = TeachResult(task=task.key, teacher=teacher.label, degree=degree, temperature=temperature, batch=batch)
     artifact_key = content_key(task.key, teacher.label, [job.key for job in jobs])
     if todo and not offline:
         _record_artifact(store, artifact_key, result, jobs, {})
     scorer = Scorer(task, scoring)
-    sink = _Sink(store, scorer, max_cost, _ProgressView(progress, teacher, task, len(todo)), persist=not offline,
+    sink = _Sink(store, scorer, max_cost, ProgressView(progress, teacher, task, len(todo)), persist=not offline,
                  teacher=teacher.label)
     if todo:
         try:
@@ -197,10 +182,55 @@ def teach(
         finally:
             sink.flush()
 
+    final = _collect(result, jobs, sink, stored, scorer)
+    result.examples = len({e.sample_index for e in examples})
+    result.notes = teacher.notes()
+    if not offline:
+        _record_artifact(store, artifact_key, result, jobs, final)
+    return result
+
+
+def _check_batch(teacher: Teacher, batch: bool, options: dict[str, Any]) -> None:
+    """UserError for batch options the teacher or the run cannot use."""
+    if batch and not teacher.supports_batch:
+        raise UserError(f"teacher {teacher.label} does not run batch jobs: drop --batch (option batch=true); "
+                        f"litellm: teachers do")
+    if not batch and (options.get("batch_wait") or options.get("batch_poll") is not None):
+        raise UserError("batch_wait (--wait) and batch_poll (--poll) only apply to batch jobs: add --batch")
+
+
+def _check_priced(teacher: Teacher, max_cost: Any) -> None:
+    """UserError when a cost cap is asked of a teacher without prices."""
+    if max_cost is not None and not teacher.priced:
+        raise UserError(
+            f"--max-cost needs prices, and teacher {teacher.label} has none in litellm's cost map: "
+            f"give input_cost_per_token and output_cost_per_token options, or drop --max-cost"
+        )
+
+
+def _todo(jobs: list[Job], stored: dict[str, Completion]) -> dict[str, Job]:
+    """The jobs to ask, by key: those the store lacks or holds as failed (a failed step 2 keeps its
+    step-1 rationale as ``prior`` when the reasoning prompt is the same)."""
+    todo: dict[str, Job] = {}
+    for job in jobs:
+        found = stored.get(job.key)
+        if found is not None and not found.failed:
+            continue
+        if found is not None and found.rationale and found.reasoning_prompt == job.reasoning_prompt:
+            job.prior = found
+        todo.setdefault(job.key, job)
+    return todo
+
+
+def _collect(result: TeachResult, jobs: list[Job], sink: _Sink, stored: dict[str, Completion],
+             scorer: Scorer) -> dict[str, Completion]:
+    """Count every job's completion (from this run's ``sink``, else ``stored``) and the run's
+    spend and batches into ``result``; returns the completions by key, those beyond the degree
+    included (kept for teacher-report)."""
     final: dict[str, Completion] = {}
     for job in jobs:
         completion = sink.results.get(job.key)
-        fresh = completion is not None
+        new = completion is not None
         if completion is None:
             completion = stored.get(job.key)
         if completion is None:
@@ -213,7 +243,7 @@ def teach(
         result.completions.append(completion)
         if completion.failed:
             result.failed += 1
-        elif fresh:
+        elif new:
             result.new += 1
         else:
             result.cached += 1
@@ -222,13 +252,9 @@ def teach(
     missing = {job.key for job in jobs if job.key not in final}
     result.pending = [b for b in sink.batches.values() if missing.intersection(b.pending)]
     result.completions.sort(key=lambda c: (c.sample_index, c.index))
-    result.examples = len({e.sample_index for e in examples})
     result.spent_usd = sink.spent
     result.stopped = sink.stopped
-    result.notes = teacher.notes()
-    if not offline:
-        _record_artifact(store, artifact_key, result, jobs, final)
-    return result
+    return final
 
 
 class _StoredOnly:
@@ -273,7 +299,7 @@ def _record_artifact(store: Store, key: str, result: TeachResult, jobs: list[Job
 class _Sink:
     """Scores and stores completions as they arrive; keeps the spend within ``max_cost``."""
 
-    def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: _ProgressView,
+    def __init__(self, store: Store, scorer: Scorer, max_cost: float | None, view: ProgressView,
                  persist: bool = True, teacher: str = ""):
         self.store = store
         self.teacher = teacher
@@ -339,66 +365,6 @@ class _Sink:
 
     def flush(self) -> None:
         """Completions are written as they arrive; nothing is held back."""
-
-
-class _ProgressView:
-    """A rich progress bar on stderr: done/total, rate, ETA, failures and spend (or nothing)."""
-
-    def __init__(self, enabled: bool, teacher: Teacher, task: Task, total: int):
-        self.progress = None
-        self.last_note = ""
-        if not enabled or total == 0:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
-
-        class RateColumn(ProgressColumn):
-            def render(self, t):
-                return Text(f"{t.speed or 0:.1f}/s")
-
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), RateColumn(),
-            TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
-            TextColumn("${task.fields[spent]:.4f}"), TextColumn("[yellow]{task.fields[note]}"),
-            console=Console(stderr=True), transient=False,
-        )
-        what = f"{teacher.label} · {task.key}"
-        what = what if len(what) <= 28 else what[:27] + "…"
-        self.task_id = self.progress.add_task(what, total=total, failed=0, spent=0.0, note="")
-        self.last_note = ""
-
-    def __enter__(self) -> _ProgressView:
-        if self.progress is not None:
-            from rich.errors import LiveError
-
-            try:
-                self.progress.start()
-            except LiveError:  # another live display (e.g. a matrix view) owns the terminal
-                self.progress = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def advance(self, n: int, failed: int, spent: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task_id, advance=n, failed=failed, spent=spent)
-
-    def note(self, text: str) -> None:
-        """A status after the counts, e.g. ``waiting on tpm limit`` (shown until cleared)."""
-        self.last_note = text
-        if self.progress is not None:
-            self.progress.update(self.task_id, note=text)
-
 
 
 def short_warning(notes: dict[str, Any], examples: int, degree: int) -> str | None:

@@ -1,12 +1,11 @@
-"""The train stage: the student's training text and pairs, the trained model's identity and
-directory, and ``Trainer``, which trains one model directory with per-epoch history (and, for
-the best-on-* report modes, keeps the best epoch's model)."""
+"""The train stage: the trained model's identity and directory, and ``Trainer``, which trains one
+model directory with per-epoch history (and, for the best-on-* report modes, keeps the best
+epoch's model). The student's text and pairs are in ``pipeline.student``."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import re
 import shutil
@@ -20,9 +19,9 @@ from ftcot import formatting as fmt
 from ftcot.contracts.student import StudentModel, TrainConfig
 from ftcot.errors import UserError
 from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
+from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs
 from ftcot.pipeline.evaluate import accuracy, evaluate
-from ftcot.registry import create_student
+from ftcot.pipeline.student import corpus_for, load_student, training_pairs
 from ftcot.store import content_key
 
 HOLD_ENV = "FTCOT_HOLD_AFTER_EPOCH"
@@ -51,45 +50,6 @@ def hold_after(epoch: int) -> None:
 
 
 _MODEL_DIR_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_CORPUS_MARKERS = " ".join((
-    "Q: A: ### --> END question:", fmt.ZS_COT_TRIGGER + fmt.ZS_COT_ANSWER_TRIGGER, "The answer is",
-))
-
-
-def corpus_for(samples: list[Sample], method: str, extra: list[str] | None = None) -> list[str]:
-    """The run's own text, on which tiny students train their tokenizer (decoder-formatted, so
-    every piece of either architecture's format appears in it)."""
-    texts = [_CORPUS_MARKERS]
-    texts.extend(prompt + target for prompt, target in training_pairs(samples, fmt.DECODER))
-    texts.extend(extra or [])
-    return texts
-
-
-def training_pairs(samples: list[Sample], layout: str) -> list[tuple[str, str]]:
-    """(input, target) of every sample in ``layout`` (``formatting.PAIR_LAYOUTS``): what a
-    student trains on, and what ``ftcot training-data`` writes."""
-    pairs = []
-    for s in samples:
-        pair = fmt.training_pair(s.question, s.rationale, s.answer, layout)
-        pairs.append((pair.input, pair.target))
-    return pairs
-
-
-def training_records(samples: list[Sample], layout: str) -> list[dict[str, Any]]:
-    """The training pairs as ``{"prompt", "completion", "sample_index", "completion_index"}``."""
-    return [
-        {"prompt": prompt, "completion": completion, "sample_index": s.sample_index,
-         "completion_index": s.completion_index}
-        for s, (prompt, completion) in zip(samples, training_pairs(samples, layout))
-    ]
-
-
-def training_jsonl(samples: list[Sample], layout: str) -> str:
-    """The training pairs as JSON lines: the file ``training-data`` writes and an API fine-tuning
-    service takes."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in training_records(samples, layout))
-
-
 def model_key(inputs: CellInputs, student_key: str) -> str:
     """(student, training data, hyper-parameters, seed), plus the evaluation data for best-on-*."""
     hyper = TrainConfig.from_dict(inputs.config).training_dict()
@@ -104,11 +64,6 @@ def model_key(inputs: CellInputs, student_key: str) -> str:
 
 def model_dir_name(student_key: str, key: str) -> str:
     return f"{_MODEL_DIR_SAFE.sub('_', student_key).strip('_')[:60]}-{key[:16]}"
-
-
-def load_student(student_spec: str, corpus: list[str], seed: int) -> StudentModel:
-    """The student named by ``student_spec``, built for this run's text and seed."""
-    return create_student(student_spec).load(corpus, seed)
 
 
 @contextlib.contextmanager
@@ -174,7 +129,8 @@ class Trainer:
                     shutil.rmtree(target)
                 model.save(target)
                 old = best["model"] if best else None
-                self.state["best"] = {"epoch": epoch, "accuracy": score, "model": name, "test": test}
+                self.state["best"] = {"epoch": epoch, "accuracy": score, "model": name,
+                                      "test": [a.to_dict() for a in test]}
                 self.state["history"] = [h for h in self.state["history"] if h["epoch"] < epoch] + [entry]
                 self.save_state()
                 if old and old != name:
