@@ -18,7 +18,7 @@ from ftcot.contracts.student import (
     TrainConfig,
 )
 from ftcot.contracts.task import DatasetTask, GeneratedTask, Task
-from ftcot.contracts.teacher import ALL_COMPLETIONS, Generation, Job, Sink, Teacher
+from ftcot.contracts.teacher import ALL_COMPLETIONS, CORE_TEACHER_PARAMS, Generation, Job, Sink, Teacher
 from ftcot.datafiles import RawFile
 from ftcot.errors import UserError
 from ftcot.hookspecs import Register
@@ -28,9 +28,12 @@ from ftcot.secrets import Redactor, describe, one_line, public_address
 from ftcot.specs import Param, flag, parse_params
 from ftcot.store import content_key
 from ftcot.tables import legend, number_column, short_names, table_text, text_column
+from ftcot.validation import MAX_SEED
 
 __all__ = [
     "ALL_COMPLETIONS",
+    "CORE_TEACHER_PARAMS",
+    "MAX_SEED",
     "META_FILE",
     "Claim",
     "Completion",
