@@ -53,6 +53,7 @@ _KEYED_OPENAI_PROVIDERS = ("openai", "text-completion-openai")
 # sampling options passed to every request as they are, and part of the completions' key when
 # given (a completion sampled with other settings is another completion): one line each
 REQUEST_PARAMS: tuple[Param, ...] = (
+    Param("top_p", float, None, "nucleus sampling: the probability mass sampled from", gt=0, le=1),
 )
 
 
