@@ -263,13 +263,13 @@ def _is_baseline_text(content: bytes) -> bool:
 
 def task_fingerprints(tasks: list[str], data_dir: Path) -> tuple[dict[str, str | None], list[str]]:
     """``task.fingerprint()`` for each task spec; a task that cannot be loaded maps to None, with a warning."""
-    from ftcot.registry import create
+    from ftcot.registry import create_task
 
     found: dict[str, str | None] = {}
     warnings = []
     for spec in tasks:
         try:
-            found[spec] = str(create("task", spec, data_dir=data_dir).fingerprint())
+            found[spec] = str(create_task(spec, data_dir=data_dir).fingerprint())
         except Exception as exc:  # the task's own error says what is missing; the gate goes on
             found[spec] = None
             warnings.append(f"cannot fingerprint task {spec}: {exc}")

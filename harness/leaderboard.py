@@ -10,6 +10,7 @@ aggregates.
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -261,19 +262,22 @@ def teacher_test_accuracy(store: Store, cells: Iterable[CellResult], data_dir: P
     """Each Fine-tune-CoT teacher's accuracy on its task's test split, from its stored
     completions of the test examples (the first completion of each, greedy at D=1).
     Pairs whose teacher has not answered the test questions are left out."""
-    from ftcot.registry import create
+    from ftcot.registry import create_task
 
     found: dict[tuple[str, str], tuple[float, int]] = {}
     pairs = sorted({(c.task, c.teacher) for c in cells if c.method == "fine-tune-cot" and c.teacher})
     tasks: dict[str, Any] = {}
     for task_spec, teacher in pairs:
         try:
-            task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
+            task = tasks.get(task_spec) or create_task(task_spec, data_dir=data_dir)
             tasks[task_spec] = task
             split = (splits or {}).get(task_spec, "default")
             test = {e.sample_index for e in task.test_examples(split)}
             key = task.key
-        except Exception:
+        except Exception as exc:  # missing data or a plugin's bug: the board goes on without this row
+            from ftcot.registry import failure_line
+
+            print(f"warning: no test accuracy for teacher {teacher} on {task_spec}: {failure_line(exc)}", file=sys.stderr)
             continue
         answers = [c for c in store.completions(task=key, teacher=teacher)
                    if c.index == 0 and not c.failed and c.sample_index in test and c.correct is not None]

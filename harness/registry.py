@@ -12,10 +12,11 @@ import difflib
 import functools
 import importlib
 import importlib.metadata as metadata
+import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import pluggy
 
@@ -28,6 +29,7 @@ from ftcot.contracts.teacher import Teacher
 from ftcot.errors import UserError
 from ftcot.specs import Param, declared_params
 
+log = logging.getLogger(__name__)
 KINDS = ("task", "teacher", "student", "filter", "reporter")
 BUILTIN_PACKAGE = "ftcot"
 ENTRY_POINT_GROUP = "ftcot"
@@ -79,6 +81,25 @@ class PluginInfo:
         }
 
 
+@dataclass(frozen=True)
+class PackageProblem:
+    """A third-party package skipped as a whole or in part (it failed to import, a hook is
+    misspelled, unmarked or raised): ``ftcot plugins`` lists it in a ``package`` row."""
+
+    name: str  # the entry point's name
+    package: str
+    version: str
+    where: str  # the entry point's value, ``module[:object]``
+    problem: str
+    kind: str = "package"
+    description: str = ""
+    params: tuple[Param, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "package": self.package, "version": self.version,
+                "class": self.where, "description": "", "params": [], "problem": self.problem}
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``"litellm:openai/gpt-4o-mini"`` -> ``("litellm", "openai/gpt-4o-mini")``; no colon -> argument None."""
     name, sep, argument = spec.partition(":")
@@ -92,19 +113,23 @@ class Registry:
     """Every plugin class by kind and name, and those skipped with their problem."""
 
     def __init__(self, plugins: list[PluginInfo], warnings: list[str],
-                 skipped: list[PluginInfo] | None = None, modules: dict[str, str] | None = None):
+                 skipped: list[PluginInfo] | None = None, modules: dict[str, str] | None = None,
+                 packages: list[PackageProblem] | None = None):
         self._by_key = {(p.kind, p.name): p for p in plugins}
         self.warnings = warnings
         self.skipped = list(skipped or [])
+        self.packages = list(packages or [])  # third-party packages with a package-wide problem
         self.modules = dict(modules or {})  # top-level module name -> third-party package
 
     def all(self, kind: str | None = None) -> list[PluginInfo]:
         items = [p for p in self._by_key.values() if kind is None or p.kind == kind]
         return sorted(items, key=lambda p: (KINDS.index(p.kind), p.name))
 
-    def rows(self, kind: str | None = None) -> list[PluginInfo]:
-        """What ``ftcot plugins`` lists: the loaded plugins, then the skipped ones."""
-        return self.all(kind) + [p for p in self.skipped if kind is None or p.kind == kind]
+    def rows(self, kind: str | None = None) -> list[PluginInfo | PackageProblem]:
+        """What ``ftcot plugins`` lists: the loaded plugins, the skipped ones, then the packages
+        with a problem of their own (kind ``package``)."""
+        rows: list[PluginInfo | PackageProblem] = [*self.all(kind), *(p for p in self.skipped if kind in (None, p.kind))]
+        return rows + [p for p in self.packages if kind in (None, "package")]
 
     def names(self, kind: str) -> list[str]:
         return [p.name for p in self.all(kind)]
@@ -169,6 +194,17 @@ class _Loaded:
     owners: dict[str, tuple[str, str]] = field(default_factory=dict)
     modules: dict[str, object] = field(default_factory=dict)  # plugin name -> module (third-party)
     warnings: list[str] = field(default_factory=list)
+    packages: list[PackageProblem] = field(default_factory=list)
+    entry_points: dict[str, str] = field(default_factory=dict)  # plugin name -> entry point value
+
+    def package_problem(self, plugin_name: str, problem: str, warning: str,
+                        owner: tuple[str, str] | None = None) -> None:
+        """Warn once and list the package of ``plugin_name`` (``package:entry-point``, owned by
+        ``owner``: package and version, else as recorded) with ``problem``."""
+        package, version = owner or self.owners.get(plugin_name, (plugin_name.partition(":")[0], "?"))
+        self.warnings.append(warning)
+        self.packages.append(PackageProblem(plugin_name.partition(":")[2], package, version,
+                                            self.entry_points.get(plugin_name, ""), problem))
 
 
 def _register(pm: pluggy.PluginManager, loaded: _Loaded, module: object, plugin_name: str,
@@ -180,7 +216,8 @@ def _register(pm: pluggy.PluginManager, loaded: _Loaded, module: object, plugin_
         except pluggy.PluginValidationError as exc:
             problem = str(exc).splitlines()[0]
     if problem is not None:
-        loaded.warnings.append(f"plugin package {package!r} ({where}): {problem}; skipped")
+        loaded.package_problem(plugin_name, problem, f"plugin package {package!r} ({where}): {problem}; skipped",
+                               (package, version))
         return
     loaded.owners[plugin_name] = (package, version)
     loaded.modules[plugin_name] = module
@@ -200,14 +237,15 @@ def _load_plugins(pm: pluggy.PluginManager) -> _Loaded:
         version = dist.version if dist is not None else "?"
         if package == BUILTIN_PACKAGE or (allowed is not None and package not in allowed):
             continue
+        plugin_name = f"{package}:{ep.name}"
+        loaded.entry_points[plugin_name] = ep.value
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party plugin must not stop the rest
-            loaded.warnings.append(
-                f"plugin package {package!r} failed to load ({ep.value}): {type(exc).__name__}: {exc}"
-            )
+            problem = f"failed to load: {type(exc).__name__}: {exc}"
+            loaded.package_problem(plugin_name, problem, f"plugin package {package!r} failed to load ({ep.value}): "
+                                   f"{type(exc).__name__}: {exc}", (package, version))
             continue
-        plugin_name = f"{package}:{ep.name}"
         if pm.is_registered(module) or pm.has_plugin(plugin_name):
             continue
         _register(pm, loaded, module, plugin_name, package, version, ep.value)
@@ -237,6 +275,36 @@ def _check_class(kind: str, obj: object) -> str | None:
     return None
 
 
+def _origin(cls: type) -> tuple[str, str]:
+    """Where a class is defined: its qualified name and its module's file (else module name)."""
+    path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return cls.__qualname__, os.path.realpath(path) if path else cls.__module__
+
+
+def _same_class(a: type, b: type) -> bool:
+    """One class, or one class defined again by the same source (a module reloaded, or imported
+    under a second name): an installed plugin's test registering it again is no clash."""
+    return a is b or _origin(a) == _origin(b)
+
+
+def _report_unmarked(loaded: _Loaded, counts: dict[str, int]) -> None:
+    """A package row for each third-party module with a hook lacking ``@hookimpl`` (never called)
+    or that registered nothing; ``counts``: classes registered per plugin name."""
+    for plugin_name, module in loaded.modules.items():
+        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
+        if unmarked_among_marked:  # the marked hooks ran; these were never called
+            problem = (f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import hookimpl), "
+                       f"so it was never called")
+            loaded.package_problem(plugin_name, problem, f"plugin package {loaded.owners[plugin_name][0]!r}: {problem}")
+        if not counts.get(plugin_name):
+            package = loaded.owners[plugin_name][0]
+            unmarked = _unmarked_hooks(module)
+            hint = (f"{', '.join(unmarked)} lacks @hookimpl (from ftcot.api import hookimpl)" if unmarked
+                    else f"it implements none of {', '.join(HOOKS)}")
+            loaded.package_problem(plugin_name, f"registers nothing: {hint}",
+                                   f"plugin package {package!r} registers nothing: {hint}")
+
+
 def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo], list[PluginInfo]]:
     """Call every hook; return the plugins and the skipped ones (each skip adds one warning)."""
     found: dict[tuple[str, str], PluginInfo] = {}
@@ -261,7 +329,10 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
                     return
                 key = (_kind, obj.name)  # type: ignore[attr-defined]
                 mine = PluginInfo(_kind, obj.name, _pkg, _ver, obj)  # type: ignore[attr-defined]
-                if key in found and found[key].cls is not obj:
+                if key in found and _same_class(found[key].cls, obj):  # an installed class registered
+                    found[key] = replace(found[key], cls=obj)  # again by a test: its newest definition
+                    return
+                if key in found:
                     # a name taken twice: the built-in (else the first) keeps it, the other is skipped
                     kept, dropped = found[key], mine
                     if _pkg == BUILTIN_PACKAGE and kept.package != BUILTIN_PACKAGE:
@@ -279,20 +350,9 @@ def _collect(pm: pluggy.PluginManager, loaded: _Loaded) -> tuple[list[PluginInfo
             except UserError:
                 raise
             except Exception as exc:  # a broken hook must not stop the rest
-                loaded.warnings.append(f"plugin package {package!r}: its hook {impl.function.__name__} "
-                                       f"failed: {type(exc).__name__}: {exc}; skipped")
-    for plugin_name, module in loaded.modules.items():
-        unmarked_among_marked = _unmarked_hooks(module) if counts.get(plugin_name) else []
-        if unmarked_among_marked:  # the marked hooks ran; these were never called
-            loaded.warnings.append(f"plugin package {loaded.owners[plugin_name][0]!r}: "
-                                   f"{', '.join(unmarked_among_marked)} lacks @hookimpl (from ftcot.api import "
-                                   f"hookimpl), so it was never called")
-        if not counts.get(plugin_name):
-            package = loaded.owners[plugin_name][0]
-            unmarked = _unmarked_hooks(module)
-            hint = (f"{', '.join(unmarked)} lacks @hookimpl (from ftcot.api import hookimpl)" if unmarked
-                    else f"it implements none of {', '.join(HOOKS)}")
-            loaded.warnings.append(f"plugin package {package!r} registers nothing: {hint}")
+                problem = f"its hook {impl.function.__name__} failed: {type(exc).__name__}: {exc}"
+                loaded.package_problem(impl.plugin_name, problem, f"plugin package {package!r}: {problem}; skipped")
+    _report_unmarked(loaded, counts)
     return list(found.values()), skipped
 
 
@@ -315,7 +375,7 @@ def registry() -> Registry:
                     if p.package != BUILTIN_PACKAGE})
     modules.pop(BUILTIN_PACKAGE, None)
     modules.pop("", None)
-    reg = Registry(plugins, loaded.warnings, skipped, modules)
+    reg = Registry(plugins, loaded.warnings, skipped, modules, loaded.packages)
     for line in loaded.warnings:
         print(f"warning: {line}", file=sys.stderr)
     return reg
@@ -325,7 +385,8 @@ def plugin_failure(exc: BaseException) -> str | None:
     """One line for an exception raised inside a third-party plugin's code, else None."""
     try:
         package = registry().blame(exc)
-    except Exception:
+    except Exception as lookup:  # no registry to ask (building it may be what failed): no package to name
+        log.debug("cannot tell which plugin raised %s: %s: %s", type(exc).__name__, type(lookup).__name__, lookup)
         return None
     if package is None:
         return None
@@ -342,17 +403,48 @@ def failure_line(exc: BaseException) -> str:
     return " ".join(line.split())[:FAILURE_LINE_MAX]
 
 
-def create(kind: str, spec: str, **options: Any) -> Any:
-    """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``."""
+def _create(kind: str, spec: str, **options: Any) -> object:
+    """Instantiate the plugin named by ``spec``: ``cls.from_spec(argument, **options)``, checked to
+    be an instance of the kind's base (a plugin's ``from_spec`` may return anything)."""
     cls, argument = registry().resolve(kind, spec)
-    return cls.from_spec(argument, **options)
+    made = cls.from_spec(argument, **options)
+    base = BASES[kind]
+    if not isinstance(made, base):
+        raise UserError(f"{kind} {split_spec(spec)[0]!r}: {cls.__name__}.from_spec returned "
+                        f"{type(made).__name__}, not a {base.__name__}: return an instance of the class")
+    return made
+
+
+def create_task(spec: str, **options: Any) -> Task:
+    """The task named by ``PLUGIN[:ARGUMENT]`` (options: ``data_dir``)."""
+    return cast(Task, _create("task", spec, **options))
+
+
+def create_teacher(spec: str, **options: Any) -> Teacher:
+    """The teacher named by ``PLUGIN[:ARGUMENT]`` with its options."""
+    return cast(Teacher, _create("teacher", spec, **options))
+
+
+def create_student(spec: str, **options: Any) -> Student:
+    """The student named by ``PLUGIN[:ARGUMENT]`` (options: ``threads``, ``device``)."""
+    return cast(Student, _create("student", spec, **options))
+
+
+def create_filter(spec: str, **options: Any) -> Filter:
+    """The filter named by ``PLUGIN[:ARGUMENT]``."""
+    return cast(Filter, _create("filter", spec, **options))
+
+
+def create_reporter(spec: str, **options: Any) -> Reporter:
+    """The leaderboard format named by ``PLUGIN[:ARGUMENT]``."""
+    return cast(Reporter, _create("reporter", spec, **options))
 
 
 def build_problem(kind: str, spec: str, **options: Any) -> str | None:
     """Why the plugin named by ``spec`` cannot be built, in one line; None when it can. Used to
     check a matrix or a baseline before anything runs."""
     try:
-        create(kind, spec, **options)
+        _create(kind, spec, **options)
     except Exception as exc:  # a UserError, or a plugin's own bug
         return failure_line(exc)
     return None

@@ -9,8 +9,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-from ftcot.api import Leaderboard, check_claims
-from ftcot.leaderboard import METHOD_LABELS
+from ftcot.api import METHOD_LABELS, Leaderboard, check_claims
 from ftcot.plugins.svg_charts import Series, bar_chart, line_chart
 
 STYLE = """

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ftcot.api import UserError
-from ftcot.specs import parse_lora
+from ftcot.api import UserError, parse_lora
 
 if TYPE_CHECKING:
     import torch

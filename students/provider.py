@@ -28,7 +28,9 @@ import concurrent.futures
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,11 +47,14 @@ from ftcot.api import (
     TrainConfig,
     UserError,
     describe,
+    load_litellm,
     public_address,
+    read_json_or_none,
+    split_assignments,
+    write_json_atomic,
 )
-from ftcot.fileio import read_json_or_none, write_json_atomic
-from ftcot.specs import split_assignments
 
+log = logging.getLogger(__name__)
 LEDGER = "provider-job.json"
 TRAIN_FILE = "train.jsonl"
 DEFAULT_LR = TrainConfig().lr
@@ -88,9 +93,7 @@ DEFAULT = {p.name: p.default for p in PARAMS}
 
 
 def _litellm() -> Any:
-    from ftcot.teachers.litellm_teacher import _litellm as load
-
-    return load()
+    return load_litellm("the openai student")
 
 
 class ProviderStudent(Student):
@@ -167,10 +170,13 @@ class ProviderStudentModel(StudentModel):
         except UserError:
             raise
         except Exception as exc:
-            redact = Redactor(os.environ.get("OPENAI_API_KEY"),
-                              addresses=(self.options.get("api_base"), os.environ.get("OPENAI_API_BASE")))
-            raise UserError(f"student {self.key}: {what} failed ({describe(exc, redact)}); "
+            raise UserError(f"student {self.key}: {what} failed ({describe(exc, self._redactor())}); "
                             "check api_base, the model name and $OPENAI_API_KEY") from None
+
+    def _redactor(self) -> Redactor:
+        """Removes the key and the address's credentials from a provider's error text."""
+        return Redactor(os.environ.get("OPENAI_API_KEY"),
+                        addresses=(self.options.get("api_base"), os.environ.get("OPENAI_API_BASE")))
 
     def _train_price(self) -> float:
         price = self.options.get("train_cost_per_token", TRAIN_PRICES.get(self.base))
@@ -238,7 +244,9 @@ class ProviderStudentModel(StudentModel):
         """A job already created on this file (a run killed before it wrote the job id down)."""
         try:
             jobs = lib.list_fine_tuning_jobs(limit=100, **call)
-        except Exception:
+        except Exception as exc:  # the lookup is a precaution: say why it failed, then make a new job
+            print(f"warning: student {self.key}: cannot list the fine-tuning jobs to find one already made from "
+                  f"{ledger['file_id']} ({describe(exc, self._redactor())}); creating a new one", file=sys.stderr)
             return None
         for job in getattr(jobs, "data", None) or []:
             if getattr(job, "training_file", None) == ledger["file_id"] and job.id not in ledger.get("failed_jobs", []):
@@ -270,7 +278,8 @@ class ProviderStudentModel(StudentModel):
             return float(given[0] or 0.0), float(given[1] or 0.0)
         try:
             info = _litellm().get_model_info(f"ft:{self.base}")
-        except Exception:
+        except Exception as exc:  # unmapped: litellm raises ModelNotMappedError or a bare Exception
+            log.debug("no litellm prices for ft:%s, evaluation counted free: %s", self.base, describe(exc, Redactor()))
             return 0.0, 0.0
         return float(info.get("input_cost_per_token") or 0.0), float(info.get("output_cost_per_token") or 0.0)
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ftcot.api import Student, StudentModel, UserError
-from ftcot.specs import Param, declared_params, parse_params
+from ftcot.api import Param, Student, StudentModel, UserError, declared_params, parse_params
 
 # torch and transformers load on first use, so listing plugins stays fast.
 

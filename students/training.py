@@ -29,8 +29,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError
-from ftcot.fileio import atomic_file, write_json_atomic
+from ftcot.api import EpochCallback, StudentModel, TrainConfig, UserError, atomic_file, write_json_atomic
 from ftcot.students.runtime import autocast, grad_scaler
 
 CHECKPOINT = "last.pt"

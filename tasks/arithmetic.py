@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ftcot.api import RawFile
-from ftcot.datafiles import field, json_array, malformed, read_json, read_json_lines
+from ftcot.api import RawFile, field, json_array, malformed, read_json, read_json_lines
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset
 

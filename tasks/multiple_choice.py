@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ftcot.api import RawFile
-from ftcot.datafiles import examples_list, field, malformed, read_json, read_json_lines
+from ftcot.api import RawFile, examples_list, field, malformed, read_json, read_json_lines
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset, render_choices
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import DatasetTask
-from ftcot.data_install import REASONING_TEACHER
+from ftcot.api import REASONING_TEACHER, DatasetTask
 
 SPLIT_SHA256 = {
     "addsub__default": "1a6f70a39554084978a44439db0b661b039ce4dd2c09572d2ff9f44f5ef668d0",

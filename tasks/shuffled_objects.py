@@ -30,8 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import Example, GeneratedTask, Param, RawFile, UserError
-from ftcot.datafiles import examples_list, field, malformed, read_json
+from ftcot.api import Example, GeneratedTask, Param, RawFile, UserError, examples_list, field, malformed, read_json
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset, render_choices
 from ftcot.tasks.words import COLORS, NAMES, PLAYERS

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ftcot.api import RawFile
-from ftcot.datafiles import examples_list, field, malformed, read_json
+from ftcot.api import RawFile, examples_list, field, malformed, read_json
 from ftcot.tasks.coin_flip import KOJIMA
 from ftcot.tasks.paper import PaperDataset
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import MAX_SEED, Generation, Param, UserError
-from ftcot.store import content_key
+from ftcot.api import MAX_SEED, Generation, Param, UserError, content_key
 from ftcot.teachers.local import Generated, LocalTeacher
 
 

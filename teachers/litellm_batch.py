@@ -27,8 +27,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ftcot.api import Completion, Generation, Job, Redactor, Sink, UserError, describe, one_line
-from ftcot.records import BATCH_SUBMITTING, BatchRecord
+from ftcot.api import BATCH_SUBMITTING, BatchRecord, Completion, Generation, Job, Redactor, Sink, UserError, describe, one_line
 from ftcot.teachers import retry
 from ftcot.teachers.litellm_teacher import Answer, completed, read_choices, share_usage
 from ftcot.teachers.local import group_by_prompt
@@ -50,7 +49,7 @@ def batch_model(teacher: LiteLLMTeacher) -> str:
     lib = teacher._lib
     try:
         name, provider, _, _ = lib.get_llm_provider(teacher.model)
-    except Exception:
+    except lib.BadRequestError:  # litellm's error for a model no provider claims
         name, provider = teacher.model, "unknown"
     if provider not in BATCH_PROVIDERS:
         raise UserError(f"teacher {teacher.label}: batch jobs need an OpenAI-protocol provider (a plain OpenAI "

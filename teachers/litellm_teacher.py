@@ -19,6 +19,7 @@ part of a completion's key: the same model behind another address is the same te
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -30,20 +31,24 @@ from ftcot.api import (
     Generation,
     Job,
     Param,
+    RateLimiter,
     Redactor,
     Sink,
+    Slots,
     Teacher,
     UserError,
     describe,
+    load_litellm,
     public_address,
+    run_coroutine,
+    shared_rate,
 )
-from ftcot.event_loop import run_coroutine
-from ftcot.limits import RateLimiter, Slots, shared_rate
 from ftcot.teachers import retry
 from ftcot.teachers.local import group_by_prompt
 from ftcot.teachers.usage import BATCH_PRICE_FACTOR, split_by_weight, split_evenly
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+log = logging.getLogger(__name__)
 
 MAX_N = 128  # the most samples one request asks for (OpenAI's limit)
 # providers that speak the OpenAI protocol and insist on some key even for a local server
@@ -62,14 +67,7 @@ def _address_problem(value: str) -> str | None:
 
 
 def _litellm() -> Any:
-    try:
-        import litellm
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise UserError("the litellm teacher needs litellm: pip install litellm") from None
-    litellm.disable_aiohttp_transport = True  # else the async text path leaks a session per call
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
+    return load_litellm("the litellm teacher")
 
 
 class _Failed(Exception):
@@ -150,7 +148,8 @@ class LiteLLMTeacher(Teacher):
             self._lib = _litellm()
         try:
             mode = self._lib.get_model_info(self.model).get("mode")
-        except Exception:
+        except Exception as exc:  # unmapped: litellm raises ModelNotMappedError or a bare Exception
+            log.debug("no litellm mode for %s, using the chat endpoint: %s", self.model, describe(exc, Redactor()))
             mode = None
         return "text" if mode == "completion" else "chat"
 
@@ -170,7 +169,8 @@ class LiteLLMTeacher(Teacher):
             return float(given_in or 0.0), float(given_out or 0.0)  # one given: the other is free
         try:
             info = self._lib.get_model_info(self.model)
-        except Exception:
+        except Exception as exc:  # unmapped: litellm raises ModelNotMappedError or a bare Exception
+            log.debug("no litellm prices for %s: %s", self.model, describe(exc, Redactor()))
             return None
         price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
         if price_in is None and price_out is None:
@@ -218,7 +218,8 @@ class LiteLLMTeacher(Teacher):
         try:
             _, provider, _, _ = self._lib.get_llm_provider(self.model)
             params = self._lib.get_supported_openai_params(model=self.model, custom_llm_provider=provider)
-        except Exception:
+        except Exception as exc:  # an unknown provider, or a provider config that cannot say
+            log.debug("cannot tell whether %s takes n, assuming not: %s", self.model, describe(exc, Redactor()))
             return False
         return bool(params) and "n" in params
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ftcot.api import Example, Generation, Job, Sink, Task, Teacher, UserError, content_key
-from ftcot.specs import Param, parse_params
+from ftcot.api import Example, Generation, Job, Param, Sink, Task, Teacher, UserError, content_key, parse_params
 
 BATCH = 256
 

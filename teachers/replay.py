@@ -37,8 +37,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError, flag
-from ftcot.store import content_key
+from ftcot.api import ALL_COMPLETIONS, Example, Generation, Job, Param, Sink, Teacher, UserError, content_key, flag
 
 MATCH_MODES = ("index", "question")
 PLACEHOLDERS = ("task", "data_dir")

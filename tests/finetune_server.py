@@ -59,6 +59,7 @@ class FineTuneServer:
     answers: dict[str, str] = field(default_factory=dict)
     hold: bool = False
     refuse: bool = False
+    refuse_list: bool = False  # the job list alone answers 401, naming the key
     files: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
@@ -116,7 +117,7 @@ class FineTuneServer:
             self.requests.append((method, path if not path.startswith("/fine_tuning/jobs/") else "/fine_tuning/jobs/ID"))
         key = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
         try:
-            if self.refuse:
+            if self.refuse or (self.refuse_list and (method, path) == ("GET", "/fine_tuning/jobs")):
                 raise PermissionError(key)
             status, payload = self._answer(method, path, raw, handler.headers.get("content-type", ""))
         except PermissionError:

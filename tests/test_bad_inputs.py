@@ -504,9 +504,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("seeded")
     store = Store(folder / "ftcot.db")
     from ftcot.pipeline.teach import teach as run_teach
-    from ftcot.registry import create
+    from ftcot.registry import create_task
 
-    task = create("task", TASK)
+    task = create_task(TASK)
     run_teach(store, task, "oracle", task.train_examples(), progress=False)
     store.put_cell("k" * 64, CellResult(task=TASK, teacher="oracle", student=STUDENT, method="fine-tune-cot",
                                         degree=1, seed=0, scoring="paper", status="done", accuracy=0.75, n=4))

@@ -16,7 +16,7 @@ from test_bad_inputs import STORE, TASK, _snapshot, assert_one_error, run_cli
 
 from ftcot.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_NOTHING_DONE
 from ftcot.pipeline.teach import teach
-from ftcot.registry import create
+from ftcot.registry import create_task, create_teacher
 from ftcot.store import Store
 from ftcot.teachers import retry
 
@@ -42,7 +42,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def seeded_store(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(path)
-    task = create("task", TASK)
+    task = create_task(TASK)
     teach(store, task, "oracle", task.train_examples(), progress=False)
     store.close()
     return path
@@ -151,7 +151,7 @@ def test_teach_where_every_completion_fails_exits_3(fault: str, here: Path, capf
 
 def test_a_report_never_calls_a_model(here: Path, capfd, monkeypatch) -> None:
     task_spec = "coin_flip:flips=2,train=3,test=1"
-    task = create("task", task_spec)
+    task = create_task(task_spec)
     store = Store(here / STORE)
     options = {"max_tries": 1, "timeout": 2.0}
     with OpenAIServer(faults=[Fault("500", attempts=None)]) as server:
@@ -193,9 +193,9 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
 
 
 def test_long_waits_are_capped_by_max_wait(tmp_path: Path) -> None:
-    teacher = create("teacher", "litellm:openai/m", max_wait=30)
+    teacher = create_teacher("litellm:openai/m", max_wait=30)
     assert teacher.max_wait == 30.0
-    assert create("teacher", "litellm:openai/m").max_wait == 300.0  # the max_wait option's declared default
+    assert create_teacher("litellm:openai/m").max_wait == 300.0  # the max_wait option's declared default
     assert retry.capped_wait(86_400.0, teacher.max_wait) == 30.0
     assert retry.capped_wait(3.0, teacher.max_wait) == 3.0
 

@@ -57,7 +57,7 @@ def _created(store_path: Path) -> bool:
 
 @pytest.fixture
 def task(tmp_path):
-    return plugins.create("task", SPEC, data_dir=tmp_path)
+    return plugins.create_task(SPEC, data_dir=tmp_path)
 
 
 def test_sigkill_after_submitting_then_rerun_polls_and_stores_at_the_batch_price(tmp_path, task, capsys):

@@ -12,7 +12,7 @@ import pytest
 from ftcot.check import Baseline, Z, binomial_variance
 from ftcot.cli import main
 from ftcot.pipeline import CellSpec, cell_key, run_cell
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def test_update_writes_the_baseline_from_the_store(ran: Path, tmp_path: Path, ca
     assert [c["spec"] for c in data["cells"]] == [SPEC.to_dict()]
     assert data["cells"][0]["accuracy"] == cell.accuracy and data["cells"][0]["n"] == 16
     assert data["cells"][0]["key"] == cell_key(SPEC, "paper")
-    assert data["data"] == {TASK: create("task", TASK, data_dir=None).fingerprint()}
+    assert data["data"] == {TASK: create_task(TASK, data_dir=None).fingerprint()}
     assert set(data["versions"]) >= {"ftcot", "torch", "transformers"}
 
 
@@ -213,7 +213,7 @@ def test_demo_baseline_names_exactly_the_demo_cells() -> None:
     recorded = {cell_key(CellSpec.from_dict(c.spec), baseline.scoring) for c in baseline.cells}
     assert recorded == {cell_key(spec, baseline.scoring) for spec in demo}
     assert all(c.n > 0 and 0.0 <= c.accuracy <= 1.0 for c in baseline.cells)
-    assert baseline.data == {t: create("task", t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
+    assert baseline.data == {t: create_task(t, data_dir=None).fingerprint() for t in {s.task for s in demo}}
 
 
 def test_ci_baseline_names_the_ci_cells_each_with_its_seed_spread_and_texts() -> None:

@@ -26,7 +26,7 @@ def pairs() -> list[tuple[str, str]]:
 
 
 def fresh() -> StudentModel:
-    return plugins.create("student", SPEC).load([s + t for s, t in pairs()], seed=0)
+    return plugins.create_student(SPEC).load([s + t for s, t in pairs()], seed=0)
 
 
 def test_two_gloo_processes_follow_the_one_process_loss_curve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

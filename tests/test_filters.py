@@ -8,7 +8,7 @@ from ftcot.api import FilterContext
 from ftcot.errors import UserError
 from ftcot.pipeline.filter import FAILED_STEP, apply_filters, create_filters, parse_filter_specs
 from ftcot.records import Completion, Example
-from ftcot.registry import create, registry
+from ftcot.registry import create_filter, create_task, registry
 
 
 def completion(sample: int, index: int, rationale: str, correct: bool, **extra) -> Completion:
@@ -77,7 +77,7 @@ def test_max_tokens_without_student_is_a_user_error():
 @pytest.mark.parametrize("spec", ["max-tokens", "max-tokens:0", "max-tokens:ten", "correct:x", "nope"])
 def test_bad_filter_specs_are_user_errors(spec):
     with pytest.raises(UserError):
-        create("filter", spec)
+        create_filter(spec)
 
 
 def test_chain_records_which_filter_dropped_each_completion():
@@ -117,7 +117,7 @@ def test_parse_filter_specs():
 
 
 def test_correct_rescores_completions_scored_under_another_rule_set():
-    task = create("task", "tracking_shuffled_objects:objects=3,swaps=2,train=4,test=2", data_dir=None)
+    task = create_task("tracking_shuffled_objects:objects=3,swaps=2,train=4,test=2", data_dir=None)
     example = task.train_examples()[0]
     wrong_letter = next(letter for letter in "ABC" if letter != example.answer)
     # "In August (X)": the paper's rules read the capital A of "August" first; strict reads (X)

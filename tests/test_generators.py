@@ -8,12 +8,12 @@ import re
 import pytest
 
 from ftcot.errors import UserError
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.tasks.shuffled_objects import LETTERS
 
 
 def gen(spec: str):
-    return create("task", spec, data_dir="/nonexistent/data")
+    return create_task(spec, data_dir="/nonexistent/data")
 
 
 def test_omitted_parameters_default_to_the_papers_shape():
@@ -51,7 +51,7 @@ def test_demo_preset_is_five_objects_five_swaps():
 
 def test_generation_is_seeded_and_questions_are_distinct():
     a = [e.question for e in gen("last_letter_concatenation:seed=7").examples()]
-    b = [e.question for e in create("task", "last_letter_concatenation:seed=7").examples()]
+    b = [e.question for e in create_task("last_letter_concatenation:seed=7").examples()]
     assert a == b
     assert len(set(a)) == len(a)
     assert a != [e.question for e in gen("last_letter_concatenation:seed=8").examples()]

@@ -16,7 +16,7 @@ import pytest
 
 from ftcot.leaderboard import build, short_names
 from ftcot.records import CellResult, Completion
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.store import Store, content_key
 
 COIN = "coin_flip:flips=2,train=8,test=4,seed=0"
@@ -53,7 +53,7 @@ def filled_store(store_path: Path) -> Path:
     for i, c in enumerate(CELLS):
         store.put_cell(f"cell-{i}", c)
     # the teacher answered the coin flip test questions: 3 of 4 right
-    task = create("task", COIN, data_dir=None)
+    task = create_task(COIN, data_dir=None)
     completions = []
     for k, example in enumerate(task.test_examples()):
         completions.append((content_key("t", example.sample_index), Completion(

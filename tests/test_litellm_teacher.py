@@ -26,7 +26,7 @@ TRIGGER = "Therefore, the answer is"
 
 @pytest.fixture
 def task(tmp_path):
-    return plugins.create("task", TASK, data_dir=tmp_path)
+    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_max_cost_needs_prices(tmp_path, task, answers):
 
 def test_raising_the_degree_asks_only_for_new_indices_and_tasks_share_completions(tmp_path, task, answers):
     store = Store(tmp_path / "s.db")
-    small = plugins.create("task", "coin_flip:flips=2,train=6,test=2", data_dir=tmp_path)
+    small = plugins.create_task("coin_flip:flips=2,train=6,test=2", data_dir=tmp_path)
     with OpenAIServer(answers=answers) as server:
         one = run(store, small, server, degree=1, temperature=0.7)
         assert one.new == 6

@@ -21,7 +21,7 @@ FAST = {"timeout": 5, "backoff": 0.01, "max_tries": 3, "concurrency": 8}
 
 @pytest.fixture
 def task(tmp_path):
-    return plugins.create("task", TASK, data_dir=tmp_path)
+    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 def run(store, task, server, model=VLLM, degree=8, temperature=None, **options):

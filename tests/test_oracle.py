@@ -18,7 +18,7 @@ TASKS = ["coin_flip:flips=3,train=12,test=3", "last_letter_concatenation:words=3
 
 @pytest.mark.parametrize("spec", TASKS)
 def test_greedy_oracle_writes_the_canonical_rationale_and_the_gold_answer(tmp_path, spec):
-    task = plugins.create("task", spec, data_dir=tmp_path)
+    task = plugins.create_task(spec, data_dir=tmp_path)
     examples = task.train_examples()
     result = teach(Store(tmp_path / "s.db"), task, "oracle", examples, progress=False)
     assert result.accuracy == 1.0 and result.new == len(examples)
@@ -31,7 +31,7 @@ def test_greedy_oracle_writes_the_canonical_rationale_and_the_gold_answer(tmp_pa
 
 
 def test_shuffled_objects_rationale_states_letters_after_every_swap(tmp_path):
-    task = plugins.create("task", TASKS[2], data_dir=tmp_path)
+    task = plugins.create_task(TASKS[2], data_dir=tmp_path)
     example = task.train_examples()[0]
     completion = teach(Store(tmp_path / "s.db"), task, "oracle", [example], progress=False).completions[0]
     assert completion.rationale.strip().endswith(f"has {example.answer}.")
@@ -39,7 +39,7 @@ def test_shuffled_objects_rationale_states_letters_after_every_swap(tmp_path):
 
 
 def test_sampled_oracle_varies_by_index_and_is_reproducible(tmp_path):
-    task = plugins.create("task", TASKS[0], data_dir=tmp_path)
+    task = plugins.create_task(TASKS[0], data_dir=tmp_path)
     examples = task.train_examples()
     first = teach(Store(tmp_path / "a.db"), task, "oracle", examples, degree=4, progress=False)
     second = teach(Store(tmp_path / "b.db"), task, "oracle", examples, degree=4, progress=False)
@@ -55,7 +55,7 @@ def test_sampled_oracle_varies_by_index_and_is_reproducible(tmp_path):
 
 
 def test_oracle_reruns_recompute_and_store_each_completion_once(tmp_path):
-    task = plugins.create("task", TASKS[1], data_dir=tmp_path)
+    task = plugins.create_task(TASKS[1], data_dir=tmp_path)
     store = Store(tmp_path / "s.db")
     teach(store, task, "oracle", task.train_examples(), degree=2, progress=False)
     teach(store, task, "oracle", task.train_examples(), degree=2, progress=False)
@@ -91,7 +91,7 @@ BIG = ["coin_flip:flips=4,train=300,test=3", "last_letter_concatenation:words=4,
 
 @pytest.mark.parametrize("spec", BIG)
 def test_a_noisy_oracle_is_wrong_about_as_often_as_asked(tmp_path, spec):
-    task = plugins.create("task", spec, data_dir=tmp_path)
+    task = plugins.create_task(spec, data_dir=tmp_path)
     examples = task.train_examples()
     result = teach(Store(tmp_path / "s.db"), task, "oracle:error=0.3", examples, degree=4, progress=False)
     assert result.teacher == "oracle:error=0.3" and len(result.completions) == 1200
@@ -112,7 +112,7 @@ def test_a_noisy_oracle_is_wrong_about_as_often_as_asked(tmp_path, spec):
 def test_a_shuffled_objects_mistake_follows_the_wrong_swap_to_the_end(tmp_path):
     import random
 
-    task = plugins.create("task", "tracking_shuffled_objects:objects=3,swaps=3,train=20,test=3", data_dir=tmp_path)
+    task = plugins.create_task("tracking_shuffled_objects:objects=3,swaps=3,train=20,test=3", data_dir=tmp_path)
     for example in task.train_examples():
         phrasings, answer = task.oracle_mistake(example, random.Random(example.sample_index))
         right = task.oracle_rationales(example)[0]
@@ -124,14 +124,14 @@ def test_a_shuffled_objects_mistake_follows_the_wrong_swap_to_the_end(tmp_path):
 
 
 def test_the_noisy_oracle_is_reproducible_and_keeps_the_plain_oracles_keys(tmp_path):
-    task = plugins.create("task", BIG[0], data_dir=tmp_path)
+    task = plugins.create_task(BIG[0], data_dir=tmp_path)
     examples = task.train_examples()[:20]
     a = teach(Store(tmp_path / "a.db"), task, "oracle:error=0.5", examples, degree=2, progress=False)
     b = teach(Store(tmp_path / "b.db"), task, "oracle:error=0.5", examples, degree=2, progress=False)
     assert [(c.rationale, c.answer_text) for c in a.completions] == [(c.rationale, c.answer_text) for c in b.completions]
-    plain = plugins.create("teacher", "oracle")
-    zero = plugins.create("teacher", "oracle:error=0")
-    noisy = plugins.create("teacher", "oracle:error=0.5")
+    plain = plugins.create_teacher("oracle")
+    zero = plugins.create_teacher("oracle:error=0")
+    noisy = plugins.create_teacher("oracle:error=0.5")
     from ftcot.api import Generation
 
     generation = Generation()
@@ -149,4 +149,4 @@ def test_bad_oracle_errors_are_user_errors(spec, message):
     from ftcot.api import UserError
 
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        plugins.create("teacher", spec)
+        plugins.create_teacher(spec)

@@ -70,9 +70,9 @@ def test_every_method_runs_end_to_end(shared_store: Store, family: str, method: 
 
 def test_training_pairs_are_the_paper_format(shared_store: Store):
     inputs = prepare_cell(spec("fine-tune-cot"), shared_store, None, "paper", progress=False)
-    from ftcot.registry import create
+    from ftcot.registry import create_task
 
-    task = create("task", TASK, data_dir=None)
+    task = create_task(TASK, data_dir=None)
     first = task.train_examples()[0]
     sample = inputs.samples[0]
     rationale = task.oracle_rationales(first)[0]

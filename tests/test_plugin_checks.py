@@ -229,3 +229,60 @@ def test_a_standalone_generated_task_lists_without_a_problem(tmp_path: Path) -> 
     assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
     digits = next(r for r in json.loads(result.stdout) if r["name"] == "digits")
     assert digits["problem"] is None and not digits["broken"] and digits["changed"] == []
+
+
+PACKAGE_PROBLEMS = {  # distribution -> (module source, the problem its package row shows)
+    "ftcot-hook-misspelled": (HEAD + TASK + "@hookimpl\ndef ftcot_register_taks(register):\n    register(Digits)\n",
+                              "unknown hook ftcot_register_taks: did you mean ftcot_register_tasks?"),
+    "ftcot-import-fails": ("import not_a_module_anywhere\n",
+                           "failed to load: ModuleNotFoundError: No module named 'not_a_module_anywhere'"),
+}
+
+
+@pytest.mark.parametrize("dist", sorted(PACKAGE_PROBLEMS))
+def test_a_skipped_package_is_listed_in_a_package_row_with_its_problem(dist: str, tmp_path: Path) -> None:
+    source, problem = PACKAGE_PROBLEMS[dist]
+    module = dist.replace("-", "_")
+    install_package(tmp_path, dist, module, source)
+    result = ftcot(tmp_path, "plugins", "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r for r in rows if r["package"] == dist] == [
+        {"kind": "package", "name": module, "package": dist, "version": "0.3.1", "class": module,
+         "description": "", "params": [], "problem": problem}]
+    assert {"coin_flip", "oracle", "correct"} <= {r["name"] for r in rows if r["problem"] is None}
+    table = ftcot(tmp_path, "plugins")
+    assert table.returncode == 0, table.stderr
+    (line,) = [line for line in table.stdout.splitlines() if dist in line]
+    assert line.replace("│", " ").split()[:3] == ["package", module, dist] and "not loaded:" in line
+
+
+INSTALLED_TEST = """
+import importlib.util, sys
+import ftcot_digits
+from ftcot.registry import registry
+from ftcot.testing import registered
+
+assert registry().get("task", "digits").package == "ftcot-digits"
+with registered(ftcot_digits.Digits) as reg:  # the class the installed package registers
+    assert reg.get("task", "digits").cls is ftcot_digits.Digits and not reg.warnings
+spec = importlib.util.spec_from_file_location("copy_of_digits", ftcot_digits.__file__)
+copy = sys.modules["copy_of_digits"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(copy)  # the same source imported under a second name: a second class object
+assert copy.Digits is not ftcot_digits.Digits
+with registered(copy.Digits) as reg:
+    info = reg.get("task", "digits")
+    assert (info.cls, info.package, reg.warnings) == (copy.Digits, "ftcot-digits", []), reg.warnings
+print("ok")
+"""
+
+
+def test_a_plugins_own_tests_register_its_classes_with_the_package_installed(tmp_path: Path) -> None:
+    install_package(tmp_path, "ftcot-digits", "ftcot_digits",
+                    HEAD + TASK + "@hookimpl\ndef ftcot_register_tasks(register):\n    register(Digits)\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("FTCOT_LOAD_PLUGINS", None)
+    result = subprocess.run([sys.executable, "-c", INSTALLED_TEST], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert "warning:" not in result.stderr

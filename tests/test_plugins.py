@@ -141,7 +141,7 @@ def test_split_spec_rejects_empty_name() -> None:
 
 def test_unknown_plugin_is_a_user_error() -> None:
     result = subprocess.run([sys.executable, "-c",
-                             "from ftcot.registry import create; create('teacher', 'nonesuch:x')"],
+                             "from ftcot.registry import create_teacher; create_teacher('nonesuch:x')"],
                             capture_output=True, text=True, timeout=120)
     assert "unknown teacher 'nonesuch'" in result.stderr
 
@@ -157,7 +157,7 @@ def test_registering_an_installed_plugin_again_in_a_test_is_harmless() -> None:
 
 def test_a_teacher_argument_with_options_parses_as_the_guide_shows() -> None:
     from ftcot.api import Param, Teacher, UserError, parse_params
-    from ftcot.registry import create
+    from ftcot.registry import create_teacher
     from ftcot.testing import registered
 
     class Prefixed(Teacher):
@@ -173,8 +173,30 @@ def test_a_teacher_argument_with_options_parses_as_the_guide_shows() -> None:
             pass
 
     with registered(Prefixed):
-        teacher = create("teacher", "prefixed:m1,prefix=Q,tries=3")
+        teacher = create_teacher("prefixed:m1,prefix=Q,tries=3")
         assert (teacher.model, teacher.option("prefix"), teacher.option("tries")) == ("m1", "Q", 3)
         for bad, says in (("prefixed:m1,tries=x", "tries"), ("prefixed:m1,prefix=a,prefix=b", "given twice")):
             with pytest.raises(UserError, match=says):
-                create("teacher", bad)
+                create_teacher(bad)
+
+
+def test_a_from_spec_that_returns_no_plugin_of_its_kind_is_one_clear_error() -> None:
+    from ftcot.api import Teacher
+    from ftcot.registry import create_teacher
+    from ftcot.testing import registered
+
+    class Stray(Teacher):
+        name = "stray"
+
+        def run(self, jobs, sink, generation):
+            raise AssertionError("never run")
+
+        @classmethod
+        def from_spec(cls, argument=None, **options):
+            return "a teacher, honestly"
+
+    with registered(Stray):
+        with pytest.raises(UserError) as caught:
+            create_teacher("stray:m")
+    assert str(caught.value) == ("teacher 'stray': Stray.from_spec returned str, not a Teacher: "
+                                 "return an instance of the class")

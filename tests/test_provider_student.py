@@ -120,12 +120,12 @@ def test_max_cost_stops_before_anything_is_paid(tmp_path: Path):
 
 
 def test_bad_student_options_are_one_line():
-    from ftcot.registry import create
+    from ftcot.registry import create_student
 
     with pytest.raises(UserError, match="bad openai option 'epochs'"):
-        create("student", "openai:babbage-002,epochs=3")
+        create_student("openai:babbage-002,epochs=3")
     with pytest.raises(UserError, match="needs a base model"):
-        create("student", "openai:")
+        create_student("openai:")
 
 
 def test_the_upload_format_is_the_papers_gpt3_format():
@@ -139,11 +139,11 @@ def test_the_upload_format_is_the_papers_gpt3_format():
 
 
 def test_a_job_created_before_its_id_was_written_down_is_found_again(tmp_path: Path):
-    from ftcot.registry import create
+    from ftcot.registry import create_student
     from ftcot.students.provider import LEDGER
 
     with FineTuneServer() as server:
-        student = create("student", f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
+        student = create_student(f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
         data = [("Is it? ###", " yes END"), ("Is it not? ###", " no END")]
         from ftcot.contracts.student import TrainConfig
 
@@ -158,3 +158,22 @@ def test_a_job_created_before_its_id_was_written_down_is_found_again(tmp_path: P
         again.train(data, TrainConfig(epochs=1), tmp_path, seed=0, progress=False)
         assert server.count("POST", "/fine_tuning/jobs") == 1 and server.count("POST", "/files") == 1
         assert again.model == first.model
+
+
+def test_a_job_list_that_fails_is_reported_and_a_new_job_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]):
+    from ftcot.contracts.student import TrainConfig
+    from ftcot.registry import create_student
+
+    key = "sk-test-listing-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with FineTuneServer(refuse_list=True) as server:
+        student = create_student(f"openai:babbage-002,api_base={server.url},poll=0.001,train_cost_per_token=1e-6")
+        model = student.load([], seed=0)
+        model.train([("Is it? ###", " yes END")], TrainConfig(epochs=1), tmp_path, seed=0, progress=False)
+        assert server.count("GET", "/fine_tuning/jobs") == 1 and server.count("POST", "/fine_tuning/jobs") == 1
+        assert model.model == server.jobs["ftjob-1"].fine_tuned_model
+    err = capsys.readouterr().err
+    assert "warning: student openai:babbage-002: cannot list the fine-tuning jobs to find one already made from file-1" in err
+    assert "AuthenticationError" in err and "creating a new one" in err
+    assert key not in err

@@ -133,7 +133,7 @@ class RecordingSink:
 
 
 def test_the_progress_line_says_when_the_run_waits_on_a_limit(tmp_path):
-    task = plugins.create("task", "coin_flip:flips=2,train=3,test=2", data_dir=tmp_path)
+    task = plugins.create_task("coin_flip:flips=2,train=3,test=2", data_dir=tmp_path)
     with OpenAIServer() as server:
         teacher = create_teacher(MODEL, {"api_base": server.url, "rpm": 240})  # one request every 0.25 s
         generation = Generation()
@@ -152,7 +152,7 @@ def test_the_progress_line_says_when_the_run_waits_on_a_limit(tmp_path):
 def test_limits_hold_within_ten_percent_over_a_minute(tmp_path, limit):
     """A run with a little more work than a minute allows (about 140 requests or 7,000 tokens):
     what the server saw in the run's first minute, against the limit."""
-    task = plugins.create("task", "coin_flip:flips=2,train=70,test=2", data_dir=tmp_path)
+    task = plugins.create_task("coin_flip:flips=2,train=70,test=2", data_dir=tmp_path)
     target = 120 if limit == "rpm" else 6000
     with OpenAIServer() as server:
         start = time.time()

@@ -23,7 +23,7 @@ EVERY = {"all_completions": True}
 
 @pytest.fixture
 def task(tmp_path):
-    return plugins.create("task", TASK, data_dir=tmp_path)
+    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("match", ["index", "question"])
@@ -122,7 +122,7 @@ def test_exported_completions_replay_to_the_same_completions(tmp_path, store_pat
     assert main(["--data-dir", str(tmp_path), "teach", TASK, "--teacher", "oracle", "-D", "2", "--json",
                  "--no-progress", "--export", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["exported"] == 12
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     original = Store(store_path).completions(teacher="oracle")
     replayed = teach(Store(tmp_path / "r.db"), task, f"replay:{out}", task.train_examples(), degree=2,
                      progress=False)
@@ -140,12 +140,12 @@ def test_a_path_with_placeholders_names_each_tasks_file(tmp_path):
     folder = tmp_path / "teacher-completions"
     folder.mkdir()
     shutil.copy(FIXTURES / "coin_flip_completions.json", folder / "D_coin_flip.json")
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     spec = "replay:{data_dir}/teacher-completions/D_{task}.json"
     result = teach(Store(tmp_path / "s.db"), task, spec, task.train_examples(), options=EVERY, progress=False)
     assert (result.summary()["completions"], result.summary()["entries"]) == (4, 6)
     assert {c.teacher for c in result.completions} == {spec}
-    other = plugins.create("task", "last_letter_concatenation:words=2,train=4,test=2", data_dir=tmp_path)
+    other = plugins.create_task("last_letter_concatenation:words=2,train=4,test=2", data_dir=tmp_path)
     with pytest.raises(UserError, match="D_last_letter_concatenation.json does not exist"):
         teach(Store(tmp_path / "s.db"), other, spec, other.train_examples(), progress=False)
     with pytest.raises(UserError, match=r"braces may only hold \{task\}, \{data_dir\}"):

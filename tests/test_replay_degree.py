@@ -29,7 +29,7 @@ STUDENT = "tiny-gpt2:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 
 @pytest.fixture
 def task(tmp_path):
-    return plugins.create("task", TASK, data_dir=tmp_path)
+    return plugins.create_task(TASK, data_dir=tmp_path)
 
 
 def picked(result) -> list[tuple[int, int]]:

@@ -124,7 +124,7 @@ def test_a_leaderboard_without_fine_tune_cot_has_no_claims_section(store_path: P
     from test_leaderboard import COIN, cell
 
     from ftcot.leaderboard import build
-    from ftcot.registry import create
+    from ftcot.registry import create_reporter
 
-    page = create("reporter", "html").render(build([cell(COIN, "tiny-llama", "fine-tune", 0.5)]))
+    page = create_reporter("html").render(build([cell(COIN, "tiny-llama", "fine-tune", 0.5)]))
     assert "<h2>Plots</h2>" in page and 'id="claims"' not in page

@@ -41,7 +41,7 @@ def corpus_of(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 def load(spec: str, pairs: list[tuple[str, str]], seed: int = 0) -> StudentModel:
-    return plugins.create("student", spec).load(corpus_of(pairs), seed=seed)
+    return plugins.create_student(spec).load(corpus_of(pairs), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -142,19 +142,19 @@ def test_load_saved_rejects_a_directory_without_a_student(tmp_path: Path):
 # ---- specs, sizes, tokenizer ------------------------------------------------------------------
 
 def test_specs_have_canonical_keys_and_checked_options():
-    default = plugins.create("student", "tiny-llama")
-    explicit = plugins.create("student", "tiny-llama:layers=2,dim=128")
+    default = plugins.create_student("tiny-llama")
+    explicit = plugins.create_student("tiny-llama:layers=2,dim=128")
     assert default.key == explicit.key
     assert default.key.startswith("tiny-llama:layers=2,dim=128,heads=4")
-    assert plugins.create("student", "tiny-llama:layers=3").key != default.key
+    assert plugins.create_student("tiny-llama:layers=3").key != default.key
     with pytest.raises(UserError, match="layerz"):
-        plugins.create("student", "tiny-llama:layerz=3")
+        plugins.create_student("tiny-llama:layerz=3")
     with pytest.raises(UserError, match="multiple of heads"):
-        plugins.create("student", "tiny-gpt2:dim=130,heads=4")
+        plugins.create_student("tiny-gpt2:dim=130,heads=4")
     with pytest.raises(UserError, match="dim must be an integer"):
-        plugins.create("student", "tiny-t5:dim=wide")
+        plugins.create_student("tiny-t5:dim=wide")
     with pytest.raises(UserError, match="needs a model"):
-        plugins.create("student", "hf")
+        plugins.create_student("hf")
 
 
 def test_default_tiny_llama_size_and_families():
@@ -171,10 +171,10 @@ def test_a_tiny_student_builds_without_any_text_and_honours_threads():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        student = plugins.create("student", "tiny-t5:layers=1,dim=32,heads=2", threads=1)
+        student = plugins.create_student("tiny-t5:layers=1,dim=32,heads=2", threads=1)
         model = student.load([], seed=0)
         assert torch.get_num_threads() == 1
-        assert student.key == plugins.create("student", "tiny-t5:layers=1,dim=32,heads=2").key
+        assert student.key == plugins.create_student("tiny-t5:layers=1,dim=32,heads=2").key
     finally:
         torch.set_num_threads(before)
     assert len(model.generate(["Q: which? ###", "x"], max_new_tokens=3, batch_size=2)) == 2
@@ -219,7 +219,7 @@ def test_hf_loads_a_local_directory_and_trains_with_lora(spec: str, tmp_path: Pa
     pairs = sort_pairs(64, seed=1, decoder=decoder)
     tiny = load(spec, pairs)
     tiny.save(tmp_path / "base")
-    student = plugins.create("student", f"hf:{tmp_path / 'base'}")
+    student = plugins.create_student(f"hf:{tmp_path / 'base'}")
     assert student.key == f"hf:{(tmp_path / 'base').resolve()}"
     model = student.load([], seed=0)
     assert model.is_encoder_decoder == (not decoder)
@@ -251,12 +251,12 @@ def test_hf_loads_a_local_directory_and_trains_with_lora(spec: str, tmp_path: Pa
 def test_hf_family_can_be_forced(tmp_path: Path):
     pairs = sort_pairs(16, seed=1, decoder=True)
     load("tiny-llama", pairs).save(tmp_path / "m")
-    assert not plugins.create("student", f"hf-causal:{tmp_path / 'm'}").load([], 0).is_encoder_decoder
+    assert not plugins.create_student(f"hf-causal:{tmp_path / 'm'}").load([], 0).is_encoder_decoder
 
 
 def test_missing_hub_model_offline_is_one_line(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    student = plugins.create("student", "hf:ftcot-tests/no-such-model")
+    student = plugins.create_student("hf:ftcot-tests/no-such-model")
     with pytest.raises(UserError) as info:
         student.load([], seed=0)
     message = str(info.value)
@@ -266,7 +266,7 @@ def test_missing_hub_model_offline_is_one_line(monkeypatch: pytest.MonkeyPatch):
 
 def test_missing_local_directory_is_one_line(tmp_path: Path):
     with pytest.raises(UserError, match="no model directory"):
-        plugins.create("student", f"hf:{tmp_path}/missing/model")
+        plugins.create_student(f"hf:{tmp_path}/missing/model")
 
 
 @pytest.mark.gpu

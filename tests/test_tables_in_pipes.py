@@ -21,7 +21,7 @@ from ftcot.cli import main
 from ftcot.pipeline import CellSpec, cell_key
 from ftcot.pipeline.teach import ARTIFACT_KIND
 from ftcot.records import BatchRecord, CellResult, Completion
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.store import Store, content_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert main(["--store", str(store_path), "--data-dir", str(data), "teach", TASK, "--teacher", replay,
                  "--no-progress", "--json"]) == 0
     store = Store(store_path)
-    task = create("task", TASK, data_dir=data)
+    task = create_task(TASK, data_dir=data)
     answered = [(content_key("api", e.sample_index), Completion(
         task=task.key, sample_index=e.sample_index, teacher=API, index=0, rationale="...", answer_text=e.answer,
         prediction=e.answer, correct=e.sample_index % 2 == 0, prompt_tokens=123_456 + e.sample_index,

@@ -11,7 +11,7 @@ import pytest
 
 from ftcot.contracts.task import clear_cache
 from ftcot.errors import UserError
-from ftcot.registry import create
+from ftcot.registry import create_task
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 
@@ -24,7 +24,7 @@ def _fresh_cache():
 
 
 def task(name: str, data_dir: Path = FIXTURES):
-    return create("task", name, data_dir=data_dir)
+    return create_task(name, data_dir=data_dir)
 
 
 @pytest.fixture
@@ -237,4 +237,4 @@ def test_dataset_task_refuses_an_argument_without_a_generator():
 
 def test_from_spec_ignores_unknown_options():
     assert task("svamp").key == "svamp"
-    assert create("task", "svamp", data_dir=FIXTURES, device="cpu", anything=1).key == "svamp"
+    assert create_task("svamp", data_dir=FIXTURES, device="cpu", anything=1).key == "svamp"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import real_data_dir
 
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.tasks.plugin import BUILTIN_TASKS
 
 DATA = real_data_dir()
@@ -40,7 +40,7 @@ def test_every_paper_task_is_registered():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_size_and_splits_equal_the_papers(name):
-    task = create("task", name, data_dir=DATA)
+    task = create_task(name, data_dir=DATA)
     size, n_train, n_test = PAPER[name]
     examples = task.examples()
     indices = [e.sample_index for e in examples]
@@ -67,7 +67,7 @@ def test_size_and_splits_equal_the_papers(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_gold_answer_is_scored_correct_by_its_own_extraction(name):
-    task = create("task", name, data_dir=DATA)
+    task = create_task(name, data_dir=DATA)
     for rules in ("paper", "strict"):
         wrong = [e.sample_index for e in task.examples()
                  if not task.is_correct(task.extract(e.answer, "direct", rules), e.answer, rules)]
@@ -78,15 +78,15 @@ def test_every_gold_answer_is_scored_correct_by_its_own_extraction(name):
 
 
 def test_official_test_sets_are_the_official_files():
-    gsm = create("task", "gsm8k", data_dir=DATA)
+    gsm = create_task("gsm8k", data_dir=DATA)
     assert gsm.split_indices()["test"] == list(range(7473, 8792))
-    csqa = create("task", "commonsense_qa", data_dir=DATA)
+    csqa = create_task("commonsense_qa", data_dir=DATA)
     assert csqa.split_indices()["test"] == list(range(9741, 10962))
 
 
 def test_answers_have_the_papers_form():
     def answers(name):
-        return [e.answer for e in create("task", name, data_dir=DATA).examples()]
+        return [e.answer for e in create_task(name, data_dir=DATA).examples()]
 
     assert all(a.endswith(".0") or "." in a for a in answers("single_eq"))
     assert all("." not in a for a in answers("multiarith"))
@@ -99,7 +99,7 @@ def test_answers_have_the_papers_form():
 
 @pytest.mark.parametrize("name", ["coin_flip", "last_letter_concatenation", "tracking_shuffled_objects"])
 def test_oracle_rationales_reach_the_gold_answer(name):
-    task = create("task", name, data_dir=DATA)
+    task = create_task(name, data_dir=DATA)
     for e in task.examples():
         canonical = task.oracle_rationales(e)[0]
         if name == "coin_flip":
@@ -114,7 +114,7 @@ def test_few_shot_prompts_are_there_except_for_shuffled_objects():
     from ftcot.errors import UserError
 
     for name in NAMES:
-        task = create("task", name, data_dir=DATA)
+        task = create_task(name, data_dir=DATA)
         if name == "tracking_shuffled_objects":
             with pytest.raises(UserError):
                 task.few_shot_prompt()

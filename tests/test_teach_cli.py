@@ -22,7 +22,7 @@ def teach_json(capsys, data_dir, *args: str) -> dict:
 
 
 def test_teacher_report_counts_shared_completions_for_each_task(tmp_path, store_path, capsys):
-    task = plugins.create("task", BIG, data_dir=tmp_path)
+    task = plugins.create_task(BIG, data_dir=tmp_path)
     answers = {e.question: e.answer for e in task.examples()}
     answers[task.examples()[0].question] = "yes" if task.examples()[0].answer == "no" else "no"  # one wrong
     with OpenAIServer(answers=answers) as server:
@@ -38,7 +38,7 @@ def test_teacher_report_counts_shared_completions_for_each_task(tmp_path, store_
     rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)}
     completions = {c.sample_index: c for c in Store(store_path).completions()}
     for spec, n in ((SMALL, 6), (BIG, 9)):
-        key = plugins.create("task", spec, data_dir=tmp_path).key
+        key = plugins.create_task(spec, data_dir=tmp_path).key
         row = rows[key]
         assert (row["teacher"], row["examples"], row["completions"], row["failed"]) == (MODEL, n, n, 0)
         assert row["correct"] == n - 1 and row["accuracy"] == pytest.approx((n - 1) / n)

@@ -26,7 +26,7 @@ def tiny_model_dir(tmp_path_factory):
     from ftcot.students.tiny import TinyGPT2
     from ftcot.students.tokenizer import train_bpe
 
-    task = plugins.create("task", TASK, data_dir=tmp_path_factory.mktemp("data"))
+    task = plugins.create_task(TASK, data_dir=tmp_path_factory.mktemp("data"))
     corpus = [e.question for e in task.examples()] * 4 + ["Let's think step by step. Therefore, the answer is yes no."] * 4
     tokenizer = train_bpe(corpus, 300, bos=True)
     student = TinyGPT2.from_spec("layers=1,dim=32,heads=2,ffn=64,vocab=300,positions=512")
@@ -39,7 +39,7 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def test_hf_teacher_samples_degree_completions_per_example_and_caches_them(tmp_path, tiny_model_dir):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     store = Store(tmp_path / "s.db")
     spec = f"hf:{tiny_model_dir}"
     options = {"max_tokens": 12, "answer_max_tokens": 4, "batch_size": 4}
@@ -59,7 +59,7 @@ def test_hf_teacher_samples_degree_completions_per_example_and_caches_them(tmp_p
 
 
 def test_hf_teacher_greedy_gives_one_rationale_per_example(tmp_path, tiny_model_dir):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     options = {"max_tokens": 8, "answer_max_tokens": 3}
     result = teach(Store(tmp_path / "s.db"), task, f"hf:{tiny_model_dir}", task.train_examples()[:2],
                    degree=2, temperature=0.0, options=options, progress=False)
@@ -69,7 +69,7 @@ def test_hf_teacher_greedy_gives_one_rationale_per_example(tmp_path, tiny_model_
 
 
 def test_hf_teacher_names_a_missing_model(tmp_path):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     with pytest.raises(UserError, match="cannot load hf teacher"):
         teach(Store(tmp_path / "s.db"), task, f"hf:{tmp_path / 'nothing-here'}", task.train_examples(),
               progress=False)
@@ -77,7 +77,7 @@ def test_hf_teacher_names_a_missing_model(tmp_path):
 
 @pytest.mark.skipif(not VLLM_MISSING, reason="vLLM is installed")
 def test_vllm_teacher_without_vllm_says_how_to_install_it(tmp_path):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     with pytest.raises(UserError, match=r"pip install 'ftcot\[gpu\]'"):
         teach(Store(tmp_path / "s.db"), task, "vllm:facebook/opt-125m", task.train_examples(), progress=False)
 
@@ -86,7 +86,7 @@ def test_vllm_teacher_without_vllm_says_how_to_install_it(tmp_path):
 @pytest.mark.skipif(VLLM_MISSING, reason="vLLM is not installed (pip install 'ftcot[gpu]'); it pins torch and "
                                          "transformers versions this environment does not have")
 def test_vllm_teacher_runs_a_local_model(tmp_path, tiny_model_dir):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     result = teach(Store(tmp_path / "s.db"), task, f"vllm:{tiny_model_dir}", task.train_examples(), degree=2,
                    options={"max_tokens": 12, "answer_max_tokens": 4, "gpu_memory_utilization": 0.3},
                    progress=False)
@@ -120,7 +120,7 @@ VLLM_OPTIONS = {"max_tokens": 12, "answer_max_tokens": 4, "gpu_memory_utilizatio
 
 
 def test_vllm_engine_is_built_once_per_process_and_only_with_work(tmp_path, tiny_model_dir, vllm_engine):
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     store = Store(tmp_path / "s.db")
     spec = f"vllm:{tiny_model_dir}"
     examples = task.train_examples()
@@ -144,7 +144,7 @@ def test_vllm_prompts_chat_models_through_their_template_and_base_models_plainly
 
     from transformers import AutoTokenizer
 
-    task = plugins.create("task", TASK, data_dir=tmp_path)
+    task = plugins.create_task(TASK, data_dir=tmp_path)
     examples = task.train_examples()[:1]
     base = teach(Store(tmp_path / "a.db"), task, f"vllm:{tiny_model_dir}", examples, options=VLLM_OPTIONS,
                  progress=False)

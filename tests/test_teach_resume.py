@@ -39,7 +39,7 @@ def _fields(completions):
 
 
 def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, capsys):
-    task = plugins.create("task", SPEC, data_dir=tmp_path)
+    task = plugins.create_task(SPEC, data_dir=tmp_path)
     examples = task.train_examples()
     answers = {e.question: e.answer for e in examples}
     faults = [Fault("500", rate=0.1), Fault("drop", rate=0.05)]

@@ -13,7 +13,7 @@ from openai_server import OpenAIServer, question_of
 from ftcot.matrix import Matrix, load_config
 from ftcot.matrix.teacher_phase import TeacherPhase, phase_groups
 from ftcot.pipeline.teach import teach
-from ftcot.registry import create
+from ftcot.registry import create_task
 
 TINY = "tiny-llama:layers=1,dim=32,heads=2,ffn=64,vocab=300"
 TASKS = [f"coin_flip:flips=2,train=8,test=2,seed={seed}" for seed in range(4)]
@@ -61,14 +61,14 @@ def test_groups_run_at_once_within_one_budget_and_their_cells_become_ready(tmp_p
         assert server.peak_in_flight["answer"] <= 3 * 2
         assert len(server.log) == 4 * 8 * (1 + 2)  # per question: one step-1 request (n=2), two step-2 requests
         # every group started before any group finished: they ran together, not one after another
-        owner = {e.question: t for t in TASKS for e in create("task", t, data_dir=m.data_dir).train_examples()}
+        owner = {e.question: t for t in TASKS for e in create_task(t, data_dir=m.data_dir).train_examples()}
         times: dict[str, list[float]] = {}
         for r in server.log:
             times.setdefault(owner[question_of(r.prompt)], []).append(r.time)
         assert len(times) == 4 and max(min(t) for t in times.values()) < min(max(t) for t in times.values())
         server.reset_log()
         for task_spec in TASKS:  # a cell's own teach call then finds everything stored
-            task = create("task", task_spec, data_dir=m.data_dir)
+            task = create_task(task_spec, data_dir=m.data_dir)
             again = teach(m.store, task, "litellm:hosted_vllm/test-model", task.train_examples(), degree=2,
                           options={"api_base": server.url}, progress=False)
             assert (again.cached, again.new) == (16, 0)

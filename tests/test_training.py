@@ -31,7 +31,7 @@ def pairs() -> list[tuple[str, str]]:
 
 def fresh(seed: int = 0) -> StudentModel:
     data = pairs()
-    return plugins.create("student", SPEC).load([s + t for s, t in data], seed=seed)
+    return plugins.create_student(SPEC).load([s + t for s, t in data], seed=seed)
 
 
 def same_weights(a: StudentModel, b: StudentModel) -> bool:

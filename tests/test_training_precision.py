@@ -23,7 +23,7 @@ def pairs(n: int = 16) -> list[tuple[str, str]]:
 
 
 def fresh(spec: str = SPEC) -> StudentModel:
-    return plugins.create("student", spec).load([s + t for s, t in pairs()], seed=0)
+    return plugins.create_student(spec).load([s + t for s, t in pairs()], seed=0)
 
 
 def test_a_bf16_checkpoint_is_fully_fine_tuned_with_fp32_weights(tmp_path: Path):
@@ -32,7 +32,7 @@ def test_a_bf16_checkpoint_is_fully_fine_tuned_with_fp32_weights(tmp_path: Path)
     tiny.save(tmp_path / "bf16")
     assert {p.dtype for p in StudentModel.load_saved(tmp_path / "bf16").model.parameters()} == {torch.bfloat16}
 
-    student = plugins.create("student", f"hf:{tmp_path / 'bf16'}").load([], seed=0)
+    student = plugins.create_student(f"hf:{tmp_path / 'bf16'}").load([], seed=0)
     assert {p.dtype for p in student.model.parameters()} == {torch.float32}  # loaded in fp32
     student.model.to(torch.bfloat16)  # even a model handed over in bf16 trains fp32 weights
     before = {n: p.detach().float().clone() for n, p in student.model.named_parameters()}

@@ -22,7 +22,7 @@ def pairs(n: int = 32) -> list[tuple[str, str]]:
 
 
 def fresh() -> StudentModel:
-    return plugins.create("student", SPEC).load([s + t for s, t in pairs()], seed=0)
+    return plugins.create_student(SPEC).load([s + t for s, t in pairs()], seed=0)
 
 
 def test_the_backend_setting_is_checked(monkeypatch: pytest.MonkeyPatch):
@@ -60,7 +60,7 @@ def test_vllm_only_loads_a_folder_that_holds_the_current_weights(tmp_path: Path)
 @pytest.mark.skipif(vllm_backend.vllm_ready() is not None, reason=f"vLLM generation needs: {vllm_backend.vllm_ready()}")
 def test_vllm_gives_the_same_predictions_as_greedy_hf_generate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     data = pairs(200)
-    model = plugins.create("student", SPEC).load([s + t for s, t in data], seed=0)
+    model = plugins.create_student(SPEC).load([s + t for s, t in data], seed=0)
     model.train(data, TrainConfig(lr=2e-3, batch_size=32, max_steps=120), tmp_path / "ck", seed=0, progress=False)
     model.save(tmp_path / "m")
     prompts = [s for s, _ in data[:64]]

@@ -21,7 +21,7 @@ from ftcot import data_install
 from ftcot.context import Context
 from ftcot.datafiles import cached_sha256
 from ftcot.errors import UserError
-from ftcot.registry import create, failure_line
+from ftcot.registry import create_task, failure_line
 from ftcot.tables import number_column, text_column
 
 FIX = "ftcot data fetch {task} (or ftcot data import MIRROR)"
@@ -188,7 +188,7 @@ def run_fetch(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_split(ctx: Context, args: argparse.Namespace) -> int:
-    task = create("task", args.task, data_dir=ctx.settings.data_dir)
+    task = create_task(args.task, data_dir=ctx.settings.data_dir)
     indices = task.split_indices(args.split)
     result = {"task": task.key, "split": args.split, "train": indices["train"], "test": indices["test"]}
     if args.json:
@@ -200,7 +200,7 @@ def run_split(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_show(ctx: Context, args: argparse.Namespace) -> int:
-    task = create("task", args.task, data_dir=ctx.settings.data_dir)
+    task = create_task(args.task, data_dir=ctx.settings.data_dir)
     ex = task.example(args.index)
     result: dict[str, Any] = {"task": task.key, "sample_index": ex.sample_index, "question": ex.question,
                               "answer": ex.answer}

@@ -47,7 +47,7 @@ def demo_config_text() -> str:
 def run(ctx: Context, args: argparse.Namespace) -> int:
     from ftcot.matrix import Matrix
     from ftcot.matrix.config import parse_config
-    from ftcot.registry import create
+    from ftcot.registry import create_reporter
 
     started = time.monotonic()
     output: Path = args.output
@@ -67,7 +67,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     ctx.console.print(f"ftcot demo: {len(cells)} cells, {config.parallel} at a time, results in {output}/")
     results = matrix.run(cells, ctx.console)
     board = matrix.leaderboard(title=DEMO_TITLE)
-    write_output(report, create("reporter", "html").render(board), "HTML report", output / "ftcot.db",
+    write_output(report, create_reporter("html").render(board), "HTML report", output / "ftcot.db",
                  owned=_is_html_report)
     verdicts = check_claims(board)
     write_output(output / "claims.json", json.dumps([c.to_dict() for c in verdicts], indent=1) + "\n",
@@ -76,7 +76,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         ctx.emit_json(board.to_json())
     else:
-        ctx.print_table(create("reporter", "table").renderable(board))
+        ctx.print_table(create_reporter("table").renderable(board))
         ctx.console.print("[bold]The paper's claims in this run[/bold]")
         for claim in verdicts:
             mark = "[green]shown[/]" if claim.shown else "[yellow]not shown[/]"

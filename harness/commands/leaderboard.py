@@ -36,9 +36,9 @@ def build_board(ctx: Context, config_path: Path | None, show_n: bool):
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from ftcot.registry import create
+    from ftcot.registry import create_reporter
 
-    reporter = create("reporter", args.format)
+    reporter = create_reporter(args.format)
     if args.output is not None:  # refuse a bad path before any work
         check_output(args.output, f"{args.format} leaderboard", ctx.settings.store_path)
     board = build_board(ctx, args.config, args.show_n)

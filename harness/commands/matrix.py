@@ -197,13 +197,13 @@ def run_run(ctx: Context, args: argparse.Namespace) -> int:
             "results": [{"key": k, **r.to_dict()} for k, r in final.items() if r is not None],
         })
     else:
-        from ftcot.registry import create
+        from ftcot.registry import create_reporter
 
         if not results:
             ctx.console.print(f"all {len(cells)} cells already done; nothing to run")
         board = matrix.leaderboard()
         if board.rows:
-            ctx.print_table(create("reporter", "table").renderable(board))
+            ctx.print_table(create_reporter("table").renderable(board))
         for key in failed:
             result = final[key]
             label = next(c.label for c in cells if c.key == key)

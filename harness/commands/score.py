@@ -15,7 +15,7 @@ from typing import Any
 
 from ftcot.context import Context
 from ftcot.errors import NothingDone, UserError
-from ftcot.registry import create
+from ftcot.registry import create_task
 from ftcot.scoring import MODES, RULE_SETS
 
 
@@ -69,7 +69,7 @@ def read_output_lines(stream: Iterable[str]) -> Iterator[dict[str, Any]]:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     rules = args.score_scoring or ctx.settings.scoring
-    task = create("task", args.task, data_dir=ctx.settings.data_dir)
+    task = create_task(args.task, data_dir=ctx.settings.data_dir)
     total = right = 0
     for record in read_output_lines(sys.stdin):
         gold = task.example(record["sample_index"]).answer

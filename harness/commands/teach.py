@@ -122,7 +122,7 @@ def teach_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _examples(ctx: Context, args: argparse.Namespace) -> tuple[Any, list[Any]]:
     """The task and the examples ``ftcot teach`` asks about (``--split``, ``--limit``)."""
-    task = plugins.create("task", args.task, data_dir=ctx.settings.data_dir)
+    task = plugins.create_task(args.task, data_dir=ctx.settings.data_dir)
     examples = {"train": task.train_examples, "test": task.test_examples, "all": task.examples}[args.split]()
     if args.limit is not None:
         examples = examples[: args.limit]

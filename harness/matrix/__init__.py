@@ -95,14 +95,14 @@ class Matrix:
         (greedy), through the store, for the leaderboard's teacher rows."""
         from ftcot.matrix.plan import teacher_groups
         from ftcot.pipeline.teach import teach
-        from ftcot.registry import create
+        from ftcot.registry import create_task
 
         for (task_spec, teacher, split, part, _, options_json), _ in teacher_groups(cells, True).items():
             if part != "test":
                 continue
             options = {k: v for k, v in json.loads(options_json).items() if k != "temperature"}
             try:
-                task = create("task", task_spec, data_dir=self.data_dir)
+                task = create_task(task_spec, data_dir=self.data_dir)
                 result = teach(self.store, task, teacher, task.test_examples(split), degree=1, temperature=0.0,
                                scoring=self.scoring, options=options, progress=False)
             except Exception as exc:  # the cells are done; the reference row is a bonus

@@ -9,6 +9,7 @@ An executor has ``capacity`` (cells worth preparing ahead), ``submit(key, inputs
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ftcot.pipeline.cell import CellInputs, CellSpec
 
+log = logging.getLogger(__name__)
 THREAD_VARIABLES = ("FTCOT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -84,9 +86,10 @@ def portable(exc: Exception) -> Exception:
     with its class name and message: the cell records the real cause, not a dead worker."""
     try:
         pickle.loads(pickle.dumps(exc))
-    except Exception:
-        from ftcot.secrets import Redactor
+    except Exception as reason:  # any exception may fail to pickle or to unpickle
+        from ftcot.secrets import Redactor, describe
 
+        log.debug("%s does not survive pickling (%s): sent as a WorkerError", type(exc).__name__, describe(reason, Redactor()))
         return WorkerError(type(exc).__name__, Redactor()(" ".join(str(exc).split())))
     return exc
 

@@ -69,7 +69,7 @@ def expand(config: MatrixConfig) -> list[Any]:
     from ftcot.formatting import TRAINED_METHODS
     from ftcot.pipeline import CellSpec
     from ftcot.pipeline.cell import train_config
-    from ftcot.registry import create
+    from ftcot.registry import create_student
 
     specs = []
     checked: set[tuple[str, str]] = set()
@@ -80,7 +80,7 @@ def expand(config: MatrixConfig) -> list[Any]:
             memo = (student, repr(sorted(training.items())))
             if trains and memo not in checked:
                 checked.add(memo)
-                create("student", student).check_config(train_config(CellSpec(
+                create_student(student).check_config(train_config(CellSpec(
                     task=task, teacher=NO_TEACHER, student=student, method=config.methods[0], training=training)))
             for method in config.methods:
                 if method in TEACHER_METHODS:
@@ -208,7 +208,7 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
     answers to the test questions), what the store holds, and calls, tokens and cost of the
     rest. Tokens come from question length and the steps' token limits (an upper bound for
     the rationales); cost from litellm's offline price map, None where a model is unpriced."""
-    from ftcot.registry import create
+    from ftcot.registry import create_task
 
     estimates = []
     tasks: dict[str, Any] = {}
@@ -216,7 +216,7 @@ def estimate_teachers(cells: list[PlannedCell], store: Store, data_dir: Path | N
             cells, teacher_test).items():
         options = json.loads(options_json)
         try:
-            task = tasks.get(task_spec) or create("task", task_spec, data_dir=data_dir)
+            task = tasks.get(task_spec) or create_task(task_spec, data_dir=data_dir)
             tasks[task_spec] = task
             examples = task.train_examples(split) if part == "train" else task.test_examples(split)
             missing, teacher_obj = _missing(task, teacher, options, examples, degree, temperature, store)

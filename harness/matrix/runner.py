@@ -7,6 +7,7 @@ a cell lost with its worker process is retried up to ``max_retries`` times.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections import deque
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ftcot.matrix.teacher_phase import TeacherPhase
     from ftcot.pipeline.cell import CellSpec
 
+log = logging.getLogger(__name__)
 POLL_S = 0.5
 
 
@@ -74,11 +76,12 @@ class Spend:
 
 def _task_key(spec: CellSpec, data_dir: Path | None, cache: dict[str, str]) -> str:
     if spec.task not in cache:
-        from ftcot.registry import create
+        from ftcot.registry import create_task
 
         try:
-            cache[spec.task] = create("task", spec.task, data_dir=data_dir).key
-        except Exception:
+            cache[spec.task] = create_task(spec.task, data_dir=data_dir).key
+        except Exception as exc:  # the cell's own prepare reports it; its spend is keyed by the spec
+            log.debug("cannot build task %s for its key: %s: %s", spec.task, type(exc).__name__, exc)
             cache[spec.task] = spec.task
     return cache[spec.task]
 

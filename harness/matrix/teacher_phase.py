@@ -11,6 +11,7 @@ one would, not four times as many. A cell is ready as soon as its own group is d
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ftcot.pipeline.cell import CellSpec
     from ftcot.store import Store
 
+log = logging.getLogger(__name__)
 GroupKey = tuple[str, str, str, float, str]  # task, teacher, split, temperature, options (JSON)
 
 
@@ -79,16 +81,19 @@ class TeacherPhase:
 
         try:
             return create_teacher(group.key[1], group.options)
-        except Exception:  # a bad spec: the cell's own prepare reports it
+        except Exception as exc:  # a bad spec: the cell's own prepare reports it
+            from ftcot.secrets import Redactor, describe
+
+            log.debug("cannot build teacher %s ahead of its cells: %s", group.key[1], describe(exc, Redactor()))
             return group.key[1]
 
     def _run(self, group: TeacherGroup, teacher: Teacher | str) -> None:
         from ftcot.pipeline.teach import teach
-        from ftcot.registry import create
+        from ftcot.registry import create_task
 
         task_spec, _, split, temperature, _ = group.key
         try:
-            task = create("task", task_spec, data_dir=self.data_dir)
+            task = create_task(task_spec, data_dir=self.data_dir)
             teach(self.store, task, teacher, task.train_examples(split), degree=group.degree,
                   temperature=temperature, scoring=self.scoring, options=group.options, progress=False)
         except BaseException as exc:  # the cells of this group report it when they prepare

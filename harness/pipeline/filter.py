@@ -44,7 +44,7 @@ def parse_filter_specs(text: str | Iterable[str] | None) -> tuple[str, ...]:
 
 def create_filters(specs: Iterable[str]) -> list[Filter]:
     """Instantiate filter plugins by spec (UserError for unknown names or bad arguments)."""
-    return [registry.create("filter", spec) for spec in specs]
+    return [registry.create_filter(spec) for spec in specs]
 
 
 def needs_tokens(filters: Iterable[Filter]) -> bool:

@@ -65,13 +65,13 @@ from ftcot.pipeline.teach import teach_cell
 from ftcot.pipeline.texts import cell_texts, training_data_text
 from ftcot.pipeline.train import Trainer, corpus_for, locked, model_dir_name, model_key
 from ftcot.records import CellResult, Example
-from ftcot.registry import create
+from ftcot.registry import create_student, create_task
 from ftcot.store import Store
 
 
 def load_task(spec_text: str, data_dir: Path | str | None) -> Task:
     """The task named by ``spec_text``, reading its data from ``data_dir``."""
-    return create("task", spec_text, data_dir=data_dir)
+    return create_task(spec_text, data_dir=data_dir)
 
 
 def split_validation(train: list[Example]) -> tuple[list[Example], list[Example]]:
@@ -144,7 +144,7 @@ def prepare_cell(
     started = time.perf_counter()
     task = load_task(spec.task, data_dir)
     config = train_config(spec)
-    student = create("student", spec.student)  # a misspelled student or filter fails before the teacher runs
+    student = create_student(spec.student)  # a misspelled student or filter fails before the teacher runs
     if spec.trains:
         student.check_config(config)
     if spec.uses_teacher:
@@ -192,7 +192,7 @@ def execute_cell(inputs: CellInputs, models_dir: Path, progress: bool = True) ->
         method=inputs.method, predictions=[], accuracy=0.0, n=0, train_samples=len(inputs.samples),
         report_epoch=inputs.report_epoch, info=dict(inputs.info),
     )
-    student = create("student", inputs.student)
+    student = create_student(inputs.student)
     model = None
     if inputs.method in fmt.TRAINED_METHODS:
         key = model_key(inputs, student.key)

@@ -115,11 +115,11 @@ def create_teacher(spec: str | Teacher, options: dict[str, Any] | None = None) -
         return spec
     options = options or {}
     if not getattr(registry.registry().resolve("teacher", spec)[0], "runs_locally", False):
-        return registry.create("teacher", spec, **options)
+        return registry.create_teacher(spec, **options)
     key = content_key(spec, json.dumps(options, sort_keys=True, default=str))
     with _LOCAL_LOCK:
         if key not in _LOCAL_TEACHERS:
-            _LOCAL_TEACHERS[key] = registry.create("teacher", spec, **options)
+            _LOCAL_TEACHERS[key] = registry.create_teacher(spec, **options)
         return _LOCAL_TEACHERS[key]
 
 

@@ -22,7 +22,7 @@ from ftcot.errors import UserError
 from ftcot.fileio import read_json_or_none, write_json_atomic
 from ftcot.pipeline.cell import PIPELINE_VERSION, CellInputs, Sample
 from ftcot.pipeline.evaluate import accuracy, evaluate
-from ftcot.registry import create
+from ftcot.registry import create_student
 from ftcot.store import content_key
 
 HOLD_ENV = "FTCOT_HOLD_AFTER_EPOCH"
@@ -94,7 +94,7 @@ def model_dir_name(student_key: str, key: str) -> str:
 
 def load_student(student_spec: str, corpus: list[str], seed: int) -> StudentModel:
     """The student named by ``student_spec``, built for this run's text and seed."""
-    return create("student", student_spec).load(corpus, seed)
+    return create_student(student_spec).load(corpus, seed)
 
 
 @contextlib.contextmanager

@@ -54,7 +54,7 @@ def test_training_tokens_per_second_vs_plain_loop(figure, timer, tmp_path: Path)
     between the two, so load from other work on the machine hits both alike."""
     pairs = rationale_pairs(256, seed=0)
     config = TrainConfig(lr=1e-3, batch_size=32, epochs=2)
-    proto = plugins.create("student", SPEC).load([s + t for s, t in pairs], seed=0)
+    proto = plugins.create_student(SPEC).load([s + t for s, t in pairs], seed=0)
     initial = copy.deepcopy(proto.model.state_dict())
     examples = proto.encode_pairs(pairs, config.max_length)
     lengths = [proto.example_length(e) for e in examples]
@@ -104,7 +104,7 @@ def test_training_tokens_per_second_vs_plain_loop(figure, timer, tmp_path: Path)
 def trained(tmp_path_factory: pytest.TempPathFactory) -> StudentModel:
     torch.set_num_threads(1)
     pairs = rationale_pairs(600, seed=1)
-    model = plugins.create("student", SPEC).load([s + t for s, t in pairs], seed=0)
+    model = plugins.create_student(SPEC).load([s + t for s, t in pairs], seed=0)
     model.train(pairs, TrainConfig(lr=2e-3, batch_size=32, max_steps=150), tmp_path_factory.mktemp("ck"),
                 seed=0, progress=False)
     return model
@@ -189,7 +189,7 @@ def test_training_peak_memory(figure, timer, tmp_path: Path) -> None:
     """Peak resident memory while training the default tiny student (2 epochs, batch 32), against
     the process's memory just before training (the peak is reset there)."""
     pairs = rationale_pairs(256, seed=0)
-    model = plugins.create("student", SPEC).load([s + t for s, t in pairs], seed=0)
+    model = plugins.create_student(SPEC).load([s + t for s, t in pairs], seed=0)
     config = TrainConfig(lr=1e-3, batch_size=32, epochs=2)
     marks: dict[str, int] = {}
 

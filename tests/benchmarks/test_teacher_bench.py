@@ -35,7 +35,7 @@ CONCURRENCY = 64
 
 
 def _task(tmp_path, train: int):
-    return plugins.create("task", f"coin_flip:flips=3,train={train},test=2", data_dir=tmp_path)
+    return plugins.create_task(f"coin_flip:flips=3,train={train},test=2", data_dir=tmp_path)
 
 
 async def _bare(url: str, questions: list[str]) -> None:
@@ -203,7 +203,7 @@ def test_teacher_phase_runs_groups_at_once(benchmark, figure, tmp_path):
     from ftcot.matrix.teacher_phase import TeacherPhase, phase_groups
 
     tasks = [f"coin_flip:flips=3,train=16,test=2,seed={seed}" for seed in range(4)]
-    questions = [[e.question for e in plugins.create("task", t, data_dir=tmp_path).train_examples()]
+    questions = [[e.question for e in plugins.create_task(t, data_dir=tmp_path).train_examples()]
                  for t in tasks]
     with ServerProcess(delay=0.2) as server:
         def fresh(name: str) -> Matrix:

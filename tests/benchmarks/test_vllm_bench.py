@@ -22,7 +22,7 @@ def test_vllm_vs_hf_generate_batch_256(figure, timer, tmp_path: Path, monkeypatc
     for _ in range(512):
         letters = rng.sample("abcdefghij", rng.randint(3, 8))
         data.append((f"reverse {' '.join(letters)} ###", f" {' '.join(reversed(letters))} END"))
-    model = plugins.create("student", "tiny-llama").load([s + t for s, t in data], seed=0)
+    model = plugins.create_student("tiny-llama").load([s + t for s, t in data], seed=0)
     model.train(data, TrainConfig(lr=2e-3, batch_size=32, max_steps=200), tmp_path / "ck", seed=0, progress=False)
     model.save(tmp_path / "m")
     prompts = [s for s, _ in data[:256]]
