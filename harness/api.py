@@ -18,7 +18,7 @@ from ftcot.contracts.student import (
     TrainConfig,
 )
 from ftcot.contracts.task import DatasetTask, GeneratedTask, Task
-from ftcot.contracts.teacher import ALL_COMPLETIONS, Generation, Job, Sink, Teacher
+from ftcot.contracts.teacher import ALL_COMPLETIONS, CORE_TEACHER_PARAMS, Generation, Job, Sink, Teacher
 from ftcot.data_install import REASONING_TEACHER
 from ftcot.datafiles import RawFile, examples_list, field, json_array, malformed, read_json, read_json_lines
 from ftcot.errors import UserError
@@ -33,11 +33,13 @@ from ftcot.secrets import Redactor, describe, one_line, public_address
 from ftcot.specs import Param, declared_params, flag, parse_lora, parse_params, split_assignments
 from ftcot.store import content_key
 from ftcot.tables import legend, number_column, short_names, table_text, text_column
-from ftcot.validation import check_teacher_options
+from ftcot.validation import MAX_SEED, check_teacher_options
 
 __all__ = [
     "ALL_COMPLETIONS",
     "BATCH_SUBMITTING",
+    "CORE_TEACHER_PARAMS",
+    "MAX_SEED",
     "META_FILE",
     "METHOD_LABELS",
     "REASONING_TEACHER",

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from ftcot.errors import UserError
@@ -49,25 +50,35 @@ def split_assignments(text: str, what: str, starts: Collection[str] | None = Non
     return [(name, value.strip()) for name, value in pairs]
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text", dict: "a table"}
 
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter a plugin takes: its name, type, default and a one-line help.
+    """One parameter (or option) a plugin takes: its name, type, default, a one-line help, its
+    bounds or choices, and whether it is part of a result's key.
 
     Generated tasks, teachers and students list theirs in a class attribute ``params``; the spec
-    parsers, ``ftcot tasks`` and ``ftcot plugins --json`` all read that one declaration.
+    parsers, option validation, cell keys, ``ftcot tasks`` and ``ftcot plugins --json`` all read
+    that one declaration. ``keyed=False``: an option that changes how a result is obtained (an
+    address, a concurrency, a poll interval), not what it is; it stays out of cell keys.
+    ``check``: a further check of a value, returning the problem as a phrase (or None).
     """
 
     name: str
     type: type = str
     default: Any = None
     help: str = ""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    choices: tuple[Any, ...] | None = None
+    keyed: bool = True
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
 
     def convert(self, raw: Any, what: str) -> Any:
         """``raw`` (text from a spec, or a value from a config) as this parameter's type."""
-        if raw is None or self.type is str or (isinstance(raw, self.type) and not isinstance(raw, bool)):
+        if raw is None or self.type in (str, object) or (isinstance(raw, self.type) and not isinstance(raw, bool)):
             return raw if self.type is not float or raw is None else float(raw)
         text = str(raw).strip()
         try:
@@ -80,11 +91,43 @@ class Param:
             word = _TYPE_WORDS.get(self.type, self.type.__name__)
             raise UserError(f"{what}: {self.name} must be {word}, got {text!r}") from None
 
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` (already typed: from a config, JSON or ``convert``) as a
+        phrase such as ``must be >= 1, got 0``; None when it is fine. None itself is fine (not given)."""
+        if value is None:
+            return None
+        if not _has_type(value, self.type):
+            return f"must be {_TYPE_WORDS.get(self.type, self.type.__name__)}, got {value!r}"
+        if self.type in (int, float):
+            if not math.isfinite(value):
+                return f"must be a finite number, got {value!r}"
+            for word, bound, bad in ((">=", self.ge, lambda v, b: v < b), (">", self.gt, lambda v, b: v <= b),
+                                     ("<=", self.le, lambda v, b: v > b)):
+                if bound is not None and bad(value, bound):
+                    return f"must be {word} {bound:g}, got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(map(str, self.choices))}, got {value!r}"
+        return self.check(value) if self.check is not None else None
+
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help}
+        data = {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help}
+        bounds = {"ge": self.ge, "gt": self.gt, "le": self.le,
+                  "choices": list(self.choices) if self.choices is not None else None}
+        return data | {k: v for k, v in bounds.items() if v is not None} | {"keyed": self.keyed}
 
     def __str__(self) -> str:
         return f"{self.name}={self.default}" if self.default is not None else self.name
+
+
+def _has_type(value: Any, kind: type) -> bool:
+    """Strict types: no ``"5"`` for 5 and no ``true`` for 1; an integer is a number."""
+    if kind is object:
+        return True
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
 
 
 def declared_params(cls: type) -> tuple[Param, ...]:

@@ -62,40 +62,6 @@ MAX_SEED = 2**32 - 1  # the widest range every seeded library (torch, numpy, pro
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
-class TeacherOptions(_Checked):
-    """Teacher options the built-in teachers read; a plugin's own further options pass through."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
-
-    temperature: NonNegativeFloat | None = None
-    concurrency: PositiveInt | None = None
-    timeout: PositiveFloat | None = None
-    max_tries: PositiveInt | None = None
-    backoff: NonNegativeFloat | None = None
-    max_wait: PositiveFloat | None = None
-    rpm: PositiveFloat | None = None
-    tpm: PositiveFloat | None = None
-    max_n: PositiveInt | None = None
-    batch: bool | None = None
-    batch_wait: bool | None = None
-    batch_poll: PositiveFloat | None = None
-    max_cost: NonNegativeFloat | None = None
-    api_base: Annotated[str, Field(min_length=1)] | None = None
-    api_key: str | None = None
-    endpoint: Literal["chat", "text"] | None = None
-    match: Literal["index", "question"] | None = None
-    max_tokens: PositiveInt | None = None
-    answer_max_tokens: PositiveInt | None = None
-    templates: dict[Literal["reasoning", "answer"], str] | None = None
-    input_cost_per_token: NonNegativeFloat | None = None
-    output_cost_per_token: NonNegativeFloat | None = None
-    batch_size: PositiveInt | None = None
-    seed: Seed | None = None
-    tensor_parallel_size: PositiveInt | None = None
-    device: str | None = None
-    progress: bool | None = None
-
-
 class CellSettings(_Checked):
     """The fields of a ``CellSpec``."""
 
@@ -106,7 +72,7 @@ class CellSettings(_Checked):
     degree: PositiveInt = 1
     seed: Seed = 0
     training: TrainingSettings = Field(default_factory=TrainingSettings)
-    teacher_options: TeacherOptions = Field(default_factory=TeacherOptions)
+    teacher_options: dict[str, Any] = Field(default_factory=dict)  # checked by check_teacher_options
     filters: tuple[str, ...] | list[str] = ("correct",)
     report_epoch: str = "last"
     split: Annotated[str, Field(min_length=1)] = "default"
@@ -194,21 +160,21 @@ def check_training(training: dict[str, Any]) -> None:
         raise UserError(f"bad training settings: {joined(found)}")
 
 
-def check_teacher_options(options: dict[str, Any]) -> TeacherOptions:
-    """The options, checked; UserError naming every bad one."""
-    found = problems(TeacherOptions, options)
-    if found:  # named as both the option and its command-line flag: max_tries (--max-tries)
-        named = [((f"{loc[0]} (--{str(loc[0]).replace('_', '-')})", *loc[1:]), message) for loc, message in found]
-        raise UserError(f"bad teacher options: {joined(named)}")
-    return TeacherOptions.model_validate(options)
+def check_teacher_options(options: dict[str, Any], teacher: type | None = None, *, known_only: bool = False) -> None:
+    """UserError naming every bad option: one that neither the core (``CORE_TEACHER_PARAMS``) nor
+    the ``teacher`` class declares, or a value its ``Param`` refuses. ``known_only``: check the
+    values of the options that are declared and let the rest pass (the teacher is not known)."""
+    from ftcot.contracts.teacher import teacher_params
 
-
-def option(settings: TeacherOptions, name: str, default: Any) -> Any:
-    """A teacher option's value, ``default`` where it was not given (0 and "" are values)."""
-    value = getattr(settings, name, None)
-    if value is None and settings.model_extra:
-        value = settings.model_extra.get(name)
-    return default if value is None else value
+    params = {p.name: p for p in teacher_params(teacher)}
+    unknown = sorted(name for name in options if name not in params)
+    if unknown and not known_only:
+        whose = f"teacher {getattr(teacher, 'name', '') or teacher.__name__}" if teacher is not None else "no teacher"
+        raise UserError(f"{whose}: unknown option(s) {', '.join(unknown)}; known: {', '.join(params)}")
+    found = [(name, params[name].problem(value)) for name, value in options.items() if name in params]
+    bad = [f"{name} {problem}" for name, problem in found if problem]
+    if bad:
+        raise UserError(f"bad teacher options: {'; '.join(bad)}")
 
 
 def check_cell(fields: dict[str, Any]) -> None:

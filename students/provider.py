@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -41,13 +40,13 @@ from urllib.parse import urlsplit
 from ftcot.api import (
     META_FILE,
     EpochCallback,
+    Param,
     Redactor,
     Student,
     StudentModel,
     TrainConfig,
     UserError,
     describe,
-    flag,
     load_litellm,
     public_address,
     read_json_or_none,
@@ -66,14 +65,31 @@ TRAIN_PRICES = {"babbage-002": 0.4e-6, "davinci-002": 6e-6, "gpt-3.5-turbo": 8e-
 # the paper's sizes of the original GPT-3 models (parameters); 0 where a provider does not say
 PARAMETERS = {"ada": 350_000_000, "babbage": 1_300_000_000, "curie": 6_700_000_000, "davinci": 175_000_000_000}
 FINISHED = ("succeeded", "failed", "cancelled")
-OPERATIONAL = frozenset({"api_base", "max_cost", "poll", "concurrency"})  # how it runs, not what it yields
-_OPTIONS: dict[str, Any] = {"api_base": str, "max_cost": float, "train_cost_per_token": float,
-                            "input_cost_per_token": float, "output_cost_per_token": float, "poll": float,
-                            "concurrency": int, "chat": lambda v: flag(v, "openai option chat")}
-# the lowest value of each numeric option (all must be finite): checked before any request
-_MINIMUM: dict[str, tuple[float, bool]] = {  # name -> (bound, whether the bound itself is allowed)
-    "max_cost": (0.0, True), "train_cost_per_token": (0.0, True), "input_cost_per_token": (0.0, True),
-    "output_cost_per_token": (0.0, True), "poll": (0.0, False), "concurrency": (1, True)}
+
+
+def _address_problem(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    return None if host and parts.scheme in ("http", "https") else "write http(s)://HOST[:PORT]/v1"
+
+
+# its options (``openai:BASE,NAME=VALUE,...``), all checked before any request; keyed=False: how it
+# runs, not what it yields (kept out of cell keys, labels and the store)
+PARAMS = (
+    Param("api_base", str, None, "the provider's address (default: OpenAI)", keyed=False, check=_address_problem),
+    Param("max_cost", float, None, "refuse a job whose training would cost more USD", ge=0, keyed=False),
+    Param("train_cost_per_token", float, None, "USD per trained token (default: OpenAI's prices)", ge=0),
+    Param("input_cost_per_token", float, None, "USD per prompt token when evaluating", ge=0),
+    Param("output_cost_per_token", float, None, "USD per completion token when evaluating", ge=0),
+    Param("poll", float, 30.0, "seconds between polls of the fine-tuning job", gt=0, keyed=False),
+    Param("concurrency", int, 8, "evaluation requests in flight", ge=1, keyed=False),
+    Param("chat", bool, None, "a chat model (default: gpt-3.5 and gpt-4 models are)"),
+)
+UNKEYED = frozenset(p.name for p in PARAMS if not p.keyed)
+DEFAULT = {p.name: p.default for p in PARAMS}
 
 
 def _litellm() -> Any:
@@ -83,7 +99,7 @@ def _litellm() -> Any:
 class ProviderStudent(Student):
     name = "openai"
     description = "a model fine-tuned through OpenAI's fine-tuning API (the paper's GPT-3 students), via litellm"
-    operational_options = OPERATIONAL
+    params = PARAMS
 
     def __init__(self, base: str, options: dict[str, Any]):
         self.base = base
@@ -95,17 +111,18 @@ class ProviderStudent(Student):
         base, _sep, rest = (argument or "").partition(",")
         if not base.strip() or "=" in base:
             raise UserError("openai needs a base model: openai:babbage-002 or openai:gpt-4o-mini-2024-07-18[,max_cost=5]")
+        by_name = {p.name: p for p in PARAMS}
         options: dict[str, Any] = {}
-        for name, raw in split_assignments(rest, f"bad openai option (NAME one of {', '.join(_OPTIONS)})"):
-            if name not in _OPTIONS:
-                raise UserError(f"bad openai option {name!r}: NAME is one of {', '.join(_OPTIONS)}")
+        for name, raw in split_assignments(rest, f"bad openai option (NAME one of {', '.join(by_name)})"):
+            if name not in by_name:
+                raise UserError(f"bad openai option {name!r}: NAME is one of {', '.join(by_name)}")
             if name in options:
                 raise UserError(f"bad openai option {name!r}: given twice; give it once")
-            try:
-                options[name] = _OPTIONS[name](raw)
-            except ValueError:
-                raise UserError(f"bad openai option {name}={raw!r}: not a number") from None
-            _check_option(name, options[name])
+            options[name] = by_name[name].convert(raw, "bad openai option")
+            problem = by_name[name].problem(options[name])
+            if problem is not None:
+                shown = public_address(raw) if name == "api_base" else raw
+                raise UserError(f"bad openai option {name}={shown!r}: {problem}")
         return cls(base.strip(), options)
 
     def check_config(self, config: TrainConfig) -> None:
@@ -118,25 +135,6 @@ class ProviderStudent(Student):
 
     def load(self, corpus: list[str], seed: int) -> StudentModel:
         return ProviderStudentModel(self.base, self.options, key=self.key)
-
-
-def _check_option(name: str, value: Any) -> None:
-    """UserError for a value no request should be made with (nan, a negative price, poll <= 0, ...)."""
-    if name == "api_base":
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        if not host or parts.scheme not in ("http", "https"):
-            raise UserError(f"bad openai option api_base={public_address(value)!r}: write http(s)://HOST[:PORT]/v1")
-        return
-    if name not in _MINIMUM:
-        return
-    bound, inclusive = _MINIMUM[name]
-    if not math.isfinite(value) or value < bound or (value == bound and not inclusive):
-        word = ">=" if inclusive else ">"
-        raise UserError(f"bad openai option {name}={value!r}: it must be a finite number {word} {bound:g}")
 
 
 class ProviderStudentModel(StudentModel):
@@ -256,7 +254,7 @@ class ProviderStudentModel(StudentModel):
         return None
 
     def _wait(self, lib: Any, call: dict[str, Any], job_id: str) -> Any:
-        interval = float(self.options.get("poll", 30.0))
+        interval = float(self.options.get("poll", DEFAULT["poll"]))
         while True:
             job = lib.retrieve_fine_tuning_job(fine_tuning_job_id=job_id, **call)
             if job.status in FINISHED:
@@ -308,7 +306,7 @@ class ProviderStudentModel(StudentModel):
             return text, cost
 
         out: list[str] = []
-        workers = max(1, int(self.options.get("concurrency", 8)))
+        workers = max(1, int(self.options.get("concurrency", DEFAULT["concurrency"])))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool, self._provider(f"evaluating {model}"):
             for start in range(0, len(prompts), workers):
                 self._check_budget(0.0, "evaluation")
@@ -321,7 +319,7 @@ class ProviderStudentModel(StudentModel):
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        options = {k: v for k, v in self.options.items() if k not in OPERATIONAL}
+        options = {k: v for k, v in self.options.items() if k not in UNKEYED}
         if self.options.get("api_base"):  # where the fine-tuned model lives, without credentials
             options["api_base"] = public_address(self.options["api_base"])
         meta = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "key": self.key, "base": self.base,

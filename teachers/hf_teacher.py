@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, Param, UserError, check_teacher_options, content_key
+from ftcot.api import MAX_SEED, Generation, Param, UserError, content_key
 from ftcot.teachers.local import Generated, LocalTeacher
 
 
@@ -19,13 +19,12 @@ class HFTeacher(LocalTeacher):
     name = "hf"
     description = "A local transformers causal model (batched sampling), e.g. hf:gpt2 or hf:/path/to/model"
     params = (
-        Param("batch_size", int, 8, "prompts per generation batch"),
-        Param("seed", int, 0, "sampling seed"),
+        Param("batch_size", int, 8, "prompts per generation batch", ge=1),
+        Param("seed", int, 0, "sampling seed", ge=0, le=MAX_SEED),
         Param("device", str, None, "cpu, cuda, cuda:1, ... (default: a GPU when there is one)"),
     )
 
     def __post_init__(self) -> None:
-        check_teacher_options(self.options)
         self.batch_size = self.option("batch_size")
         self.seed = self.option("seed")
         self._model: Any = None

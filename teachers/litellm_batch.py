@@ -204,7 +204,8 @@ class BatchRun:
         return any(b.step == REASONING and key in b.pending for b in self.batches.values())
 
     def _body(self, prompt: str, messages: list[dict[str, str]], temperature: float, max_tokens: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "temperature": temperature, "max_tokens": max_tokens}
+        body: dict[str, Any] = {"model": self.model, "temperature": temperature, "max_tokens": max_tokens,
+                                **self.teacher.request_params()}
         if self.chat:
             body["messages"] = messages
         else:

@@ -37,7 +37,6 @@ from ftcot.api import (
     Slots,
     Teacher,
     UserError,
-    check_teacher_options,
     describe,
     load_litellm,
     public_address,
@@ -52,9 +51,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 log = logging.getLogger(__name__)
 
 MAX_N = 128  # the most samples one request asks for (OpenAI's limit)
-DEFAULTS = {"concurrency": 16, "timeout": 60.0, "max_tries": 6, "backoff": 1.0}
 # providers that speak the OpenAI protocol and insist on some key even for a local server
 _KEYED_OPENAI_PROVIDERS = ("openai", "text-completion-openai")
+
+
+# sampling options passed to every request as they are, and part of the completions' key when
+# given (a completion sampled with other settings is another completion): one line each
+REQUEST_PARAMS: tuple[Param, ...] = (
+    Param("top_p", float, None, "nucleus sampling: the probability mass sampled from", gt=0, le=1),
+)
+
+
+def _address_problem(value: str) -> str | None:
+    return "must not be empty" if not value.strip() else None
 
 
 def _litellm() -> Any:
@@ -85,21 +94,14 @@ class LiteLLMTeacher(Teacher):
     supports_batch = True
     description = "Any model litellm reaches: OpenAI, Anthropic, Gemini, a local vLLM or llama.cpp server"
     params = (
-        Param("concurrency", int, DEFAULTS["concurrency"], "requests in flight"),
-        Param("timeout", float, DEFAULTS["timeout"], "seconds per request"),
-        Param("max_tries", int, DEFAULTS["max_tries"], "tries per request before it is recorded as failed"),
-        Param("backoff", float, DEFAULTS["backoff"], "first backoff delay in seconds, doubled per try"),
-        Param("max_wait", float, retry.MAX_WAIT_S, "longest wait a Retry-After may ask for, in seconds"),
-        Param("rpm", float, None, "requests per minute at most (client side)"),
-        Param("tpm", float, None, "tokens per minute at most (client side)"),
-        Param("max_n", int, None, "samples per step-1 request at most (1: one request per sample)"),
-        Param("api_base", str, None, "API base URL (a local server)"),
-        Param("endpoint", str, None, "chat or text (default: from the model)"),
-        Param("batch", bool, False, "both steps as provider batch jobs, at the batch price (OpenAI protocol)"),
-        Param("batch_wait", bool, False, "batch: poll until the jobs finish instead of returning"),
-        Param("batch_poll", float, 30.0, "batch: seconds between polls"),
-        Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)"),
-        Param("output_cost_per_token", float, None, "USD per completion token"),
+        Param("api_base", str, None, "API base URL (a local server)", keyed=False, check=_address_problem),
+        Param("api_key", str, None, "API key (default: the provider's key variable)", keyed=False),
+        Param("endpoint", str, None, "chat or text (default: from the model)", choices=("chat", "text")),
+        Param("max_n", int, None, "samples per step-1 request at most (1: one request per sample)",
+              ge=1, le=MAX_N, keyed=False),
+        Param("input_cost_per_token", float, None, "USD per prompt token (default: litellm's cost map)", ge=0),
+        Param("output_cost_per_token", float, None, "USD per completion token", ge=0),
+        *REQUEST_PARAMS,
     )
 
     @classmethod
@@ -109,7 +111,6 @@ class LiteLLMTeacher(Teacher):
         return cls(model=argument, options=options)
 
     def __post_init__(self) -> None:
-        check_teacher_options(self.options)
         self.concurrency = self.option("concurrency")
         self.timeout = self.option("timeout")
         self.max_tries = self.option("max_tries")
@@ -123,20 +124,16 @@ class LiteLLMTeacher(Teacher):
         self.max_n = self.option("max_n")
         self.batch = self.option("batch")
         self.price_factor = BATCH_PRICE_FACTOR if self.batch else 1.0
-        if self.max_n is not None and not 1 <= self.max_n <= MAX_N:
-            raise UserError(f"max_n must be between 1 and {MAX_N} (got {self.max_n})")
-        if self.concurrency < 1 or self.max_tries < 1 or self.timeout <= 0:
-            raise UserError("concurrency and max-tries must be at least 1 and timeout above 0")
-        if (self.rpm is not None and self.rpm <= 0) or (self.tpm is not None and self.tpm <= 0):
-            raise UserError("rpm and tpm must be above 0")
-        if self.endpoint not in (None, "chat", "text"):
-            raise UserError(f"endpoint must be chat or text (got {self.endpoint!r})")
         self._prices: tuple[float, float] | None = None
         self._lib: Any = None
 
     # -- identity and settings -----------------------------------------------------------------
     def parameters(self) -> dict[str, Any]:
-        return {"endpoint": self._endpoint()}
+        return {"endpoint": self._endpoint(), **self.request_params()}
+
+    def request_params(self) -> dict[str, Any]:
+        """The ``REQUEST_PARAMS`` given, as every request carries them."""
+        return {p.name: self.option(p.name) for p in REQUEST_PARAMS if self.options.get(p.name) is not None}
 
     def _endpoint(self) -> str:
         if not self.endpoint:
@@ -245,6 +242,7 @@ class LiteLLMTeacher(Teacher):
     async def _run_all(self, jobs: list[Job], sink: Sink, generation: Generation) -> None:
         self._redact = Redactor(self.options.get("api_key"), addresses=(self.api_base,))
         self._pause_until = 0.0
+        self._reached = False  # whether any request got an answer yet
         self._call_options = self._request_options()
         self._per_request = self.samples_per_request()
         self._rate: RateLimiter | None = None
@@ -286,7 +284,8 @@ class LiteLLMTeacher(Teacher):
             await asyncio.gather(*workers, return_exceptions=True)
 
     def _request_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0, "drop_params": True}
+        options: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0, "drop_params": True,
+                                   **self.request_params()}
         if self.api_base:
             options["api_base"] = self.api_base
         key = self.options.get("api_key")
@@ -362,6 +361,18 @@ class LiteLLMTeacher(Teacher):
             return completed(self.label, job, gen, first, exc.reason)
         return completed(self.label, job, gen, first, second)
 
+    def _refuse_unreachable(self, exc: BaseException) -> None:
+        """UserError when no connection to the teacher can be made and none was made yet: every
+        other request would fail the same way (a later refusal is retried as a dropped connection)."""
+        reason = retry.unreachable(exc)
+        if reason is None or self._reached:
+            return
+        if self.api_base:
+            raise UserError(f"cannot reach the teacher at {public_address(self.api_base)} ({reason}): start the "
+                            f"server there, or fix --api-base (option api_base)")
+        raise UserError(f"cannot reach the provider of teacher {self.label} ({reason}): check the network "
+                        f"connection, or give the server's address with --api-base (option api_base)")
+
     async def _ask(self, chat: bool, prompt: str, messages: list[dict[str, str]], temperature: float,
                    max_tokens: int, seed: int | None, n: int = 1) -> list[Answer]:
         """One request, with the retry policy: its choices (at least one), the request's usage
@@ -389,12 +400,14 @@ class LiteLLMTeacher(Teacher):
                     call = lib.atext_completion(prompt=prompt, **kwargs)
                 # a backstop: the client enforces the timeout, this catches a request that hangs anyway
                 response = await asyncio.wait_for(call, self.timeout * 2 + 5)
+                self._reached = True
                 answers = read_choices(response, chat, self._cost)
                 used = sum(a.prompt_tokens + a.completion_tokens for a in answers)
                 return answers
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._refuse_unreachable(exc)
                 kind = retry.classify(exc)
                 if kind == retry.FATAL:
                     raise UserError(

@@ -132,7 +132,8 @@ class ReplayTeacher(Teacher):
     name = "replay"
     description = "Recorded completions from a file (reasoning-teacher CompletionDataset JSON or JSON lines)"
     calls_model = False
-    params = (Param("match", str, "index", "match recorded entries by sample_index (index) or question text"),)
+    params = (Param("match", str, "index", "match recorded entries by sample_index (index) or question text",
+                    choices=MATCH_MODES),)
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> ReplayTeacher:
@@ -142,8 +143,6 @@ class ReplayTeacher(Teacher):
 
     def __post_init__(self) -> None:
         self.match = self.option("match")
-        if self.match not in MATCH_MODES:
-            raise UserError(f"--match must be one of {', '.join(MATCH_MODES)} (got {self.match!r})")
         self.path = Path(self.model).expanduser()  # resolved for each task when the spec has placeholders
         self.all_completions = flag(self.options.get(ALL_COMPLETIONS), ALL_COMPLETIONS)
         self.unmatched = 0

@@ -1,7 +1,7 @@
 """The one retry policy of API teachers: which errors are retried, and how long to wait.
 
 - 429: wait what ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms`` says, at most
-  ``max_wait`` seconds (a teacher option, default ``MAX_WAIT_S``), else back off;
+  ``max_wait`` seconds (a core teacher option, ``CORE_TEACHER_PARAMS``), else back off;
 - 5xx, timeouts, dropped connections, malformed responses: exponential backoff with jitter;
 - a request the provider rejects as such (400, 413, 422: too long, content policy): not retried,
   recorded as failed;
@@ -20,7 +20,6 @@ REJECTED = "rejected"
 FATAL = "fatal"
 
 MAX_BACKOFF_S = 60.0
-MAX_WAIT_S = 300.0  # the longest Retry-After wait honoured unless the max_wait option says otherwise
 
 
 class Malformed(Exception):
@@ -91,3 +90,20 @@ def backoff(attempt: int, base: float, draw: Callable[[], float] = random.random
     """Exponential backoff with jitter: a uniform draw in [d/2, d], d = base * 2**(attempt-1)."""
     delay = min(MAX_BACKOFF_S, base * 2 ** (attempt - 1))
     return delay / 2 + draw() * delay / 2
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """Why no connection could be made (``Connection refused``, an unknown host), when that is
+    what ``exc`` (or an error under it) says; None for any other error."""
+    import socket
+
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ConnectionRefusedError):
+            return "Connection refused"
+        if isinstance(error, socket.gaierror):
+            return f"unknown host: {error.strerror or error}"
+        error = error.__cause__ or error.__context__
+    return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftcot.api import Generation, Param, UserError, check_teacher_options
+from ftcot.api import MAX_SEED, Generation, Param, UserError
 from ftcot.teachers.local import Generated, LocalTeacher
 
 INSTALL_HINT = "the vllm teacher needs vLLM, which is not installed: pip install 'ftcot[gpu]'"
@@ -40,21 +40,20 @@ class VLLMTeacher(LocalTeacher):
     name = "vllm"
     description = "A model on a local GPU through vLLM's offline engine (needs the gpu extra)"
     params = (
-        Param("batch_size", int, 512, "prompts per generate call"),
-        Param("seed", int, 0, "sampling seed"),
-        Param("tensor_parallel_size", int, 1, "GPUs to shard the model over"),
-        Param("gpu_memory_utilization", float, None, "vLLM's share of GPU memory"),
-        Param("max_model_len", int, None, "longest context vLLM allocates for"),
+        Param("batch_size", int, 512, "prompts per generate call", ge=1),
+        Param("seed", int, 0, "sampling seed", ge=0, le=MAX_SEED),
+        Param("tensor_parallel_size", int, 1, "GPUs to shard the model over", ge=1),
+        Param("gpu_memory_utilization", float, None, "vLLM's share of GPU memory", gt=0, le=1),
+        Param("max_model_len", int, None, "longest context vLLM allocates for", ge=1),
         Param("dtype", str, None, "weights' dtype, e.g. bfloat16"),
+        Param("chat", object, "auto", "auto, true or false: both steps as chat messages (auto: if the model "
+                                       "has a chat template)", choices=("auto", True, False, "true", "false")),
     )
 
     def __post_init__(self) -> None:
-        check_teacher_options(self.options)
         self.batch_size = self.option("batch_size")
         self.seed = self.option("seed")
-        chat = self.options.get("chat", "auto")
-        if chat not in ("auto", True, False, "true", "false"):
-            raise UserError(f"vllm option chat must be auto, true or false (got {chat!r})")
+        chat = self.option("chat")
         self._chat_option = chat if chat == "auto" else chat in (True, "true")
         self._tokenizer: Any = None
         self._llm: Any = None

@@ -205,3 +205,22 @@ def test_api_keys_never_reach_the_store(tmp_path, task, answers, monkeypatch):
     assert secret.encode() not in blob and b"SECRETSECRET" not in blob
     assert secret not in str(result.summary())
     assert os.environ["OPENAI_API_KEY"] == secret
+
+
+def test_a_declared_request_option_reaches_every_request_and_keys_the_completions(tmp_path, task, answers):
+    """``top_p``, one line in the teacher's REQUEST_PARAMS: sent as given, part of the completions'
+    key (other top_p, other completions), and refused out of its bounds before any request."""
+    examples = task.train_examples()[:2]
+    store = Store(tmp_path / "s.db")
+    with OpenAIServer(answers=answers) as server:
+        nucleus = run(store, task, server, "chat", examples=examples, options={"top_p": 0.5})
+        sent = [r.body.get("top_p") for r in server.log if r.answered]
+        greedy = run(store, task, server, "chat", examples=examples)
+        unset = [r.body.get("top_p") for r in server.log if r.answered][len(sent):]
+        with pytest.raises(UserError, match="bad teacher options: top_p must be <= 1, got 1.5"):
+            run(store, task, server, "chat", examples=examples, options={"top_p": 1.5})
+        with pytest.raises(UserError, match="bad teacher options: top_p must be > 0, got 0"):
+            run(store, task, server, "chat", examples=examples, options={"top_p": 0})
+        assert len(server.log) == len(sent) + len(unset)
+    assert sent == [0.5] * 4 and nucleus.new == 2 and len(nucleus.successes) == 2
+    assert unset == [None] * 4 and greedy.new == 2

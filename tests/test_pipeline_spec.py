@@ -71,8 +71,9 @@ def test_cell_key_changes_with_what_determines_the_result():
 
 
 def test_cell_key_ignores_how_completions_are_fetched_and_secrets():
-    spec = CellSpec(**BASE)
-    fetched = CellSpec(**BASE, teacher_options={"concurrency": 64, "timeout": 5, "api_key": "sk-secret"})
+    spec = CellSpec(**{**BASE, "teacher": "litellm:openai/m"})
+    fetched = CellSpec(**{**BASE, "teacher": "litellm:openai/m"},
+                       teacher_options={"concurrency": 64, "timeout": 5, "api_key": "sk-secret", "api_base": "http://h"})
     assert cell_key(spec, "paper") == cell_key(fetched, "paper")
     assert public_teacher_options({"api_key": "sk-1", "temperature": 0.7}) == {"temperature": 0.7}
 

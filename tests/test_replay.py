@@ -91,7 +91,7 @@ def test_bad_files_are_user_errors(tmp_path, task):
     bad.write_text('{"sample_index": 0}\n{not json\n')
     with pytest.raises(UserError, match="line 2"):
         teach(store, task, f"replay:{bad}", task.train_examples(), progress=False)
-    with pytest.raises(UserError, match="--match"):
+    with pytest.raises(UserError, match="match must be one of index, question"):
         teach(store, task, f"replay:{bad}", task.train_examples(), options={"match": "nope"}, progress=False)
 
 

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from ftcot import registry as plugins
 from ftcot.context import Context
-from ftcot.contracts.teacher import ALL_COMPLETIONS
-from ftcot.errors import EXIT_PENDING, NothingDone, Pending, UserError
+from ftcot.contracts.teacher import ALL_COMPLETIONS, CORE_TEACHER_PARAMS
+from ftcot.errors import NothingDone, Pending, UserError
 from ftcot.fileio import check_output
 from ftcot.specs import split_assignment
 from ftcot.tables import legend, number_column, short_names, text_column
@@ -32,32 +32,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="which examples (default: train)")
     p.add_argument("-D", "--degree", type=int, default=1, metavar="N",
                    help="completions per example (diverse reasoning; default 1)")
-    p.add_argument("-T", "--temperature", type=float, default=None, metavar="TEMP",
-                   help="sampling temperature (default: 0 for -D 1, else 0.7)")
-    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="questions in flight (default 16); at -D 1, requests in flight")
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per request (default 60)")
-    p.add_argument("--max-tries", type=int, default=None, metavar="N",
-                   help="tries per request before the completion is recorded as failed (default 6)")
-    p.add_argument("--backoff", type=float, default=None, metavar="S",
-                   help="first backoff delay in seconds, doubled per try (default 1)")
-    p.add_argument("--max-cost", type=float, default=None, metavar="USD",
-                   help="stop asking before the spend of this run would exceed USD")
-    p.add_argument("--rpm", type=float, default=None, metavar="N",
-                   help="at most N requests a minute to this model (client-side; the progress line says when it waits)")
-    p.add_argument("--tpm", type=float, default=None, metavar="N",
-                   help="at most N tokens (prompt + completion) a minute to this model (client-side)")
-    p.add_argument("--api-base", default=None, metavar="URL", help="API base URL (litellm teachers)")
-    p.add_argument("--batch", action="store_true", default=None,
-                   help="send both steps as provider batch jobs (half price, results within 24 h); a rerun "
-                        "polls the recorded jobs instead of submitting again (litellm teachers)")
-    p.add_argument("--wait", dest="batch_wait", action="store_true", default=None,
-                   help="with --batch: poll until the batch jobs finish (progress bar) instead of exiting "
-                        f"with status {EXIT_PENDING} while they run")
-    p.add_argument("--poll", dest="batch_poll", type=float, default=None, metavar="S",
-                   help="with --batch --wait: seconds between polls (default 30)")
-    p.add_argument("--match", choices=("index", "question"), default=None,
-                   help="replay: match recorded entries by sample_index (default) or question text")
-    add_all_completions(p)
+    for name in FLAGS:
+        add_option_flag(p, name)
+    p.add_argument("--api-base", dest="api_base", default=None, metavar="URL",
+                   help="the teacher option api_base (litellm: the server's address)")
+    p.add_argument("--match", dest="match", default=None, metavar="HOW",
+                   help="the teacher option match (replay: index or question)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N examples")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a further teacher option (e.g. endpoint=text, tensor_parallel_size=2); repeatable")
@@ -75,10 +55,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_report)
 
 
+# the core's teacher options that ``ftcot teach`` takes as flags: name -> (flags, metavar);
+# their type, default and help are the option's ``Param`` (``CORE_TEACHER_PARAMS``)
+FLAGS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "temperature": (("-T", "--temperature"), "TEMP"),
+    "concurrency": (("--concurrency",), "N"),
+    "timeout": (("--timeout",), "S"),
+    "max_tries": (("--max-tries",), "N"),
+    "backoff": (("--backoff",), "S"),
+    "max_cost": (("--max-cost",), "USD"),
+    "rpm": (("--rpm",), "N"),
+    "tpm": (("--tpm",), "N"),
+    "batch": (("--batch",), None),
+    "batch_wait": (("--wait",), None),
+    "batch_poll": (("--poll",), "S"),
+    ALL_COMPLETIONS: (("--all-completions",), None),
+}
+# options given by name (``-o NAME=VALUE``) or by a flag above, not read from the teacher's spec
+SHORTHANDS = ("api_base", "match")
+
+
+def add_option_flag(parser: argparse.ArgumentParser, name: str) -> None:
+    """The flag of the core teacher option ``name``, typed and described by its ``Param``."""
+    param = next(p for p in CORE_TEACHER_PARAMS if p.name == name)
+    flags, metavar = FLAGS[name]
+    shown = "" if param.default in (None, False) or "default" in param.help else f" (default {param.default})"
+    if param.type is bool or metavar is None:
+        parser.add_argument(*flags, dest=name, action="store_true", default=None, help=param.help + shown)
+    else:
+        parser.add_argument(*flags, dest=name, type=param.type, default=None, metavar=metavar, help=param.help + shown)
+
+
 def add_all_completions(parser: argparse.ArgumentParser) -> None:
     """``--all-completions``: replay every recorded completion, whatever -D says."""
-    parser.add_argument("--all-completions", action="store_true", default=None,
-                        help="replay: use every completion the file holds (default: indices 0..D-1 of each example)")
+    add_option_flag(parser, ALL_COMPLETIONS)
 
 
 def cell_teacher_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,55 +111,39 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 
 def teach_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The teacher options of ``ftcot teach``: ``-o NAME=VALUE`` and the option flags (not -T)."""
     options: dict[str, Any] = dict(_parse_option(o) for o in args.option)
-    for name in ("concurrency", "timeout", "max_tries", "backoff", "max_cost", "api_base", "match",
-                 "all_completions", "rpm", "tpm", "batch", "batch_wait", "batch_poll"):
+    for name in (*FLAGS, *SHORTHANDS):
         value = getattr(args, name)
-        if value is not None:
+        if value is not None and name != "temperature":
             options[name] = value
     return options
 
 
-def _refuse_unknown_options(teacher: str, given: set[str]) -> None:
-    """UserError for an ``-o NAME`` that neither the teacher's ``params`` nor the options every
-    teacher shares name (a teacher that declares no ``params`` reads what it likes)."""
-    from ftcot.contracts.teacher import ALL_COMPLETIONS
-    from ftcot.specs import declared_params
-    from ftcot.validation import TeacherOptions
-
-    declared = {p.name for p in declared_params(plugins.registry().resolve("teacher", teacher)[0])}
-    if not declared:
-        return
-    known = declared | set(TeacherOptions.model_fields) | {ALL_COMPLETIONS}
-    unknown = sorted(given - known)
-    if unknown:
-        raise UserError(f"teacher {teacher}: unknown option(s) {', '.join(unknown)}; it reads "
-                        f"{', '.join(sorted(declared))} and the shared ones ({', '.join(sorted(TeacherOptions.model_fields))})")
-
-
-def run_teach(ctx: Context, args: argparse.Namespace) -> int:
-    from ftcot.pipeline.teach import pending_message, short_warning, teach
-    from ftcot.validation import check_teacher_options
-
-    options = teach_options(args)
-    check_teacher_options({**options, "temperature": args.temperature})
-    _refuse_unknown_options(args.teacher, {k for k in (_parse_option(o)[0] for o in args.option)})
-    if args.limit is not None and args.limit < 0:
-        raise UserError(f"--limit must be >= 0, got {args.limit}")
-    if args.export:
-        check_output(args.export, "export", ctx.settings.store_path)
+def _examples(ctx: Context, args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """The task and the examples ``ftcot teach`` asks about (``--split``, ``--limit``)."""
     task = plugins.create_task(args.task, data_dir=ctx.settings.data_dir)
-    if args.split == "train":
-        examples = task.train_examples()
-    elif args.split == "test":
-        examples = task.test_examples()
-    else:
-        examples = task.examples()
+    examples = {"train": task.train_examples, "test": task.test_examples, "all": task.examples}[args.split]()
     if args.limit is not None:
         examples = examples[: args.limit]
     if not examples:
         raise NothingDone(f"task {task.key} has no {args.split} examples to teach"
                           + (" (--limit 0)" if args.limit == 0 else "") + ": nothing to ask the teacher")
+    return task, examples
+
+
+def run_teach(ctx: Context, args: argparse.Namespace) -> int:
+    from ftcot.pipeline.teach import pending_message, teach
+    from ftcot.validation import check_teacher_options
+
+    options = teach_options(args)
+    check_teacher_options({**options, "temperature": args.temperature},
+                          plugins.registry().resolve("teacher", args.teacher)[0])
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit must be >= 0, got {args.limit}")
+    if args.export:
+        check_output(args.export, "export", ctx.settings.store_path)
+    task, examples = _examples(ctx, args)
     result = teach(
         ctx.store, task, args.teacher, examples, degree=args.degree, temperature=args.temperature,
         scoring=ctx.settings.scoring, options=options, progress=not args.no_progress,
@@ -170,19 +164,32 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.json_output:
         ctx.emit_json(summary)
     else:
-        accuracy = "n/a" if summary["accuracy"] is None else f"{summary['accuracy']:.1%}"
+        _print_summary(ctx, args, summary)
+    _check_outcome(ctx, args, result, summary)
+    return 0
+
+
+def _print_summary(ctx: Context, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    """The one-line summary of a teach run (and what a replay file held)."""
+    accuracy = "n/a" if summary["accuracy"] is None else f"{summary['accuracy']:.1%}"
+    ctx.console.print(
+        f"{summary['teacher']} on {summary['task']}: {summary['examples']} examples, "
+        f"{summary['completions']} completions ({summary['new']} new, {summary['cached']} cached), "
+        f"{summary['failed']} failed, accuracy {accuracy}, cost ${summary['cost_usd']:.4f} "
+        f"(this run ${summary['spent_usd']:.4f})"
+    )
+    if "unmatched" in summary:
         ctx.console.print(
-            f"{summary['teacher']} on {summary['task']}: {summary['examples']} examples, "
-            f"{summary['completions']} completions ({summary['new']} new, {summary['cached']} cached), "
-            f"{summary['failed']} failed, accuracy {accuracy}, cost ${summary['cost_usd']:.4f} "
-            f"(this run ${summary['spent_usd']:.4f})"
+            f"replay: {summary['entries']} recorded entries, {summary['unmatched']} match no example "
+            f"of the task, {summary['outside']} belong to examples outside --split {args.split}, "
+            f"{summary['unused']} are past -D {args.degree} (stored for teacher-report, not used)"
         )
-        if "unmatched" in summary:
-            ctx.console.print(
-                f"replay: {summary['entries']} recorded entries, {summary['unmatched']} match no example "
-                f"of the task, {summary['outside']} belong to examples outside --split {args.split}, "
-                f"{summary['unused']} are past -D {args.degree} (stored for teacher-report, not used)"
-            )
+
+
+def _check_outcome(ctx: Context, args: argparse.Namespace, result: Any, summary: dict[str, Any]) -> None:
+    """Warnings on stderr, and NothingDone when no completion came back."""
+    from ftcot.pipeline.teach import short_warning
+
     warning = short_warning(result.notes, result.examples, result.degree)
     if warning:
         ctx.err.print(warning, markup=False, soft_wrap=True)
@@ -198,7 +205,6 @@ def run_teach(ctx: Context, args: argparse.Namespace) -> int:
         ctx.err.print(f"{result.failed} completions failed (reasons are stored); run the command again to retry them")
     if result.stopped == "max_cost":
         ctx.err.print(f"stopped before exceeding --max-cost {args.max_cost}: {result.missing} completions not asked")
-    return 0
 
 
 def run_report(ctx: Context, args: argparse.Namespace) -> int:

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ftcot.errors import UserError
+from ftcot.errors import EXIT_PENDING, UserError
 from ftcot.formatting import ZS_COT_ANSWER_TRIGGER, ZS_COT_TRIGGER
 from ftcot.records import BatchRecord, Completion, Example
-from ftcot.specs import Param, declared_params
+from ftcot.specs import Param, declared_params, flag
 from ftcot.store import content_key
 
 if TYPE_CHECKING:
@@ -39,6 +39,53 @@ DEFAULT_DIVERSE_TEMPERATURE = 0.7  # the paper's temperature for diverse reasoni
 # the option (``--all-completions``) by which a teacher of recorded completions uses every one
 # it holds instead of indices 0..D-1 of each example; part of a cell's key when true
 ALL_COMPLETIONS = "all_completions"
+
+
+def _templates_problem(value: dict[str, Any]) -> str | None:
+    wrong = [k for k, v in value.items() if k not in ("reasoning", "answer") or not isinstance(v, str)]
+    return f"takes text for reasoning and answer only, got {wrong[0]!r}" if wrong else None
+
+
+def _flag_problem(value: Any) -> str | None:
+    try:
+        flag(value, ALL_COMPLETIONS)
+    except UserError:
+        return f"must be true or false, got {value!r}"
+    return None
+
+
+# The options ftcot itself applies, whatever the teacher: the generation settings (part of a
+# completion's key), the cost cap and batch mode, and the concurrency, retry and rate-limit
+# settings that API teachers honour. A teacher's own options are its ``params``.
+CORE_TEACHER_PARAMS: tuple[Param, ...] = (
+    Param("temperature", float, None, "sampling temperature (default: 0 for -D 1, else 0.7)", ge=0),
+    Param("max_tokens", int, DEFAULT_MAX_TOKENS, "most tokens of a step-1 rationale", ge=1),
+    Param("answer_max_tokens", int, DEFAULT_ANSWER_MAX_TOKENS, "most tokens of a step-2 answer", ge=1),
+    Param("templates", dict, None, "the two prompts: {reasoning = ..., answer = ...}", check=_templates_problem),
+    Param(ALL_COMPLETIONS, object, False, "replay: use every completion the file holds (default: indices 0..D-1 "
+                                        "of each example)", check=_flag_problem),
+    Param("concurrency", int, 16, "questions in flight; at -D 1, requests in flight", ge=1, keyed=False),
+    Param("timeout", float, 60.0, "seconds per request", gt=0, keyed=False),
+    Param("max_tries", int, 6, "tries per request before the completion is recorded as failed", ge=1, keyed=False),
+    Param("backoff", float, 1.0, "first backoff delay in seconds, doubled per try", ge=0, keyed=False),
+    Param("max_wait", float, 300.0, "longest wait a Retry-After may ask for, in seconds", gt=0),
+    Param("rpm", float, None, "at most N requests a minute to this model (client-side)", gt=0, keyed=False),
+    Param("tpm", float, None, "at most N tokens (prompt + completion) a minute to this model (client-side)",
+          gt=0, keyed=False),
+    Param("max_cost", float, None, "stop asking before the spend of this run would exceed USD", ge=0, keyed=False),
+    Param("batch", bool, False, "send both steps as provider batch jobs (half price, results within 24 h); a "
+                                "rerun polls the recorded jobs instead of submitting again", keyed=False),
+    Param("batch_wait", bool, False, "with batch: poll until the batch jobs finish (progress bar) instead of exiting "
+                                      f"with status {EXIT_PENDING} while they run",
+          keyed=False),
+    Param("batch_poll", float, 30.0, "with batch and batch_wait: seconds between polls", gt=0, keyed=False),
+)
+
+
+def teacher_params(cls: type | None) -> tuple[Param, ...]:
+    """The options a teacher class reads: the core's, then those it declares in ``params``
+    (``None``: the core's only)."""
+    return CORE_TEACHER_PARAMS + (declared_params(cls) if cls is not None else ())
 
 
 def default_temperature(degree: int) -> float:
@@ -58,14 +105,14 @@ class Generation:
 
     @classmethod
     def from_options(cls, temperature: float, options: dict[str, Any]) -> Generation:
-        from ftcot.validation import check_teacher_options, option
+        from ftcot.validation import check_teacher_options
 
-        settings = check_teacher_options({**options, "temperature": temperature})
-        templates = option(settings, "templates", {})
+        check_teacher_options({**options, "temperature": temperature}, known_only=True)
+        templates = options.get("templates") or {}
         gen = cls(
             temperature=float(temperature),
-            max_tokens=option(settings, "max_tokens", DEFAULT_MAX_TOKENS),
-            answer_max_tokens=option(settings, "answer_max_tokens", DEFAULT_ANSWER_MAX_TOKENS),
+            max_tokens=options.get("max_tokens") or DEFAULT_MAX_TOKENS,
+            answer_max_tokens=options.get("answer_max_tokens") or DEFAULT_ANSWER_MAX_TOKENS,
             reasoning_template=templates.get("reasoning", REASONING_TEMPLATE),
             answer_template=templates.get("answer", ANSWER_TEMPLATE),
         )
@@ -185,7 +232,8 @@ class Teacher(ABC):
     calls_model: ClassVar[bool] = True  # False: completions come from the task or a file (oracle, replay)
     runs_locally: ClassVar[bool] = False  # True: a model in this process (hf, vllm): no API charges
     supports_batch: ClassVar[bool] = False  # True: runs both steps as provider batch jobs with option batch=true
-    params: ClassVar[tuple[Param, ...]] = ()  # the options it reads (``--option NAME=VALUE``, a matrix's [teacher])
+    # the options it reads besides ``CORE_TEACHER_PARAMS`` (``--option NAME=VALUE``, a matrix's [teacher])
+    params: ClassVar[tuple[Param, ...]] = ()
 
     model: str = ""
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an API key
@@ -194,8 +242,9 @@ class Teacher(ABC):
         """Subclasses read their settings from ``self.options`` here."""
 
     def option(self, name: str) -> Any:
-        """The option ``name`` as its declared ``Param`` types it, or the declared default."""
-        param = next((p for p in declared_params(type(self)) if p.name == name), None)
+        """The option ``name`` as its declared ``Param`` (its own or the core's) types it, or the
+        declared default."""
+        param = next((p for p in teacher_params(type(self)) if p.name == name), None)
         if param is None:
             raise KeyError(f"teacher {self.name!r} declares no parameter {name!r} in `params`")
         value = self.options.get(name)

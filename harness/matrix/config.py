@@ -29,6 +29,7 @@ from ftcot.formatting import FINE_TUNE_COT, METHODS
 from ftcot.matrix.tomllines import LineIndex
 from ftcot.pipeline import REPORT_EPOCHS
 from ftcot.settings import SCORING_RULES
+from ftcot.specs import Param
 from ftcot.validation import MAX_SEED
 
 TEACHER_METHODS = frozenset({FINE_TUNE_COT})
@@ -101,7 +102,10 @@ class MatrixConfig:
         return list(self.task_overrides.get(task, {}).get("degrees", self.degrees))
 
     def teacher_options_for(self, teacher: str) -> dict[str, Any]:
-        return {**self.teacher_options, **self.teacher_overrides.get(teacher, {})}
+        """The ``[teacher]`` options this teacher reads (the core's and its own), then its own table."""
+        known = {p.name for p in _teacher_params(teacher)}
+        shared = {k: v for k, v in self.teacher_options.items() if k in known}
+        return {**shared, **self.teacher_overrides.get(teacher, {})}
 
     def resources_for(self, student: str) -> dict[str, float]:
         """Ray resources a cell of this student asks for."""
@@ -247,12 +251,48 @@ def _check_list(data: dict, key: str, problems: _Problems, item_ok, what: str) -
     return value if not bad else None
 
 
-def parse_config(text: str, path: Path) -> MatrixConfig:
-    """Validate a config's text; ``path`` names it in errors and anchors relative paths."""
-    index = LineIndex(text)
-    problems = _Problems(path, index)
+def _teacher_params(spec: str) -> tuple[Param, ...]:
+    """The options teacher ``spec`` reads: the core's and the ones its plugin declares."""
+    from ftcot.contracts.teacher import teacher_params
+    from ftcot.pipeline.cell import teacher_class
+
+    return teacher_params(teacher_class(spec))
+
+
+def _check_teacher_tables(data: dict, teachers: list[str], overrides: dict[str, dict],
+                          problems: _Problems) -> dict[str, dict[str, Any]]:
+    """Check ``[teacher]`` (an option some teacher of the matrix, or the core, reads) and each
+    ``[teachers."SPEC"]`` (options that teacher reads); the options of each good teacher."""
+    by_teacher = {spec: {p.name: p for p in _teacher_params(spec)} for spec in teachers}
+    shared: dict[str, Any] = data["teacher"] if isinstance(data.get("teacher"), dict) else {}
+    known_anywhere = {name: param for params in [{p.name: p for p in _teacher_params("none")},
+                                                 *by_teacher.values()] for name, param in params.items()}
+    for name, value in shared.items():
+        readers = [params[name] for params in by_teacher.values() if name in params] or (
+            [known_anywhere[name]] if name in known_anywhere else [])
+        if not readers:
+            problems.add(("teacher", name), f"unknown teacher option {name!r}: no teacher of the matrix reads it "
+                                            f"(known: {', '.join(known_anywhere)})")
+        elif (problem := readers[0].problem(value)) is not None:
+            problems.add(("teacher", name), f"teacher option {name} {problem}")
+    options: dict[str, dict[str, Any]] = {}
+    for spec in teachers:
+        params, own, bad = by_teacher[spec], overrides.get(spec, {}), False
+        for name, value in own.items():
+            problem = params[name].problem(value) if name in params else (
+                f"is not an option of this teacher (known: {', '.join(params)})")
+            if problem is not None:
+                bad = True
+                problems.add(("teachers", spec, name), f"teacher option {name} {problem}")
+        if not bad:
+            merged = {**{k: v for k, v in shared.items() if k in params}, **own}
+            options[spec] = {k: v for k, v in merged.items() if k != "temperature"}
+    return options
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         hint = ""
         if "twice" in str(exc):
@@ -260,34 +300,25 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
                     "be mixed: write every entry as a table")
         raise UserError(f"matrix config {path} is not valid TOML: {exc}{hint}") from None
 
-    for key in data:
-        if key not in TOP_LEVEL:
-            problems.add((key,), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})")
 
-    tasks, task_overrides = _check_spec_list(data, "tasks", "task", problems, TASK_KEYS)
-    teachers, teacher_overrides = _check_spec_list(data, "teachers", "teacher", problems, None)
-    students, student_overrides = _check_spec_list(data, "students", "student", problems, STUDENT_KEYS)
-    for key in ("tasks", "students", "methods"):
-        if key not in data:
-            problems.add((), f"missing key {key!r}: {TOP_LEVEL[key]}")
-
-    for key in ("tasks", "students", "methods", "degrees", "seeds"):
-        if key in data and isinstance(data[key], (list, dict)) and not data[key]:
-            problems.add((key,), f"{key} is empty: the matrix would have no cells")
-    methods = _check_list(data, "methods", problems, lambda m: m in METHODS, f"a method ({', '.join(METHODS)})") or []
-    degrees = _check_list(data, "degrees", problems, lambda d: _is_int(d) and d >= 1, "an integer >= 1")
-    seeds = _check_list(data, "seeds", problems, lambda s: _is_int(s) and 0 <= s <= MAX_SEED,
-                        f"an integer from 0 to {MAX_SEED}")
+def _check_filters(data: dict, problems: _Problems) -> list[str] | None:
     filters = _check_list(data, "filters", problems, lambda f: isinstance(f, str) and f, "a filter spec")
-    if filters:
-        known = _known_names("filter")
-        for spec in filters:
-            name = spec.partition(":")[0]
-            if name not in known:
-                problems.add(("filters",), f"unknown filter {name!r} (known: {', '.join(known) or 'none'})", value=spec)
-    if any(m in TEACHER_METHODS for m in methods) and not data.get("teachers"):
-        problems.add(("methods",), "methods include fine-tune-cot, which needs `teachers` (e.g. teachers = [\"oracle\"])")
+    known = _known_names("filter")
+    for spec in filters or []:
+        name = spec.partition(":")[0]
+        if name not in known:
+            problems.add(("filters",), f"unknown filter {name!r} (known: {', '.join(known) or 'none'})", value=spec)
+            continue
+        from ftcot.registry import build_problem
 
+        problem = build_problem("filter", spec)
+        if problem is not None:
+            problems.add(("filters",), f"filter {spec!r}: {problem}", value=spec)
+    return filters
+
+
+def _check_scalars(data: dict, problems: _Problems) -> None:
+    """The top-level keys that hold one value (paths, choices, counts)."""
     for key in ("training", "teacher"):
         if key in data and not isinstance(data[key], dict):
             problems.add((key,), f"{key} must be a table, not {_type_name(data[key])}")
@@ -302,6 +333,9 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
     for key, low in (("parallel", 1), ("threads_per_cell", 1), ("max_retries", 0)):
         if key in data and not (_is_int(data[key]) and data[key] >= low):
             problems.add((key,), f"{key} must be an integer >= {low}, not {data[key]!r}")
+
+
+def _check_gpus(data: dict, student_overrides: dict[str, dict], problems: _Problems) -> None:
     for spec, own in student_overrides.items():
         gpus = own.get("num_gpus", 0)
         if isinstance(gpus, (int, float)) and gpus > 1:
@@ -311,35 +345,59 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
             if data.get("report_epoch", "last") != "last":
                 problems.add(("students", spec, "num_gpus"), "num_gpus above 1 trains data-parallel, which reports "
                              "the last epoch only: use report_epoch = \"last\" or one GPU")
-    from ftcot.validation import TeacherOptions, TrainingSettings
-    from ftcot.validation import problems as settings_problems
+
+
+def _check_training_tables(data: dict, overrides: dict[str, dict[str, dict]], problems: _Problems) -> None:
+    from ftcot.validation import TrainingSettings
 
     sections: list[tuple[tuple[str, ...], Any]] = [(("training",), data.get("training"))]
-    for key, overrides in (("tasks", task_overrides), ("students", student_overrides)):
-        sections += [((key, spec, "training"), own.get("training")) for spec, own in overrides.items()]
+    for key in ("tasks", "students"):
+        sections += [((key, spec, "training"), own.get("training")) for spec, own in overrides[key].items()]
     for where, table in sections:
         _check_settings(TrainingSettings, table, where, "training setting", problems)
-    _check_settings(TeacherOptions, data.get("teacher"), ("teacher",), "teacher option", problems)
-    teacher_options: dict[str, dict[str, Any]] = {}
-    for spec in teachers:
-        own = teacher_overrides.get(spec, {})
-        _check_settings(TeacherOptions, own, ("teachers", spec), "teacher option", problems)
-        merged = {**(data["teacher"] if isinstance(data.get("teacher"), dict) else {}), **own}
-        if not settings_problems(TeacherOptions, merged):
-            teacher_options[spec] = {k: v for k, v in merged.items() if k != "temperature"}
+
+
+def parse_config(text: str, path: Path) -> MatrixConfig:
+    """Validate a config's text; ``path`` names it in errors and anchors relative paths."""
+    data = _parse_toml(text, path)
+    problems = _Problems(path, LineIndex(text))
+    for key in data:
+        if key not in TOP_LEVEL:
+            problems.add((key,), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})")
+
+    tasks, task_overrides = _check_spec_list(data, "tasks", "task", problems, TASK_KEYS)
+    teachers, teacher_overrides = _check_spec_list(data, "teachers", "teacher", problems, None)
+    students, student_overrides = _check_spec_list(data, "students", "student", problems, STUDENT_KEYS)
+    for key in ("tasks", "students", "methods"):
+        if key not in data:
+            problems.add((), f"missing key {key!r}: {TOP_LEVEL[key]}")
+    for key in ("tasks", "students", "methods", "degrees", "seeds"):
+        if key in data and isinstance(data[key], (list, dict)) and not data[key]:
+            problems.add((key,), f"{key} is empty: the matrix would have no cells")
+    methods = _check_list(data, "methods", problems, lambda m: m in METHODS, f"a method ({', '.join(METHODS)})") or []
+    degrees = _check_list(data, "degrees", problems, lambda d: _is_int(d) and d >= 1, "an integer >= 1")
+    seeds = _check_list(data, "seeds", problems, lambda s: _is_int(s) and 0 <= s <= MAX_SEED,
+                        f"an integer from 0 to {MAX_SEED}")
+    filters = _check_filters(data, problems)
+    if any(m in TEACHER_METHODS for m in methods) and not data.get("teachers"):
+        problems.add(("methods",), "methods include fine-tune-cot, which needs `teachers` (e.g. teachers = [\"oracle\"])")
+    _check_scalars(data, problems)
+    _check_gpus(data, student_overrides, problems)
+    _check_training_tables(data, {"tasks": task_overrides, "students": student_overrides}, problems)
+    teacher_options = _check_teacher_tables(data, teachers, teacher_overrides, problems)
     _check_plugins(data, "tasks", "task", tasks, problems)
     _check_plugins(data, "students", "student", students, problems)
     _check_plugins(data, "teachers", "teacher", [t for t in teachers if t in teacher_options], problems,
                    teacher_options)
-    for spec in filters or []:
-        if spec.partition(":")[0] in _known_names("filter"):
-            from ftcot.registry import build_problem
-
-            problem = build_problem("filter", spec)
-            if problem is not None:
-                problems.add(("filters",), f"filter {spec!r}: {problem}", value=spec)
-
     problems.raise_if_any()
+    return _config(data, path, tasks, teachers, students, methods, degrees, seeds, filters,
+                   (task_overrides, teacher_overrides, student_overrides))
+
+
+def _config(data: dict, path: Path, tasks: list[str], teachers: list[str], students: list[str], methods: list[str],
+            degrees: list | None, seeds: list | None, filters: list | None,
+            overrides: tuple[dict, dict, dict]) -> MatrixConfig:
+    """The checked ``data`` as a ``MatrixConfig``."""
     base = path.resolve().parent
     return MatrixConfig(
         path=path,
@@ -351,9 +409,9 @@ def parse_config(text: str, path: Path) -> MatrixConfig:
         seeds=list(dict.fromkeys(seeds or [0])),
         training=dict(data.get("training", {})),
         teacher_options=dict(data.get("teacher", {})),
-        student_overrides=student_overrides,
-        task_overrides=task_overrides,
-        teacher_overrides=teacher_overrides,
+        task_overrides=overrides[0],
+        teacher_overrides=overrides[1],
+        student_overrides=overrides[2],
         data_dir=(base / data["data_dir"]) if "data_dir" in data else None,
         store=(base / data["store"]) if "store" in data else None,
         scoring=data.get("scoring"),

@@ -11,14 +11,14 @@ from typing import Any
 
 from ftcot import formatting as fmt
 from ftcot.contracts.student import OPERATIONAL_FIELDS, TrainConfig
-from ftcot.contracts.teacher import ALL_COMPLETIONS, default_temperature
+from ftcot.contracts.teacher import ALL_COMPLETIONS, default_temperature, teacher_params
 from ftcot.errors import UserError
 from ftcot.pipeline.scorer import Scorer
 from ftcot.records import Record
 from ftcot.secrets import SECRET_NAME, public_options
-from ftcot.specs import flag
+from ftcot.specs import declared_params, flag
 from ftcot.store import content_key
-from ftcot.validation import check_cell, check_training
+from ftcot.validation import check_cell, check_teacher_options, check_training
 
 PIPELINE_VERSION = 1
 REPORT_EPOCHS = ("last", "best-on-test", "best-on-val")
@@ -37,13 +37,6 @@ D_PROTOCOL_LABELS = {
 }
 # baselines prompt a base model: cap their generation like the teacher's two steps
 BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
-# teacher options that change how completions are fetched, not what they are
-OPERATIONAL_TEACHER_OPTIONS = frozenset(
-    {"concurrency", "timeout", "max_tries", "backoff", "max_cost", "progress", "api_key", "api_base", "max_n",
-     "rpm", "tpm", "batch", "batch_wait", "batch_poll"}
-)
-
-
 
 
 @dataclass(frozen=True)
@@ -66,6 +59,9 @@ class CellSpec:
         filters = (self.filters,) if isinstance(self.filters, str) else tuple(self.filters or ())
         check_cell({**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "filters": filters,
                     "training": self.training or {}, "teacher_options": self.teacher_options or {}})
+        if isinstance(self.teacher_options, dict):
+            cls = teacher_class(self.teacher)  # unknown teacher: reported where it is built
+            check_teacher_options(self.teacher_options, cls, known_only=cls is None and self.teacher != "none")
         fmt.check_method(self.method)
         if self.report_epoch not in REPORT_EPOCHS:
             raise UserError(f"unknown report epoch {self.report_epoch!r}; choose one of {', '.join(REPORT_EPOCHS)}")
@@ -111,6 +107,23 @@ class CellSpec:
         return float(self.teacher_options.get("temperature", default_temperature(self.degree)))
 
 
+def teacher_class(teacher: str) -> type | None:
+    """The plugin class of the teacher spec ``teacher``; None where none resolves (``none``, or
+    an unknown teacher, which is reported where the teacher is built)."""
+    from ftcot.registry import registry
+
+    try:
+        return registry().resolve("teacher", teacher)[0]
+    except UserError:
+        return None
+
+
+def unkeyed_teacher_options(teacher: str) -> frozenset[str]:
+    """The options of ``teacher`` (the core's and its own) declared ``keyed=False``: they change
+    how completions are fetched, not what they are."""
+    return frozenset(p.name for p in teacher_params(teacher_class(teacher)) if not p.keyed)
+
+
 def train_config(spec: CellSpec) -> TrainConfig:
     """The cell's ``TrainConfig``: the paper's defaults with ``spec.training`` (checked when the
     spec was made) on top."""
@@ -136,7 +149,7 @@ def public_student(student: str) -> str:
         cls = registry().resolve("student", student)[0]
     except UserError:
         return student  # reported where the student is built
-    dropped = frozenset(getattr(cls, "operational_options", ()))
+    dropped = frozenset(getattr(cls, "operational_options", ())) | {p.name for p in declared_params(cls) if not p.keyed}
     if not dropped:
         return student
     pieces = [p for p in argument.split(",") if p.partition("=")[0].strip() not in dropped or "=" not in p]
@@ -163,8 +176,8 @@ def cell_key(spec: CellSpec, scoring: str) -> str:
     data = spec.to_dict()
     data["student"] = public_student(spec.student)
     data["training"] = {k: v for k, v in spec.training.items() if k not in OPERATIONAL_FIELDS}
-    options = {k: v for k, v in spec.teacher_options.items()
-               if k not in OPERATIONAL_TEACHER_OPTIONS and not SECRET_NAME.search(k)}
+    unkeyed = unkeyed_teacher_options(spec.teacher)
+    options = {k: v for k, v in spec.teacher_options.items() if k not in unkeyed and not SECRET_NAME.search(k)}
     if ALL_COMPLETIONS in options:  # "yes", 1 and true select the same completions; false is the default
         if flag(options.pop(ALL_COMPLETIONS), ALL_COMPLETIONS):
             options[ALL_COMPLETIONS] = True

@@ -152,7 +152,9 @@ def teach(
         raise UserError(f"degree must be an integer >= 1 (got {degree})")
     options = dict(options or {})
     temperature = default_temperature(degree) if temperature is None else temperature
-    check_teacher_options({**options, "temperature": temperature})
+    cls = type(teacher_spec) if isinstance(teacher_spec, Teacher) else registry.registry().resolve(
+        "teacher", teacher_spec)[0]
+    check_teacher_options({**options, "temperature": temperature}, cls)
     temperature = float(temperature)
     max_cost = options.get("max_cost")
     teacher = create_teacher(teacher_spec, options)
