@@ -9,8 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("harness", "tasks", "teachers", "students", "plugins")
 MAX_LINES = 60
-# being split on another branch; drop an entry once its function is short (the test says when)
-PENDING: set[str] = {"harness/matrix/config.py::parse_config", "harness/commands/teach.py::run_teach"}
 
 
 def function_lengths() -> dict[str, int]:
@@ -38,10 +36,8 @@ def function_lengths() -> dict[str, int]:
 def test_no_function_is_longer_than_the_limit() -> None:
     lengths = function_lengths()
     assert len(lengths) > 500  # the walk sees the whole package
-    long = {name: n for name, n in lengths.items() if n > MAX_LINES and name not in PENDING}
+    long = {name: n for name, n in lengths.items() if n > MAX_LINES}
     assert long == {}, f"functions over {MAX_LINES} lines: split them"
-    stale = {name for name in PENDING if lengths.get(name, 0) <= MAX_LINES}
-    assert stale == set(), "these are short now: remove them from PENDING"
 
 
 def test_the_filter_stage_does_not_import_the_train_stage() -> None:
