@@ -356,7 +356,7 @@ def _stored_cells(store: Store, scoring: str,
             continue
         try:
             spec = spec_of(cell)
-            key = cell_key(CellSpec.from_dict(spec), scoring)
+            key = cell_key(CellSpec.from_stored(spec), scoring)
         except UserError as exc:  # written by another ftcot version
             warnings.append(f"skipped a stored cell of {cell.task} / {cell.student}: {exc}")
             continue

@@ -38,6 +38,8 @@ class OracleTeacher(Teacher):
 
     @classmethod
     def from_spec(cls, argument: str | None = None, **options: Any) -> OracleTeacher:
+        if "error" in options:  # it names the teacher (its label and completions), so it sits in the spec
+            raise UserError("oracle's error is part of its spec: write oracle:error=P, not an option error=P")
         error = float(parse_params(argument, cls.params, "teacher oracle").get("error", 0.0))
         if not 0.0 <= error < 1.0:
             raise UserError(f"oracle error must be in [0, 1): the chance a rationale goes wrong (got {error})")

@@ -164,6 +164,7 @@ CASES = [
     Case("option-concurrency-bool", teach("-o", "concurrency=true"), says="concurrency"),
     Case("option-without-value", teach("-o", "novalue"), says="NAME=VALUE"),
     Case("option-unknown", teach("-o", "colour=red"), says="unknown option(s) colour"),
+    Case("option-oracle-error", teach("-o", "error=0.2"), says="write oracle:error=P"),
     Case("option-unknown-litellm", ["teach", TASK, "--teacher", "litellm:openai/m", "--api-base", DEAD, "-o", "temprature=1"],
          says="unknown option(s) temprature"),
     Case("option-empty-name", teach("-o", "=3"), says="NAME=VALUE"),

@@ -118,6 +118,22 @@ def test_a_cell_refuses_unknown_and_bad_options(styled: None) -> None:
         CellSpec(task=TASK, teacher="styled:m", student=STUDENT, method="fine-tune-cot", teacher_options={"depth": 0})
 
 
+def test_a_stored_spec_keeps_an_option_its_teacher_does_not_declare(styled: None) -> None:
+    """Older matrices gave shared options to every teacher: such a stored spec is read back with
+    its key unchanged, and bad values of declared options are still refused."""
+    stored = {"task": TASK, "teacher": "oracle", "student": STUDENT, "method": "fine-tune-cot",
+              "teacher_options": {"style": "terse", "temperature": 0.0}}
+    with pytest.raises(UserError, match=r"unknown option\(s\) style"):
+        CellSpec.from_dict(stored)
+    spec = CellSpec.from_stored(stored)
+    assert spec.teacher_options == {"style": "terse", "temperature": 0.0}
+    assert cell_key(spec, "paper") != cell_key(CellSpec.from_stored({**stored, "teacher_options": {}}), "paper")
+    with pytest.raises(UserError, match="temperature"):
+        CellSpec.from_stored({**stored, "teacher_options": {"temperature": -1.0}})
+    with pytest.raises(UserError, match="unknown option"):  # reading the store leaves new specs strict
+        CellSpec.from_dict(stored)
+
+
 def test_keyed_false_options_stay_out_of_the_cell_key(styled: None) -> None:
     def key(**options: Any) -> str:
         return cell_key(CellSpec(task=TASK, teacher="styled:m", student=STUDENT, method="fine-tune-cot",

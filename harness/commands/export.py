@@ -38,7 +38,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         for result in store.cells(status="done"):
             if result.scoring != ctx.settings.scoring or "spec" not in result.extra:
                 continue
-            spec = CellSpec.from_dict(result.extra["spec"])
+            spec = CellSpec.from_stored(result.extra["spec"])
             if matches_only(spec, only):
                 found.append((cell_key(spec, result.scoring), result))
     if not found:

@@ -4,6 +4,7 @@ the stages: ``Sample`` and ``EvalItem``, ``CellInputs`` (driver to worker) and `
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ D_PROTOCOL_LABELS = {
 }
 # baselines prompt a base model: cap their generation like the teacher's two steps
 BASELINE_MAX_NEW_TOKENS = {"zero-shot": 32, "zero-shot-cot": 128, "zero-shot-cot-answer": 32, "few-shot-cot": 256}
+# set while a spec is read back from the store: an option its teacher no longer declares (an
+# older matrix gave shared options to every teacher) was accepted when stored, so it stays readable
+_READING_STORED = contextvars.ContextVar("reading_stored", default=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class CellSpec:
                     "training": self.training or {}, "teacher_options": self.teacher_options or {}})
         if isinstance(self.teacher_options, dict):
             cls = teacher_class(self.teacher)  # unknown teacher: reported where it is built
-            check_teacher_options(self.teacher_options, cls, known_only=cls is None and self.teacher != "none")
+            lenient = (cls is None and self.teacher != "none") or _READING_STORED.get()
+            check_teacher_options(self.teacher_options, cls, known_only=lenient)
         fmt.check_method(self.method)
         if self.report_epoch not in REPORT_EPOCHS:
             raise UserError(f"unknown report epoch {self.report_epoch!r}; choose one of {', '.join(REPORT_EPOCHS)}")
@@ -93,6 +98,16 @@ class CellSpec:
         if missing:
             raise UserError(f"a cell needs the field(s) {', '.join(missing)}")
         return cls(**data)
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> CellSpec:
+        """A spec as a result recorded it: like ``from_dict``, but an option its teacher does not
+        declare (any more) is kept rather than refused, so the result's key still matches."""
+        token = _READING_STORED.set(True)
+        try:
+            return cls.from_dict(data)
+        finally:
+            _READING_STORED.reset(token)
 
     @property
     def uses_teacher(self) -> bool:
