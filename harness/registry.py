@@ -97,7 +97,8 @@ class PackageProblem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "package": self.package, "version": self.version,
-                "class": self.where, "description": "", "params": [], "problem": self.problem}
+                "class": self.where, "description": self.description, "params": [p.as_dict() for p in self.params],
+                "problem": self.problem}
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:

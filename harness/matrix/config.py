@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftcot.contracts.teacher import CORE_TEACHER_PARAMS
 from ftcot.errors import UserError
 from ftcot.formatting import FINE_TUNE_COT, METHODS
 from ftcot.matrix.tomllines import LineIndex
@@ -265,8 +266,8 @@ def _check_teacher_tables(data: dict, teachers: list[str], overrides: dict[str, 
     ``[teachers."SPEC"]`` (options that teacher reads); the options of each good teacher."""
     by_teacher = {spec: {p.name: p for p in _teacher_params(spec)} for spec in teachers}
     shared: dict[str, Any] = data["teacher"] if isinstance(data.get("teacher"), dict) else {}
-    known_anywhere = {name: param for params in [{p.name: p for p in _teacher_params("none")},
-                                                 *by_teacher.values()] for name, param in params.items()}
+    known_anywhere = {name: param for params in [{p.name: p for p in CORE_TEACHER_PARAMS}, *by_teacher.values()]
+                      for name, param in params.items()}
     for name, value in shared.items():
         readers = [params[name] for params in by_teacher.values() if name in params] or (
             [known_anywhere[name]] if name in known_anywhere else [])
